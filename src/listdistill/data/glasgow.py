@@ -1,0 +1,271 @@
+"""Cranfield and Vaswani (NPL) from the University of Glasgow IR group's test-collection page.
+
+Files are looked for in a local mirror folder first (``<mirror>/cranfield``, ``<mirror>/vaswani``); when
+absent they are downloaded from the canonical archives into a cache folder and verified.
+
+Cranfield grade convention (documented in the README): the raw ``cranqrel`` grades run -1..4. Their meaning
+is disputed (Cleverdon's original scheme has 1 = most relevant; ir_datasets reads 4 = complete answer and
+-1 = of no interest). ``relevance="binary"`` (the default) maps grade >= 1 to 1 and -1 to 0, which is what the
+baselines in the README use. ``relevance="graded"`` keeps ir_datasets' reading: gain = grade, -1 -> 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tarfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from listdistill.io import Doc, FormatError, Qrels, Query
+
+GLASGOW = "http://ir.dcs.gla.ac.uk/resources/test_collections"
+ARCHIVES = {"cranfield": f"{GLASGOW}/cran/cran.tar.gz", "vaswani": f"{GLASGOW}/npl/npl.tar.gz"}
+
+# md5 of the raw files as distributed (see ../shared/datasets/README.md).
+MD5 = {
+    "cran.all.1400": "1eacaf8a2a50dd71dac28711bc4c007f",
+    "cran.qry": "da21a9df84d0ce3f66d0451c4d880903",
+    "cranqrel": "c62b979aa6edfe65aa9dcbcf74f99c62",
+    "doc-text.trec": "a059e713c50350e39999467c8c73b7c5",
+    "query-text.trec": "3a624be2b0ef7c9534cf848891679bec",
+    "qrels": "6acb6db9969da8b8c6c23c09551af8d9",
+}
+EXPECTED_COUNTS = {"cranfield": (1400, 225), "vaswani": (11429, 93)}
+
+
+def md5sum(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_md5(path: Path) -> None:
+    expected = MD5.get(path.name)
+    if expected is not None and (got := md5sum(path)) != expected:
+        raise FormatError(f"{path}: md5 {got} does not match the distributed file's {expected}")
+
+
+# --- Cranfield (SMART tagged text) -------------------------------------------------------------------
+
+
+def _smart_records(path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
+    """Yield (``.I`` id, {field letter: text}, line number) from a SMART tagged file."""
+    rid: str | None = None
+    fields: dict[str, list[str]] = {}
+    field: str | None = None
+    start = 0
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for lineno, raw in enumerate(f, start=1):
+            line = raw.rstrip("\n")
+            m = re.match(r"^\.([A-Z])(?:\s+(.*))?$", line)
+            if m and m.group(1) == "I":
+                if rid is not None:
+                    yield rid, {k: " ".join(v) for k, v in fields.items()}, start
+                if not (m.group(2) or "").strip():
+                    raise FormatError(f"{path}: line {lineno}: '.I' without an id")
+                rid, fields, field, start = m.group(2).strip(), {}, None, lineno
+            elif m and rid is not None:
+                field = m.group(1)
+                fields.setdefault(field, [])
+                if m.group(2):
+                    fields[field].append(m.group(2))
+            elif rid is None:
+                if line.strip():
+                    raise FormatError(f"{path}: line {lineno}: text before the first '.I' record")
+            elif field is not None:
+                fields[field].append(line.strip())
+    if rid is not None:
+        yield rid, {k: " ".join(v) for k, v in fields.items()}, start
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def parse_cranfield_docs(path: Path) -> list[Doc]:
+    """Parse ``cran.all.1400``. The body repeats the title at its start; that copy is removed."""
+    docs = []
+    for rid, fields, lineno in _smart_records(path):
+        if not rid.isdigit():
+            raise FormatError(f"{path}: line {lineno}: document id {rid!r} is not a number")
+        title = _clean(fields.get("T", ""))
+        body = _clean(fields.get("W", ""))
+        if title and body.startswith(title):
+            body = body[len(title) :].strip()
+        docs.append(Doc(doc_id=rid, title=title, text=body))
+    return docs
+
+
+def parse_cranfield_queries(path: Path) -> list[Query]:
+    """Parse ``cran.qry``. Its ``.I`` numbers run 001..365 with gaps; qrels number queries 1..225 in file
+    order, so queries are renumbered by position."""
+    queries = []
+    for pos, (_rid, fields, lineno) in enumerate(_smart_records(path), start=1):
+        text = _clean(fields.get("W", ""))
+        if not text:
+            raise FormatError(f"{path}: line {lineno}: query has no '.W' text")
+        queries.append(Query(query_id=str(pos), text=text))
+    return queries
+
+
+def parse_cranfield_qrels(path: Path, relevance: str = "binary") -> Qrels:
+    """Parse ``cranqrel`` (``qid docid grade``). See the module docstring for ``relevance``."""
+    if relevance not in ("binary", "graded"):
+        raise ValueError(f"cranfield relevance must be 'binary' or 'graded', got {relevance!r}")
+    qrels: Qrels = {}
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 3:
+                raise FormatError(
+                    f"{path}: line {lineno}: expected 3 fields 'query_id doc_id grade', got {len(parts)}"
+                )
+            try:
+                grade = int(parts[2])
+            except ValueError as e:
+                raise FormatError(f"{path}: line {lineno}: grade {parts[2]!r} is not an integer") from e
+            rel = (1 if grade >= 1 else 0) if relevance == "binary" else max(grade, 0)
+            qrels.setdefault(parts[0], {})[parts[1]] = rel
+    return qrels
+
+
+# --- Vaswani (TREC SGML as in the mirror; the original NPL sentinel format from the archive) --------------
+
+
+def parse_trec_docs(path: Path) -> list[Doc]:
+    """Parse ``<DOC><DOCNO>id</DOCNO> text </DOC>`` records (Vaswani has no titles)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    docs = []
+    for m in re.finditer(r"<DOC>(.*?)</DOC>", text, flags=re.S):
+        body = m.group(1)
+        no = re.search(r"<DOCNO>\s*(.*?)\s*</DOCNO>", body, flags=re.S)
+        if no is None:
+            lineno = text.count("\n", 0, m.start()) + 1
+            raise FormatError(f"{path}: line {lineno}: <DOC> without <DOCNO>")
+        docs.append(Doc(doc_id=no.group(1), title="", text=_clean(body[no.end() :])))
+    if not docs:
+        raise FormatError(f"{path}: no <DOC> records found")
+    return docs
+
+
+def parse_trec_topics(path: Path) -> list[Query]:
+    """Parse ``<top><num>id</num><title>text</title></top>`` topics."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    queries = []
+    for m in re.finditer(r"<top>(.*?)</top>", text, flags=re.S):
+        num = re.search(r"<num>\s*(?:Number:)?\s*(\S+?)\s*</num>", m.group(1), flags=re.S)
+        title = re.search(r"<title>(.*?)(?:</title>|$)", m.group(1), flags=re.S)
+        if num is None or title is None:
+            lineno = text.count("\n", 0, m.start()) + 1
+            raise FormatError(f"{path}: line {lineno}: topic without <num> or <title>")
+        queries.append(Query(query_id=num.group(1), text=_clean(title.group(1)).lower()))
+    if not queries:
+        raise FormatError(f"{path}: no <top> topics found")
+    return queries
+
+
+def _sentinel_blocks(path: Path) -> Iterator[tuple[list[str], int]]:
+    block: list[str] = []
+    start = 1
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, start=1):
+            if line.strip() == "/":
+                if block:
+                    yield block, start
+                block, start = [], lineno + 1
+            elif line.strip():
+                block.append(line.strip())
+    if block:
+        yield block, start
+
+
+def parse_npl(path: Path) -> list[tuple[str, str]]:
+    """Parse the original NPL files (``doc-text``, ``query-text``, ``rlv-ass``): an id line, then text
+    lines, then a line holding only ``/``. Returns (id, joined text)."""
+    out = []
+    for block, lineno in _sentinel_blocks(path):
+        if not block[0].isdigit():
+            raise FormatError(f"{path}: line {lineno}: expected a numeric id, got {block[0]!r}")
+        out.append((block[0], " ".join(block[1:])))
+    return out
+
+
+def npl_qrels(path: Path) -> Qrels:
+    return {qid: {did: 1 for did in text.split()} for qid, text in parse_npl(path)}
+
+
+# --- locating, downloading ------------------------------------------------------------------------------
+
+
+def _download(name: str, cache_dir: Path) -> Path:
+    """Download and unpack the canonical archive for ``name`` into ``cache_dir/name`` (once)."""
+    dest = cache_dir / name
+    marker = dest / ".complete"
+    if marker.exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    url = ARCHIVES[name]
+    archive = dest / Path(url).name
+    tmp = archive.with_suffix(".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, tmp.open("wb") as f:
+            while chunk := r.read(1 << 20):
+                f.write(chunk)
+    except OSError as e:
+        raise FileNotFoundError(
+            f"{name}: no local copy found and the download of {url} failed ({e}). Put the raw files in "
+            f"<mirror>/{name}/ (see the README) or set LISTDISTILL_DATA_MIRROR."
+        ) from e
+    tmp.replace(archive)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    for p in dest.rglob("*"):
+        if p.is_file() and p.parent != dest:
+            p.replace(dest / p.name)
+    marker.touch()
+    return dest
+
+
+def load_glasgow(
+    name: str, mirror: Path | None, cache_dir: Path, relevance: str = "binary"
+) -> tuple[list[Doc], list[Query], Qrels]:
+    folder = mirror / name if mirror is not None else None
+    if folder is None or not folder.is_dir():
+        folder = _download(name, cache_dir)
+    if name == "cranfield":
+        files = [folder / n for n in ("cran.all.1400", "cran.qry", "cranqrel")]
+        for p in files:
+            if not p.is_file():
+                raise FileNotFoundError(f"{p}: missing Cranfield file")
+            verify_md5(p)
+        docs = parse_cranfield_docs(files[0])
+        queries = parse_cranfield_queries(files[1])
+        qrels = parse_cranfield_qrels(files[2], relevance)
+    elif (folder / "doc-text.trec").is_file():
+        for n in ("doc-text.trec", "query-text.trec", "qrels"):
+            verify_md5(folder / n)
+        docs = parse_trec_docs(folder / "doc-text.trec")
+        queries = parse_trec_topics(folder / "query-text.trec")
+        from listdistill.io import read_qrels
+
+        qrels = read_qrels(folder / "qrels", queries)
+    else:  # the original NPL archive layout
+        for n in ("doc-text", "query-text", "rlv-ass"):
+            if not (folder / n).is_file():
+                raise FileNotFoundError(f"{folder / n}: missing Vaswani file")
+        docs = [Doc(i, "", _clean(t)) for i, t in parse_npl(folder / "doc-text")]
+        queries = [Query(i, _clean(t).lower()) for i, t in parse_npl(folder / "query-text")]
+        qrels = npl_qrels(folder / "rlv-ass")
+    n_docs, n_queries = EXPECTED_COUNTS[name]
+    if (len(docs), len(queries)) != (n_docs, n_queries):
+        raise FormatError(
+            f"{folder}: expected {n_docs} documents and {n_queries} queries for {name}, "
+            f"parsed {len(docs)} and {len(queries)}"
+        )
+    return docs, queries, qrels

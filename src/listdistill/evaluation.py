@@ -1,0 +1,87 @@
+"""Retrieval runs of each system on the test queries, and their measures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from listdistill import dense
+from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.fusion import rrf
+from listdistill.io import Qrels, Query, Run, atomic_open, read_json, write_run
+from listdistill.metrics import DEFAULT_MEASURES, aggregate, per_query
+
+
+@dataclass(frozen=True)
+class IndexPaths:
+    """What the ``index`` stage writes."""
+
+    root: Path
+
+    @property
+    def lucene(self) -> Path:
+        return self.root / "lucene"
+
+    @property
+    def embeddings(self) -> Path:
+        return self.root / "corpus_emb.npy"
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return list(read_json(self.root / "corpus_emb.json")["doc_ids"])
+
+
+def bm25_run(index: IndexPaths, queries: Sequence[Query], k: int, k1: float, b: float) -> Run:
+    from listdistill.lucene import BM25
+
+    return BM25(index.lucene, k1, b).search([q.query_id for q in queries], [q.text for q in queries], k)
+
+
+def dense_run(
+    encoder: Encoder,
+    corpus_emb: np.ndarray,
+    doc_ids: list[str],
+    queries: Sequence[Query],
+    k: int,
+    index_type: str = "Flat",
+) -> Run:
+    index = dense.build_index(corpus_emb, index_type)
+    q_emb = encoder.encode_queries([q.text for q in queries])
+    return dense.search(index, q_emb, [q.query_id for q in queries], doc_ids, k)
+
+
+def zero_shot_run(
+    cfg: EncoderConfig, index: IndexPaths, queries: Sequence[Query], k: int, index_type: str
+) -> Run:
+    """The zero-shot student, reusing the corpus embeddings from the index stage."""
+    return dense_run(Encoder(cfg), np.load(index.embeddings), index.doc_ids, queries, k, index_type)
+
+
+def hybrid_run(runs: Sequence[Run], k: int) -> Run:
+    fused = rrf(runs, k=60)
+    return {q: dict(sorted(s.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, s in fused.items()}
+
+
+def score_systems(
+    qrels: Qrels,
+    runs: dict[str, Run],
+    out_dir: Path,
+    measures: Sequence[str] = DEFAULT_MEASURES,
+    depth: int = 100,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
+    """Write each run as TREC text and all per-query measures as one TSV; return (means, per-query)."""
+    means, pqs = {}, {}
+    for name, run in runs.items():
+        write_run(out_dir / f"{name}.trec", run, tag=name, k=depth)
+        pqs[name] = per_query(qrels, run, measures)
+        means[name] = aggregate(pqs[name])
+    with atomic_open(out_dir / "perquery.tsv") as f:
+        f.write("system\tmeasure\tquery_id\tvalue\n")
+        for name, pq in pqs.items():
+            for m, values in pq.items():
+                for qid in sorted(values, key=lambda q: (0, int(q)) if q.isdigit() else (1, q)):
+                    f.write(f"{name}\t{m}\t{qid}\t{values[qid]:.4f}\n")
+    return means, pqs

@@ -1,0 +1,122 @@
+"""The generation pool: passages eligible for synthetic queries.
+
+Removed, in order: passages that are empty once normalised; exact duplicates after normalisation (case,
+accents, punctuation and digits removed; the first in corpus order is kept); passages whose normalised text is
+contained in another, longer passage; every passage judged relevant in the test qrels, together with any
+passage that duplicates or is contained in one (so no copy of a test-relevant passage can seed a training
+query). The rest may be capped to a seeded random sample.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from listdistill.io import Doc, Qrels
+
+SHINGLE = 8  # token window used to find containment candidates without comparing every pair
+
+
+def normalise(text: str) -> str:
+    """Lower-case, strip accents, replace punctuation and digits by spaces, collapse whitespace."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"[\W\d_]+", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass
+class PoolResult:
+    pool: list[Doc]
+    duplicates: list[dict[str, str]]  # {"doc_id", "duplicate_of", "reason"}
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def find_duplicates(docs: list[Doc]) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """Map each redundant doc_id to (kept doc_id, reason); also return the ids that are empty.
+
+    Reasons: ``exact`` (same normalised text as an earlier passage), ``contained`` (normalised text is a
+    token-aligned substring of a longer passage's).
+    """
+    norm = {d.doc_id: normalise(d.contents) for d in docs}
+    empty = {i for i, t in norm.items() if not t}
+    dup: dict[str, tuple[str, str]] = {}
+    first: dict[str, str] = {}
+    for d in docs:
+        t = norm[d.doc_id]
+        if not t:
+            continue
+        if t in first:
+            dup[d.doc_id] = (first[t], "exact")
+        else:
+            first[t] = d.doc_id
+    # Containment among the distinct texts: index each text by its first window of tokens, then slide a
+    # window over every text and verify candidates with a token-aligned substring test.
+    uniq = [(doc_id, t.split()) for t, doc_id in first.items()]
+    by_key: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    short_lengths: set[int] = set()
+    for idx, (_, toks) in enumerate(uniq):
+        k = min(SHINGLE, len(toks))
+        by_key[tuple(toks[:k])].append(idx)
+        if k < SHINGLE:
+            short_lengths.add(k)
+    sizes = sorted(short_lengths | {SHINGLE})
+    contained: dict[int, int] = {}
+    for big, (_, toks) in enumerate(uniq):
+        padded = f" {' '.join(toks)} "
+        for size in sizes:
+            for start in range(0, len(toks) - size + 1):
+                for small in by_key.get(tuple(toks[start : start + size]), ()):
+                    if small == big or small in contained or len(uniq[small][1]) >= len(toks):
+                        continue
+                    if f" {' '.join(uniq[small][1])} " in padded:
+                        contained[small] = big
+    for small, big in contained.items():
+        while big in contained:  # point at the outermost container
+            big = contained[big]
+        dup[uniq[small][0]] = (uniq[big][0], "contained")
+    # Exact duplicates of a contained text point at its container too.
+    for doc_id, (kept, reason) in list(dup.items()):
+        if reason == "exact" and kept in dup:
+            dup[doc_id] = (dup[kept][0], "exact")
+    return dup, empty
+
+
+def build_pool(docs: list[Doc], qrels: Qrels, pool_size: int | None = None, seed: int = 0) -> PoolResult:
+    """Apply the filters in the module docstring and return the pool in corpus order."""
+    dup, empty = find_duplicates(docs)
+    judged = {d for per_q in qrels.values() for d, rel in per_q.items() if rel > 0}
+    # Group every passage with its kept representative, so judging one member taints the whole group.
+    group_of = {d.doc_id: dup.get(d.doc_id, (d.doc_id, ""))[0] for d in docs}
+    tainted_groups = {group_of[d] for d in judged if d in group_of}
+    eligible: list[Doc] = []
+    near_judged = 0
+    for d in docs:
+        if d.doc_id in empty or d.doc_id in dup or d.doc_id in judged:
+            continue
+        if group_of[d.doc_id] in tainted_groups:
+            near_judged += 1
+            continue
+        eligible.append(d)
+    pool = eligible
+    if pool_size is not None and 0 < pool_size < len(eligible):
+        keep = set(random.Random(seed).sample(range(len(eligible)), pool_size))
+        pool = [d for i, d in enumerate(eligible) if i in keep]
+    reasons = [r for _, r in dup.values()]
+    stats = {
+        "docs": len(docs),
+        "removed_empty": len(empty),
+        "removed_exact_duplicates": reasons.count("exact"),
+        "removed_contained": reasons.count("contained"),
+        "removed_judged": len(judged & set(group_of)),
+        "removed_near_judged": near_judged,
+        "eligible": len(eligible),
+        "pool": len(pool),
+    }
+    duplicates = [{"doc_id": i, "duplicate_of": kept, "reason": reason} for i, (kept, reason) in dup.items()]
+    order = {d.doc_id: n for n, d in enumerate(docs)}
+    duplicates.sort(key=lambda r: order[r["doc_id"]])
+    return PoolResult(pool=pool, duplicates=duplicates, stats=stats)

@@ -1,0 +1,33 @@
+"""Click options shared by the stages that load the student encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from listdistill.encoder import EncoderConfig
+
+
+def encoder_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    d = EncoderConfig()
+    opts = [
+        click.option("--model", default=d.model, help="Student model reference (folder, pkg:..., hub id)."),
+        click.option("--pooling", type=click.Choice(["auto", "mean", "cls"]), default=d.pooling),
+        click.option("--normalize/--no-normalize", default=d.normalize),
+        click.option("--query-prefix", default=d.query_prefix, help="Prefix or instruction for queries."),
+        click.option("--passage-prefix", default=d.passage_prefix),
+        click.option("--query-max-length", type=int, default=d.query_max_length),
+        click.option("--passage-max-length", type=int, default=d.passage_max_length),
+        click.option("--batch-size", type=int, default=d.batch_size),
+        click.option("--device", default=d.device),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def make_encoder_config(kw: dict[str, Any]) -> EncoderConfig:
+    keys = EncoderConfig.__dataclass_fields__
+    return EncoderConfig(**{k: kw.pop(k) for k in list(kw) if k in keys})
