@@ -20,9 +20,7 @@ from stages.options import encoder_options, make_encoder_config
 @click.option("--bm25-b", type=float, default=0.4)
 @click.option("--faiss-index", default="Flat", help="faiss index factory string.")
 @click.option("--depth", type=int, default=100, help="Run depth written and evaluated.")
-@click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="Folder for runs and per-query TSV."
-)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for runs and per-query TSV.")
 @click.option("--metrics", type=click.Path(path_type=Path), required=True)
 def main(
     prepared: Path,

@@ -45,9 +45,7 @@ def main(
     write_jsonl(out / "pool.jsonl", result.pool)
     write_jsonl(out / "duplicates.jsonl", result.duplicates)
     n_judged = sum(1 for per_q in col.qrels.values() for r in per_q.values() if r > 0)
-    write_json(
-        stats, {"dataset": dataset, "queries": len(col.queries), "qrels_relevant": n_judged, **result.stats}
-    )
+    write_json(stats, {"dataset": dataset, "queries": len(col.queries), "qrels_relevant": n_judged, **result.stats})
     click.echo(f"prepare: {len(col.docs)} docs, {len(col.queries)} queries, pool {len(result.pool)}")
 
 

@@ -53,9 +53,7 @@ def dense_run(
     return dense.search(index, q_emb, [q.query_id for q in queries], doc_ids, k)
 
 
-def zero_shot_run(
-    cfg: EncoderConfig, index: IndexPaths, queries: Sequence[Query], k: int, index_type: str
-) -> Run:
+def zero_shot_run(cfg: EncoderConfig, index: IndexPaths, queries: Sequence[Query], k: int, index_type: str) -> Run:
     """The zero-shot student, reusing the corpus embeddings from the index stage."""
     return dense_run(Encoder(cfg), np.load(index.embeddings), index.doc_ids, queries, k, index_type)
 

@@ -107,16 +107,13 @@ def iter_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[dic
                 raise FormatError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
             missing = [k for k in required if k not in obj]
             if missing:
-                raise FormatError(
-                    f"{path}: line {lineno}: missing key(s) {missing}; expected {list(required)}"
-                )
+                raise FormatError(f"{path}: line {lineno}: missing key(s) {missing}; expected {list(required)}")
             yield obj
 
 
 def read_docs(path: str | Path) -> list[Doc]:
     return [
-        Doc(str(o["doc_id"]), str(o.get("title") or ""), str(o["text"]))
-        for o in iter_jsonl(path, ("doc_id", "text"))
+        Doc(str(o["doc_id"]), str(o.get("title") or ""), str(o["text"])) for o in iter_jsonl(path, ("doc_id", "text"))
     ]
 
 

@@ -118,9 +118,7 @@ class BM25:
         self.searcher = LuceneSearcher(str(index_dir))
         self.searcher.set_bm25(k1, b)
 
-    def search(
-        self, query_ids: Sequence[str], texts: Sequence[str], k: int, threads: int = 1, chunk: int = 512
-    ) -> Run:
+    def search(self, query_ids: Sequence[str], texts: Sequence[str], k: int, threads: int = 1, chunk: int = 512) -> Run:
         """Batched top-``k`` search; returns ``{query_id: {doc_id: score}}``."""
         run: Run = {}
         for s in tqdm(range(0, len(query_ids), chunk), desc="bm25 search", disable=len(query_ids) <= chunk):

@@ -19,9 +19,7 @@ def _parse(measures: Sequence[str]) -> list[ir_measures.Measure]:
         raise ValueError(f"unknown measure in {list(measures)}: {e}") from e
 
 
-def per_query(
-    qrels: Qrels, run: Run, measures: Sequence[str] = DEFAULT_MEASURES
-) -> dict[str, dict[str, float]]:
+def per_query(qrels: Qrels, run: Run, measures: Sequence[str] = DEFAULT_MEASURES) -> dict[str, dict[str, float]]:
     """``{measure: {query_id: value}}`` over every judged query; a query missing from the run scores 0."""
     parsed = _parse(measures)
     judged = [q for q, docs in qrels.items() if any(r > 0 for r in docs.values())]
@@ -41,9 +39,7 @@ def evaluate(qrels: Qrels, run: Run, measures: Sequence[str] = DEFAULT_MEASURES)
     return aggregate(per_query(qrels, run, measures))
 
 
-def paired_randomization(
-    a: dict[str, float], b: dict[str, float], trials: int = 10_000, seed: int = 0
-) -> float:
+def paired_randomization(a: dict[str, float], b: dict[str, float], trials: int = 10_000, seed: int = 0) -> float:
     """Two-sided p-value of a paired randomization (sign-flip) test on per-query values of ``a`` vs ``b``."""
     qids = sorted(set(a) & set(b))
     if not qids:

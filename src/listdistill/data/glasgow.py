@@ -123,9 +123,7 @@ def parse_cranfield_qrels(path: Path, relevance: str = "binary") -> Qrels:
                 continue
             parts = line.split()
             if len(parts) != 3:
-                raise FormatError(
-                    f"{path}: line {lineno}: expected 3 fields 'query_id doc_id grade', got {len(parts)}"
-                )
+                raise FormatError(f"{path}: line {lineno}: expected 3 fields 'query_id doc_id grade', got {len(parts)}")
             try:
                 grade = int(parts[2])
             except ValueError as e:
