@@ -1,0 +1,109 @@
+"""prepare -> index -> evaluate through their click entry points, on a real slice of Cranfield."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from listdistill.data import DatasetSpec, load_collection
+from stages import evaluate, index, prepare
+
+
+@pytest.fixture(scope="module")
+def cranfield_slice(shared_datasets, tmp_path_factory):
+    """A BEIR-format folder with the first 150 Cranfield documents and the queries judged on them."""
+    root = tmp_path_factory.mktemp("slice")
+    col = load_collection(DatasetSpec("cranfield", mirror=str(shared_datasets), cache_dir=str(root / "cache")))
+    docs = col.docs[:150]
+    ids = {d.doc_id for d in docs}
+    qrels = {q: {d: r for d, r in per.items() if d in ids} for q, per in col.qrels.items()}
+    qrels = {q: per for q, per in qrels.items() if any(r > 0 for r in per.values())}
+    folder = root / "cran150"
+    (folder / "qrels").mkdir(parents=True)
+    with (folder / "corpus.jsonl").open("w") as f:
+        for d in docs:
+            f.write(json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}) + "\n")
+    with (folder / "queries.jsonl").open("w") as f:
+        for q in col.queries:
+            f.write(json.dumps({"_id": q.query_id, "text": q.text}) + "\n")
+    with (folder / "qrels" / "test.tsv").open("w") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for q, per in qrels.items():
+            for d, r in per.items():
+                f.write(f"{q}\t{d}\t{r}\n")
+    return folder, len(qrels)
+
+
+@pytest.mark.slow
+def test_prepare_index_evaluate_on_a_slice(cranfield_slice, tmp_path):
+    folder, n_queries = cranfield_slice
+    runner = CliRunner()
+    prepared, idx, out = tmp_path / "prepared", tmp_path / "index", tmp_path / "eval"
+    r = runner.invoke(
+        prepare.main,
+        [
+            "--dataset",
+            str(folder),
+            "--out",
+            str(prepared),
+            "--stats",
+            str(tmp_path / "prepare.json"),
+            "--pool-size",
+            "40",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    stats = json.loads((tmp_path / "prepare.json").read_text())
+    assert stats["docs"] == 150 and stats["queries"] == n_queries and stats["pool"] == 40
+    r = runner.invoke(index.main, ["--corpus", str(prepared / "corpus.jsonl"), "--out", str(idx)])
+    assert r.exit_code == 0, r.output
+    assert (idx / "lucene").is_dir() and (idx / "corpus_emb.npy").is_file()
+    metrics = tmp_path / "eval.json"
+    r = runner.invoke(
+        evaluate.main,
+        [
+            "--prepared",
+            str(prepared),
+            "--index",
+            str(idx),
+            "--out",
+            str(out),
+            "--metrics",
+            str(metrics),
+            "--depth",
+            "50",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads(metrics.read_text())
+    assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf"}
+    for system in m.values():
+        assert set(system) == {"nDCG@10", "R@100", "RR@10", "R@20"}
+        assert 0.2 < system["nDCG@10"] < 1.0
+    run_lines = (out / "bm25.trec").read_text().splitlines()
+    assert run_lines[0].split()[3] == "1" and len({ln.split()[0] for ln in run_lines}) <= n_queries
+    assert (out / "perquery.tsv").read_text().startswith("system\tmeasure\tquery_id\tvalue\n")
+
+
+def test_prepare_rejects_unknown_dataset(tmp_path):
+    r = CliRunner().invoke(
+        prepare.main, ["--dataset", "nope", "--out", str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]
+    )
+    assert r.exit_code != 0
+    assert "dataset.name 'nope'" in str(r.exception)
+    assert not (tmp_path / "o").exists()
+
+
+def test_prepare_names_the_bad_corpus_line(tmp_path):
+    folder = tmp_path / "bad"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "fine"}\nnot json\n')
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n')
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    r = CliRunner().invoke(
+        prepare.main, ["--dataset", str(folder), "--out", str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]
+    )
+    assert r.exit_code != 0
+    assert "corpus.jsonl: line 2: not valid JSON" in str(r.exception)
