@@ -139,3 +139,40 @@ def test_mirror_env_var_overrides_param(shared_datasets, tmp_path, monkeypatch):
 def test_unknown_dataset_name(tmp_path):
     with pytest.raises(ValueError, match=r"dataset.name 'nope'"):
         load_collection(DatasetSpec("nope", cache_dir=str(tmp_path)))
+
+
+def test_download_path_unpacks_and_verifies_the_archive(shared_datasets, tmp_path, monkeypatch):
+    """No mirror: the canonical archive is fetched (here from a file:// copy), unpacked, verified, cached."""
+    import tarfile
+
+    from listdistill.data import glasgow
+
+    archive = tmp_path / "cran.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("cran.all.1400", "cran.qry", "cranqrel"):
+            tar.add(shared_datasets / "cranfield" / name, arcname=f"cran/{name}")
+    monkeypatch.setitem(glasgow.ARCHIVES, "cranfield", archive.as_uri())
+    monkeypatch.delenv("LISTDISTILL_DATA_MIRROR", raising=False)
+    spec = DatasetSpec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache"))
+    col = load_collection(spec)
+    assert len(col.docs) == 1400 and (tmp_path / "cache" / "cranfield" / ".complete").exists()
+    archive.unlink()  # the second load uses the cache
+    assert len(load_collection(spec).queries) == 225
+
+
+def test_download_rejects_a_corrupted_file(shared_datasets, tmp_path, monkeypatch):
+    import tarfile
+
+    from listdistill.data import glasgow
+
+    bad = tmp_path / "cranqrel"
+    bad.write_text((shared_datasets / "cranfield" / "cranqrel").read_text().replace("1 184 2", "1 184 3", 1))
+    archive = tmp_path / "cran.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(shared_datasets / "cranfield" / "cran.all.1400", arcname="cran.all.1400")
+        tar.add(shared_datasets / "cranfield" / "cran.qry", arcname="cran.qry")
+        tar.add(bad, arcname="cranqrel")
+    monkeypatch.setitem(glasgow.ARCHIVES, "cranfield", archive.as_uri())
+    monkeypatch.delenv("LISTDISTILL_DATA_MIRROR", raising=False)
+    with pytest.raises(FormatError, match=r"cranqrel: md5 .* does not match"):
+        load_collection(DatasetSpec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache")))
