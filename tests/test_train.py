@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_bert import make_tiny_bert
+
+from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.io import FormatError, write_jsonl
+from listdistill.train import (
+    Example,
+    TrainConfig,
+    TrainState,
+    build_example,
+    cap,
+    linear_schedule,
+    load_examples,
+    make_batch,
+    save_student,
+    train,
+)
+
+TEXTS = {f"d{i}": t for i, t in enumerate(
+    [
+        "shock waves on a swept wing at supersonic speed",
+        "boundary layer transition over a flat plate with heat transfer",
+        "flutter of thin panels in a hypersonic flow",
+        "buckling of cylindrical shells under axial compression",
+        "lift of a slender body of revolution",
+        "laminar boundary layer separation ahead of a step",
+        "heat transfer to a blunt body in hypersonic flow",
+        "vibration of a cantilever plate",
+    ]
+)}  # fmt: skip
+
+
+def record(qid: str, source: str, cands: list[tuple[str, float]], text: str = "a query") -> dict:
+    return {
+        "query_id": qid,
+        "text": text,
+        "query_type": "titles",
+        "source_doc_id": source,
+        "candidates": [{"doc_id": d, "teacher_score": s, "raw_score": 10 * s} for d, s in cands],
+    }
+
+
+def test_build_example_keeps_the_positive_in_the_list():
+    cands = [("d1", 0.9), ("d2", 1.0), ("d3", 0.0), ("d4", 0.5)]
+    ex, how = build_example(record("q", "d2", cands), "titles", 3, "f: record 1")
+    assert how == "listed" and ex is not None
+    assert ex.doc_ids == ("d1", "d2", "d3") and ex.positive == 1 and ex.teacher == (0.9, 1.0, 0.0)
+    ex, how = build_example(record("q", "d4", cands), "titles", 3, "f: record 1")
+    assert how == "moved" and ex is not None and ex.doc_ids == ("d1", "d2", "d4") and ex.teacher[2] == 0.5
+    ex, how = build_example(record("q", "d7", cands), "titles", 3, "f: record 1")
+    assert how == "added" and ex is not None and ex.doc_ids == ("d1", "d2", "d7") and ex.teacher[2] == 1.0
+    assert build_example(record("q", "d1", [("d1", 1.0)]), "titles", 3, "f")[0] is None
+
+
+def test_build_example_rejects_unnormalised_teacher_scores():
+    with pytest.raises(FormatError, match=r"f: record 4: teacher_score 7.5 of 'd2' is not normalised"):
+        build_example(record("q", "d1", [("d1", 1.0), ("d2", 7.5)]), "titles", 3, "f: record 4")
+
+
+def test_load_examples_reads_the_mix_and_names_bad_inputs(tmp_path: Path):
+    write_jsonl(tmp_path / "titles" / "train.jsonl", [record("t1", "d0", [("d0", 1.0), ("d1", 0.2)])])
+    write_jsonl(tmp_path / "claims" / "train.jsonl", [record("c1", "d1", [("d2", 1.0), ("d1", 0.7)])])
+    examples, stats = load_examples(tmp_path, ["claims", "titles"], "train", 4, set(TEXTS))
+    assert [e.query_id for e in examples] == ["c1", "t1"] and stats.queries == 2
+    with pytest.raises(FileNotFoundError, match=r"query type 'questions'; found types \['claims', 'titles'\]"):
+        load_examples(tmp_path, ["questions"], "train", 4, set(TEXTS))
+    write_jsonl(tmp_path / "bad" / "train.jsonl", [record("b1", "d0", [("d0", 1.0), ("nope", 0.1)])])
+    with pytest.raises(FormatError, match=r"bad/train.jsonl: record 1: doc id\(s\) \['nope'\] are not in the corpus"):
+        load_examples(tmp_path, ["bad"], "train", 4, set(TEXTS))
+
+
+def test_cap_is_a_seeded_sample_in_order():
+    items = [Example(str(i), "t", "x", ("a", "b"), (1.0, 0.0), 0) for i in range(20)]
+    kept = cap(items, 5, seed=1)
+    assert kept == cap(items, 5, seed=1) and len(kept) == 5
+    assert [int(e.query_id) for e in kept] == sorted(int(e.query_id) for e in kept)
+    assert cap(items, 0, seed=1) == items
+
+
+def test_make_batch_deduplicates_passages_and_pads():
+    examples = [
+        Example("q1", "one", "t", ("d0", "d1", "d2"), (1.0, 0.5, 0.0), 0),
+        Example("q2", "two", "t", ("d1", "d3"), (1.0, 0.2), 0),
+    ]
+    batch = make_batch(examples, TEXTS)
+    assert batch.passages == [TEXTS["d0"], TEXTS["d1"], TEXTS["d2"], TEXTS["d3"]]
+    assert batch.doc_ids.tolist() == [[0, 1, 2], [1, 3, -6]]  # padding gets a unique negative id
+    assert batch.index.tolist() == [0, 1, 2, 1, 3, 0]
+    assert batch.valid.tolist() == [[True, True, True], [True, True, False]]
+    assert batch.positive.tolist() == [0, 0]
+
+
+def test_linear_schedule_warms_up_then_decays():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = linear_schedule(opt, warmup=2, total=6)
+    lrs = []
+    for _ in range(6):
+        lrs.append(sched.get_last_lr()[0])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([1 / 3, 2 / 3, 1.0, 0.75, 0.5, 0.25])
+
+
+TRAIN = [
+    Example("q0", "swept wing shock", "titles", ("d0", "d1", "d4"), (1.0, 0.3, 0.6), 0),
+    Example("q1", "panel flutter", "titles", ("d2", "d3", "d7"), (1.0, 0.0, 0.5), 0),
+    Example("q2", "heat transfer hypersonic", "claims", ("d1", "d6", "d2"), (0.8, 1.0, 0.4), 1),
+    Example("q3", "shell buckling", "claims", ("d3", "d7", "d0"), (1.0, 0.2, 0.0), 0),
+    Example("q4", "boundary layer separation", "titles", ("d5", "d1", "d6"), (1.0, 0.7, 0.1), 0),
+]
+DEV = [Example("v0", "slender body lift", "titles", ("d4", "d0", "d5"), (1.0, 0.4, 0.0), 0)]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny"), dropout=0.1)
+
+
+def params(encoder: Encoder) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in encoder.model.state_dict().items()}
+
+
+def test_train_runs_logs_and_keeps_the_best_epoch(tiny: Path, tmp_path: Path):
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    before = params(encoder)
+    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=100)
+    state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
+    assert state.finished and state.step == 6 and [r["step"] for r in state.curve] == [1, 2, 3, 4, 5, 6]
+    assert [r["epoch"] for r in state.dev] == [0, 1, 2]  # epoch 0: the untrained student
+    assert set(state.dev[0]) >= {"dev_loss", "dev_listwise", "dev_infonce", "dev_margin_mse"}
+    assert state.best_epoch in (1, 2) and state.best_dev_loss == min(r["dev_loss"] for r in state.dev[1:])
+    best = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
+    after = params(encoder)
+    assert all(torch.equal(after[k], best[k]) for k in best)  # the encoder holds the best weights
+    assert any(not torch.equal(after[k], before[k]) for k in before)
+    assert all(r["grad_norm"] > 0 for r in state.curve)
+
+
+def test_early_stopping_when_the_dev_loss_stops_improving(tiny: Path, tmp_path: Path):
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    cfg = TrainConfig(epochs=4, batch_size=3, lr=0.0, patience=1, chunk_size=8)  # lr 0: the dev loss stays put
+    state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
+    assert state.stopped_early and state.epoch == 2 and state.best_epoch == 1 and state.step == 4
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path):
+    # no dev set, so the run ends with its last weights (not the best epoch's) and steps 5-6 must match too
+    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=2)
+    straight = Encoder(EncoderConfig(model=str(tiny)))
+    reference = train(straight, TRAIN, [], TEXTS, cfg, tmp_path / "a")
+
+    def interrupt(state: TrainState) -> None:
+        if state.step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
+    saved = json.loads((tmp_path / "b" / "last" / "state.json").read_text())
+    assert saved["step"] == 4 and saved["epoch"] == 1 and saved["batch"] == 1
+    resumed = Encoder(EncoderConfig(model=str(tiny)))
+    state = train(resumed, TRAIN, [], TEXTS, cfg, tmp_path / "b")
+    assert state.resumed_at_step == 4 and state.step == 6
+    assert state.curve == reference.curve  # same losses, learning rates and gradient norms, step by step
+    a, b = params(straight), params(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # a checkpoint of another run (here another config) is discarded, not resumed
+    other_cfg = TrainConfig(epochs=1, batch_size=5, chunk_size=8)
+    other = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, other_cfg, tmp_path / "b")
+    assert other.resumed_at_step is None and other.step == 1
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_saved_student_loads_in_sentence_transformers_and_encoder(tiny: Path, tmp_path: Path, pooling: str):
+    from sentence_transformers import SentenceTransformer
+
+    encoder = Encoder(EncoderConfig(model=str(tiny), pooling=pooling, passage_max_length=48))
+    out = tmp_path / "student"
+    save_student(encoder, out, {"note": "test"})
+    assert json.loads((out / "training.json").read_text()) == {"note": "test"}
+    texts = list(TEXTS.values())[:4]
+    reloaded = Encoder(EncoderConfig(model=str(out)))
+    assert reloaded.pooling == pooling
+    ours = reloaded.encode_passages(texts)
+    st = SentenceTransformer(str(out), device="cpu")
+    assert st.max_seq_length == 48
+    theirs = st.encode(texts, convert_to_numpy=True)
+    assert ours.shape == theirs.shape == (4, 32)
+    assert abs(float((theirs**2).sum(1).mean()) - 1.0) < 1e-5  # normalised
+    torch.testing.assert_close(torch.from_numpy(theirs), torch.from_numpy(ours), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(encoder.encode_passages(texts)))
