@@ -1,0 +1,279 @@
+"""Candidate mining for synthetic queries: several first-stage retrievers, reciprocal rank fusion, a
+round-trip filter, and leak-free candidate lists.
+
+For each generated query every retriever searches the corpus *with the excluded passages removed* (see
+:func:`excluded_docs`; the query's own source passage is never removed), the lists are fused with RRF, and the
+query is kept when its source passage is in the top ``round_trip_depth`` of the fused list (rule ``fused``) or of
+any single retriever's list (rule ``any``). The kept queries carry their fused list of up to ``k`` passages.
+
+Retrievers are named by a spec string joined with ``+`` (``bm25+dense``): ``bm25`` (Lucene BM25 over the index
+stage's index), ``dense`` (the zero-shot student over the index stage's corpus embeddings) and
+``dense:<model-ref>`` (another dense model; its corpus embeddings are computed once and cached on disk, keyed by
+the model settings and the corpus file's content).
+
+Scale: queries are encoded and searched in chunks (faiss) or batches (Lucene); no query x corpus matrix is
+held beyond one chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from listdistill import dense
+from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.fusion import rrf
+from listdistill.io import Doc, FormatError, Qrels, Run, iter_jsonl, ranked
+
+GENERATED_KEYS = ("query_id", "text", "query_type", "source_doc_id")
+ROUND_TRIP_RULES = ("fused", "any")
+
+
+@dataclass(frozen=True)
+class GeneratedQuery:
+    """A synthetic query and the passage it was generated from."""
+
+    query_id: str
+    text: str
+    query_type: str
+    source_doc_id: str
+
+
+@dataclass(frozen=True)
+class MineConfig:
+    k: int = 100  # candidates kept per query (fused list depth)
+    rrf_k: int = 60  # RRF constant
+    round_trip_depth: int = 20  # the source must be in this top-N
+    round_trip_rule: str = "fused"  # fused | any
+    recall_cutoffs: tuple[int, ...] = (1, 5, 20)
+
+    def __post_init__(self) -> None:
+        if self.round_trip_rule not in ROUND_TRIP_RULES:
+            raise ValueError(f"round_trip_rule must be one of {ROUND_TRIP_RULES}, got {self.round_trip_rule!r}")
+        if self.k < 1 or self.round_trip_depth < 1 or self.rrf_k < 0:
+            raise ValueError(f"k and round_trip_depth must be >= 1 and rrf_k >= 0, got {self}")
+
+
+@dataclass
+class MineResult:
+    candidates: list[dict[str, object]]  # kept queries, in input order
+    run: Run  # fused run of the kept queries (excluded passages removed)
+    stats: dict[str, object] = field(default_factory=dict)
+
+
+def read_generated(path: str | Path) -> list[GeneratedQuery]:
+    """Read generated queries; duplicate query ids and empty fields are errors naming the file and line."""
+    out: list[GeneratedQuery] = []
+    seen: dict[str, int] = {}
+    for lineno, o in enumerate(iter_jsonl(path, GENERATED_KEYS), start=1):
+        q = GeneratedQuery(*(str(o[k]) for k in GENERATED_KEYS))
+        empty = [k for k in ("query_id", "source_doc_id") if not getattr(q, k).strip()]
+        if empty:
+            raise FormatError(f"{path}: record {lineno}: empty {empty}")
+        if q.query_id in seen:
+            raise FormatError(f"{path}: record {lineno}: query_id {q.query_id!r} repeats record {seen[q.query_id]}")
+        seen[q.query_id] = lineno
+        out.append(q)
+    return out
+
+
+def read_duplicates(path: str | Path) -> dict[str, str]:
+    """``{doc_id: duplicate_of}`` from prepare's duplicates.jsonl."""
+    return {str(o["doc_id"]): str(o["duplicate_of"]) for o in iter_jsonl(path, ("doc_id", "duplicate_of"))}
+
+
+def excluded_docs(qrels: Qrels, duplicates: Mapping[str, str]) -> set[str]:
+    """Passages no candidate list may contain.
+
+    Every passage judged relevant (rel > 0) in the test qrels; every passage that prepare found to duplicate
+    (or be contained in) another; and the kept copy of a judged passage's duplicate group, since its text is a
+    test-relevant text too.
+    """
+    judged = {d for per_q in qrels.values() for d, rel in per_q.items() if rel > 0}
+    kept_copies_of_judged = {duplicates[d] for d in judged if d in duplicates}
+    return judged | set(duplicates) | kept_copies_of_judged
+
+
+class Retriever(Protocol):
+    name: str
+
+    def search(self, query_ids: Sequence[str], texts: Sequence[str], k: int) -> Run: ...
+
+
+class BM25Retriever:
+    """BM25 (Lucene) over the index stage's index; searches are batched."""
+
+    def __init__(self, index_dir: str | Path, k1: float, b: float, name: str = "bm25") -> None:
+        from listdistill.lucene import BM25
+
+        self.name = name
+        self._bm25 = BM25(index_dir, k1, b)
+
+    def search(self, query_ids: Sequence[str], texts: Sequence[str], k: int) -> Run:
+        return self._bm25.search(query_ids, texts, k)
+
+
+class DenseRetriever:
+    """Exact inner-product search (faiss) over precomputed corpus embeddings, queries encoded in chunks."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        corpus_emb: np.ndarray,
+        doc_ids: Sequence[str],
+        index_type: str = "Flat",
+        chunk: int = 1024,
+        name: str = "dense",
+    ) -> None:
+        if len(corpus_emb) != len(doc_ids):
+            raise ValueError(f"{len(corpus_emb)} corpus embeddings but {len(doc_ids)} doc ids")
+        self.name = name
+        self.encoder = encoder
+        self.doc_ids = list(doc_ids)
+        self.index = dense.build_index(corpus_emb, index_type)
+        self.chunk = chunk
+
+    def search(self, query_ids: Sequence[str], texts: Sequence[str], k: int) -> Run:
+        run: Run = {}
+        for s in range(0, len(query_ids), self.chunk):
+            q_emb = self.encoder.encode_queries(texts[s : s + self.chunk])  # (chunk, d)
+            run.update(dense.search(self.index, q_emb, query_ids[s : s + self.chunk], self.doc_ids, k, self.chunk))
+        return run
+
+
+def parse_retrievers(spec: str) -> list[str]:
+    """Split ``bm25+dense+dense:<model-ref>`` into its parts, checking each and rejecting repeats."""
+    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    if not parts:
+        raise ValueError("no retrievers given; use e.g. 'bm25+dense'")
+    for p in parts:
+        if p not in ("bm25", "dense") and not (p.startswith("dense:") and len(p) > len("dense:")):
+            raise ValueError(f"unknown retriever {p!r} in {spec!r}; use bm25, dense or dense:<model-ref>")
+    if len(set(parts)) != len(parts):
+        raise ValueError(f"retriever repeated in {spec!r}")
+    return parts
+
+
+def cached_corpus_embeddings(
+    config: EncoderConfig, docs: Sequence[Doc], corpus_file: str | Path, cache_dir: str | Path
+) -> np.ndarray:
+    """Corpus embeddings of another dense model, encoded once and reused by every query type."""
+    digest = hashlib.sha256(Path(corpus_file).read_bytes()).hexdigest()
+    key = hashlib.sha256(json.dumps([digest, repr(config)]).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"corpus_emb-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    emb = Encoder(config).encode_passages([d.contents for d in docs], progress="encode corpus")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, emb)
+    tmp.replace(path)
+    return emb
+
+
+def build_retrievers(
+    spec: str,
+    lucene_dir: Path,
+    corpus_emb_path: Path,
+    doc_ids: Sequence[str],
+    student: EncoderConfig,
+    bm25_k1: float,
+    bm25_b: float,
+    index_type: str = "Flat",
+    docs: Sequence[Doc] | None = None,
+    corpus_file: Path | None = None,
+    cache_dir: Path = Path(".cache/embeddings"),
+) -> list[Retriever]:
+    """Instantiate the retrievers of a spec (see the module docstring)."""
+    out: list[Retriever] = []
+    for part in parse_retrievers(spec):
+        if part == "bm25":
+            out.append(BM25Retriever(lucene_dir, bm25_k1, bm25_b))
+        elif part == "dense":
+            out.append(DenseRetriever(Encoder(student), np.load(corpus_emb_path), doc_ids, index_type))
+        else:
+            if docs is None or corpus_file is None:
+                raise ValueError(f"retriever {part!r} needs the corpus to encode")
+            if [d.doc_id for d in docs] != list(doc_ids):
+                raise ValueError("the corpus file does not match the index's doc ids")
+            cfg = replace(
+                student, model=part.removeprefix("dense:"), pooling="auto", query_prefix="", passage_prefix=""
+            )
+            emb = cached_corpus_embeddings(cfg, docs, corpus_file, cache_dir)
+            out.append(DenseRetriever(Encoder(cfg), emb, doc_ids, index_type, name=part))
+    return out
+
+
+def drop_excluded(run: Run, excluded: set[str], keep: Mapping[str, str], k: int) -> Run:
+    """Remove excluded passages from each query's list (except ``keep[query_id]``) and cut to ``k``."""
+    out: Run = {}
+    for qid, scores in run.items():
+        own = keep.get(qid)
+        out[qid] = dict(ranked({d: s for d, s in scores.items() if d not in excluded or d == own}, k))
+    return out
+
+
+def retrieve(
+    retrievers: Sequence[Retriever],
+    queries: Sequence[GeneratedQuery],
+    k: int,
+    excluded: set[str],
+    n_docs: int,
+) -> dict[str, Run]:
+    """Each retriever's top ``k`` over the corpus without the excluded passages.
+
+    Each searches ``k + |excluded|`` deep (at most the corpus) so that ``k`` remain after removal.
+    """
+    depth = min(n_docs, k + len(excluded))
+    qids, texts = [q.query_id for q in queries], [q.text for q in queries]
+    keep = {q.query_id: q.source_doc_id for q in queries}
+    return {r.name: drop_excluded(r.search(qids, texts, depth), excluded, keep, k) for r in retrievers}
+
+
+def source_rank(ids: Sequence[str], source: str) -> int | None:
+    """1-based rank of ``source`` in ``ids``, or None."""
+    try:
+        return ids.index(source) + 1
+    except ValueError:
+        return None
+
+
+def mine(queries: Sequence[GeneratedQuery], runs: Mapping[str, Run], config: MineConfig) -> MineResult:
+    """Fuse the retrievers' runs, apply the round-trip filter and build candidate lists and stats."""
+    fused = rrf(list(runs.values()), k=config.rrf_k)
+    result = MineResult(candidates=[], run={})
+    ranks: dict[str, list[int | None]] = {name: [] for name in ["fused", *runs]}
+    for q in queries:
+        fused_ids = [d for d, _ in ranked(fused.get(q.query_id, {}), config.k)]
+        ranks["fused"].append(source_rank(fused_ids, q.source_doc_id))
+        for name, run in runs.items():
+            ranks[name].append(source_rank([d for d, _ in ranked(run.get(q.query_id, {}))], q.source_doc_id))
+        considered = ["fused"] if config.round_trip_rule == "fused" else list(runs)
+        if not any((r := ranks[name][-1]) is not None and r <= config.round_trip_depth for name in considered):
+            continue
+        result.candidates.append({**vars(q), "candidates": fused_ids})
+        result.run[q.query_id] = {d: fused[q.query_id][d] for d in fused_ids}
+    result.stats = mine_stats(len(queries), len(result.candidates), ranks, config.recall_cutoffs)
+    return result
+
+
+def recall_at(ranks: Iterable[int | None], cutoff: int) -> float:
+    values = [1.0 if r is not None and r <= cutoff else 0.0 for r in ranks]
+    return round(float(np.mean(values)), 6) if values else 0.0
+
+
+def mine_stats(
+    n_in: int, n_kept: int, ranks: Mapping[str, Sequence[int | None]], cutoffs: Sequence[int]
+) -> dict[str, object]:
+    """Counts and the recall of the source passage at each cutoff, fused and per retriever, over all queries in."""
+    stats: dict[str, object] = {"queries_in": n_in, "kept": n_kept, "dropped": n_in - n_kept}
+    stats["kept_fraction"] = round(n_kept / n_in, 6) if n_in else 0.0
+    for name, rs in ranks.items():
+        stats[f"source_recall_{name}"] = {f"R@{c}": recall_at(rs, c) for c in cutoffs}
+    return stats

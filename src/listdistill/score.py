@@ -1,0 +1,186 @@
+"""Teacher-scored training lists: score each mined query's first L candidates, filter, normalise, split.
+
+Steps, in order (all over one query type):
+
+1. Lists: the first ``depth`` candidates of each query, in mined (fused) order. If the source passage is not
+   among them (possible with the ``any`` round-trip rule) it replaces the last one, so every list holds its
+   positive.
+2. The teacher scores every list (raw scores, higher = more relevant).
+3. Filters, each decided on the raw scores of all scored queries: the consistency filter keeps a query only if
+   the teacher ranks its source passage first (ties count against it); the score filter drops queries whose top
+   teacher score is below the ``min_top_percentile``-th percentile of all queries' top scores.
+4. Normalisation, as in the paper: raw scores are mapped to [0, 1] by the ``norm_low``-th and ``norm_high``-th
+   percentiles of all scored pairs of the type (before filtering) and clipped; the raw score is kept too.
+5. Split by query id: a query is in dev when a seeded hash of its id falls below ``dev_fraction`` (so no query
+   is in both, and a query's side does not depend on which other queries exist).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from listdistill.io import Doc, FormatError, iter_jsonl
+from listdistill.mine import GENERATED_KEYS
+from listdistill.teachers import Candidates, Teacher
+
+PRECISION = 6
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    depth: int = 20  # candidates scored per query (L)
+    consistency: bool = True  # keep a query only if the teacher ranks its source first
+    min_top_percentile: float = 25.0  # drop queries whose top score is below this percentile of top scores
+    norm_low: float = 1.0  # percentile mapped to 0
+    norm_high: float = 99.0  # percentile mapped to 1
+    dev_fraction: float = 0.1
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.depth < 2:
+            raise ValueError(f"depth must be >= 2 (a list needs negatives), got {self.depth}")
+        if not 0 <= self.min_top_percentile <= 100:
+            raise ValueError(f"min_top_percentile must be in [0, 100], got {self.min_top_percentile}")
+        if not 0 <= self.norm_low < self.norm_high <= 100:
+            raise ValueError(f"need 0 <= norm_low < norm_high <= 100, got {self.norm_low}, {self.norm_high}")
+        if not 0 <= self.dev_fraction < 1:
+            raise ValueError(f"dev_fraction must be in [0, 1), got {self.dev_fraction}")
+
+
+@dataclass(frozen=True)
+class MinedQuery:
+    query_id: str
+    text: str
+    query_type: str
+    source_doc_id: str
+    candidates: tuple[str, ...]
+
+
+@dataclass
+class ScoreResult:
+    train: list[dict[str, object]]
+    dev: list[dict[str, object]]
+    stats: dict[str, object] = field(default_factory=dict)
+
+
+def read_mined(path: str | Path) -> list[MinedQuery]:
+    """Read mine's candidates.jsonl, checking that each record has a non-empty list of doc ids."""
+    out = []
+    for lineno, o in enumerate(iter_jsonl(path, (*GENERATED_KEYS, "candidates")), start=1):
+        cands = o["candidates"]
+        if not isinstance(cands, list) or not cands or not all(isinstance(c, str) for c in cands):
+            raise FormatError(f"{path}: record {lineno}: 'candidates' must be a non-empty list of doc id strings")
+        out.append(MinedQuery(*(str(o[k]) for k in GENERATED_KEYS), tuple(cands)))
+    return out
+
+
+def teacher_lists(mined: Sequence[MinedQuery], depth: int) -> list[Candidates]:
+    """First ``depth`` candidates of each query, the source forced in (replacing the last) when missing."""
+    out = []
+    for q in mined:
+        ids = list(dict.fromkeys(q.candidates))[:depth]
+        if q.source_doc_id not in ids:
+            ids = ids[: depth - 1] + [q.source_doc_id]
+        out.append(Candidates(q.query_id, q.text, tuple(ids)))
+    return out
+
+
+def percentile_normalise(scores: Sequence[np.ndarray], low: float, high: float) -> list[np.ndarray]:
+    """Map every score to [0, 1] by the ``low``/``high`` percentiles of all scores pooled, clipping outside."""
+    pooled = np.concatenate([np.asarray(s, dtype=np.float64) for s in scores]) if scores else np.zeros(0)
+    if pooled.size == 0:
+        return []
+    lo, hi = np.percentile(pooled, [low, high])
+    span = hi - lo
+    if span <= 0:
+        return [np.full(len(s), 0.5) for s in scores]
+    return [np.clip((np.asarray(s, dtype=np.float64) - lo) / span, 0.0, 1.0) for s in scores]
+
+
+def source_is_top(doc_ids: Sequence[str], scores: np.ndarray, source: str) -> bool:
+    """True if the source scores strictly above every other candidate."""
+    i = list(doc_ids).index(source)
+    others = np.delete(np.asarray(scores), i)
+    return bool(others.size == 0 or scores[i] > others.max())
+
+
+def in_dev(query_id: str, fraction: float, seed: int) -> bool:
+    """A query's split side: a uniform number from a hash of (seed, query id), compared with ``fraction``."""
+    h = int.from_bytes(hashlib.sha256(f"{seed}\x00{query_id}".encode()).digest()[:8], "big")
+    return h / 2**64 < fraction
+
+
+def score_queries(
+    mined: Sequence[MinedQuery], teacher: Teacher, docs: Mapping[str, Doc], config: ScoreConfig
+) -> ScoreResult:
+    """Steps 1-5 of the module docstring; records keep the input order within each split."""
+    lists = teacher_lists(mined, config.depth)
+    raw = teacher.score(lists, docs) if lists else []
+    norm = percentile_normalise(raw, config.norm_low, config.norm_high)
+    tops = np.array([s.max() for s in raw]) if raw else np.zeros(0)
+    threshold = float(np.percentile(tops, config.min_top_percentile)) if tops.size else 0.0
+    result = ScoreResult(train=[], dev=[])
+    inconsistent = low = 0
+    for q, c, r, n in zip(mined, lists, raw, norm, strict=True):
+        consistent = source_is_top(c.doc_ids, r, q.source_doc_id)
+        inconsistent += not consistent
+        low += bool(r.max() < threshold)
+        if (config.consistency and not consistent) or r.max() < threshold:
+            continue
+        record = {
+            "query_id": q.query_id,
+            "text": q.text,
+            "query_type": q.query_type,
+            "source_doc_id": q.source_doc_id,
+            "candidates": [
+                {"doc_id": d, "teacher_score": round(float(ns), PRECISION), "raw_score": round(float(rs), PRECISION)}
+                for d, ns, rs in zip(c.doc_ids, n, r, strict=True)
+            ],
+        }
+        (result.dev if in_dev(q.query_id, config.dev_fraction, config.seed) else result.train).append(record)
+    result.stats = score_stats(len(mined), raw, lists, mined, inconsistent, low, threshold, result, config)
+    return result
+
+
+def score_stats(
+    n_in: int,
+    raw: Sequence[np.ndarray],
+    lists: Sequence[Candidates],
+    mined: Sequence[MinedQuery],
+    inconsistent: int,
+    low: int,
+    threshold: float,
+    result: ScoreResult,
+    config: ScoreConfig,
+) -> dict[str, object]:
+    """Counts, thresholds and how the teacher's order relates to the mined order."""
+    pooled = np.concatenate(raw) if raw else np.zeros(0)
+    lo, hi = (float(x) for x in np.percentile(pooled, [config.norm_low, config.norm_high])) if pooled.size else (0, 0)
+    source_ranks = [
+        1 + int(np.sum(r > r[list(c.doc_ids).index(q.source_doc_id)]))
+        for q, c, r in zip(mined, lists, raw, strict=True)
+    ]
+    kept = len(result.train) + len(result.dev)
+
+    def r6(x: float) -> float:
+        return round(float(x), PRECISION)
+
+    return {
+        "queries_in": n_in,
+        "pairs_scored": int(pooled.size),
+        "inconsistent": inconsistent,  # teacher does not rank the source first (counted whether or not filtered)
+        "below_top_percentile": low,
+        "kept": kept,
+        "dropped": n_in - kept,
+        "train": len(result.train),
+        "dev": len(result.dev),
+        "top_score_threshold": r6(threshold),
+        "norm_low_value": r6(lo),
+        "norm_high_value": r6(hi),
+        "teacher_source_mrr": r6(np.mean([1 / r for r in source_ranks])) if source_ranks else 0.0,
+    }
