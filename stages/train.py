@@ -1,0 +1,132 @@
+"""train: fine-tune the student on the teacher-scored lists of the query types in the mix.
+
+DVC cannot interpolate a list into ``cmd``, so the stage reads the top-level ``query_mix`` list from the params
+file named by ``--params`` (or takes ``--query-mix`` options directly).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+import yaml
+
+from listdistill.encoder import Encoder
+from listdistill.io import atomic_open, read_docs, write_json
+from listdistill.losses import LOSSES, LossConfig
+from listdistill.train import Checkpoints, TrainConfig, cap, load_examples, save_student, train
+from stages.options import encoder_options, make_encoder_config
+
+D, LD = TrainConfig(), LossConfig()
+
+
+def read_query_mix(params: Path) -> list[str]:
+    data = yaml.safe_load(params.read_text(encoding="utf-8")) or {}
+    mix = data.get("query_mix")
+    if not isinstance(mix, list) or not mix or not all(isinstance(t, str) for t in mix):
+        raise click.BadParameter(f"{params}: 'query_mix' must be a non-empty list of query types, got {mix!r}")
+    return mix
+
+
+def write_tsv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with atomic_open(path) as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["step"], delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--scored", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
+@click.option("--corpus", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
+@click.option("--query-mix", multiple=True, help="Query types to train on (repeat); overrides --params.")
+@click.option("--params", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Read query_mix here.")
+@encoder_options
+@click.option("--loss", type=click.Choice(sorted(LOSSES)), default=D.loss)
+@click.option("--seed", type=int, default=D.seed)
+@click.option("--epochs", type=int, default=D.epochs)
+@click.option("--train-batch-size", type=int, default=D.batch_size, help="Queries per optimizer step.")
+@click.option("--list-length", type=int, default=8, help="Passages per query list in training (positive included).")
+@click.option("--train-passage-max-length", type=int, default=0, help="Passage tokens in training (0: as encoder).")
+@click.option("--lr", type=float, default=D.lr)
+@click.option("--warmup-ratio", type=float, default=D.warmup_ratio)
+@click.option("--weight-decay", type=float, default=D.weight_decay)
+@click.option("--grad-clip", type=float, default=D.grad_clip, help="Max gradient norm (0: off).")
+@click.option("--student-temperature", type=float, default=LD.student_temperature)
+@click.option("--teacher-temperature", type=float, default=LD.teacher_temperature)
+@click.option("--infonce-temperature", type=float, default=LD.infonce_temperature)
+@click.option("--infonce-weight", type=float, default=LD.infonce_weight)
+@click.option("--false-negative-threshold", type=float, default=LD.false_negative_threshold)
+@click.option("--chunk-size", type=int, default=D.chunk_size, help="Texts per forward pass with a graph.")
+@click.option("--patience", type=int, default=D.patience, help="Early stopping patience in epochs (0: off).")
+@click.option("--bf16", type=click.Choice(["auto", "true", "false"]), default="auto", help="auto: on CUDA with bf16.")
+@click.option("--gradient-checkpointing", type=bool, default=D.gradient_checkpointing)
+@click.option("--max-train-queries", type=int, default=0, help="Seeded sample of this many queries (0: all).")
+@click.option("--max-dev-queries", type=int, default=0)
+@click.option("--max-steps", type=int, default=D.max_steps, help="Stop after this many steps (0: all epochs).")
+@click.option("--checkpoint-every", type=int, default=D.checkpoint_every)
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path), required=True, help="Resumable checkpoints.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder to write.")
+@click.option("--metrics", type=click.Path(path_type=Path), required=True)
+@click.option("--curve", type=click.Path(path_type=Path), required=True, help="Per-step TSV: loss, lr.")
+@click.option("--dev-curve", type=click.Path(path_type=Path), required=True, help="Per-epoch TSV: dev losses.")
+def main(**kw: Any) -> None:
+    enc = make_encoder_config(kw)
+    if enc.device == "auto":
+        enc = dataclasses.replace(enc, device="cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = kw["bf16"] == "true" or (
+        kw["bf16"] == "auto" and enc.device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    )
+    mix = list(kw["query_mix"]) or (read_query_mix(kw["params"]) if kw["params"] else [])
+    if not mix:
+        raise click.UsageError("give --query-mix or --params (a file with a top-level query_mix list)")
+    losses = LossConfig(**{k: kw[k] for k in LossConfig.__dataclass_fields__})
+    shared = set(TrainConfig.__dataclass_fields__) - {"bf16", "losses", "batch_size"}
+    cfg = TrainConfig(**{k: kw[k] for k in shared}, batch_size=kw["train_batch_size"], bf16=bf16, losses=losses)
+    docs = read_docs(kw["corpus"])
+    texts = {d.doc_id: d.contents for d in docs}
+    train_ex, train_stats = load_examples(kw["scored"], mix, "train", kw["list_length"], set(texts))
+    dev_ex, _ = load_examples(kw["scored"], mix, "dev", kw["list_length"], set(texts))
+    train_ex, dev_ex = cap(train_ex, kw["max_train_queries"], cfg.seed), cap(dev_ex, kw["max_dev_queries"], cfg.seed)
+
+    encoder = Encoder(enc)
+    if kw["train_passage_max_length"] > 0:
+        encoder.config = dataclasses.replace(enc, passage_max_length=kw["train_passage_max_length"])
+    ckpt_dir: Path = kw["checkpoint_dir"]
+    state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir)
+    encoder.config = enc
+
+    summary = {
+        "loss": cfg.loss,
+        "query_mix": mix,
+        "train_queries": len(train_ex),
+        "dev_queries": len(dev_ex),
+        "train_queries_by_type": dict(sorted(Counter(e.query_type for e in train_ex).items())),
+        "list_length": kw["list_length"],
+        "positives_added": train_stats.positive_added,
+        "positives_moved": train_stats.positive_moved,
+        "skipped_short_lists": train_stats.skipped_short,
+        "steps": state.step,
+        "epochs": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_dev_loss": state.best_dev_loss,
+        "zero_shot_dev_loss": state.dev[0]["dev_loss"] if state.dev and state.dev[0]["epoch"] == 0 else None,
+        "stopped_early": state.stopped_early,
+        "final_train_loss": state.curve[-1]["loss"] if state.curve else None,
+        "seconds": round(state.seconds, 1),
+        "bf16": cfg.bf16,
+        "device": enc.device,
+    }
+    save_student(encoder, kw["out"], {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev})
+    write_json(kw["metrics"], summary)
+    write_tsv(kw["curve"], state.curve)
+    write_tsv(kw["dev_curve"], state.dev)
+    Checkpoints(ckpt_dir).clear()
+
+
+if __name__ == "__main__":
+    main()
