@@ -8,7 +8,7 @@ from tiny_bert import make_tiny_bert
 
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.gradcache import RandomState, cached_step, plain_step
-from listdistill.train import Example, TrainConfig, make_batch, make_loss
+from listdistill.train import Example, TrainConfig, enable_checkpointing, make_batch, make_loss
 
 TEXTS = {
     "d1": "shock waves on a swept wing at supersonic speed",
@@ -63,3 +63,26 @@ def test_replay_reproduces_dropout(tmp_path: Path):
     fresh = encoder.embed(["flutter of thin panels"], True)
     torch.testing.assert_close(replayed, first)
     assert not torch.allclose(fresh, first)  # dropout is live: without replay the masks differ
+
+
+def test_gradient_checkpointing_and_bf16_options(tiny: Path):
+    batch = make_batch(EXAMPLES, TEXTS)
+    loss_fn = make_loss(TrainConfig(), batch)
+    reference_encoder = Encoder(EncoderConfig(model=str(tiny)))
+    plain_step(reference_encoder, batch.queries, batch.passages, loss_fn)
+    reference = grads(reference_encoder)
+
+    checkpointed = Encoder(EncoderConfig(model=str(tiny)))
+    enable_checkpointing(checkpointed.model)
+    assert checkpointed.model.is_activation_checkpointing
+    checkpointed.model.train()  # checkpointing is active in train mode only (dropout is 0 here)
+    cached_step(checkpointed, batch.queries, batch.passages, loss_fn, chunk_size=3)
+    for name, g in grads(checkpointed).items():
+        torch.testing.assert_close(g, reference[name], rtol=1e-4, atol=1e-6, msg=name)
+
+    low = Encoder(EncoderConfig(model=str(tiny)))  # bf16 autocast runs on CPU too (slowly): close, not equal
+    loss = cached_step(low, batch.queries, batch.passages, loss_fn, chunk_size=3, bf16=True)
+    assert loss == pytest.approx(
+        plain_step(Encoder(EncoderConfig(model=str(tiny))), batch.queries, batch.passages, loss_fn), rel=0.05
+    )
+    assert all(torch.isfinite(g).all() for g in grads(low).values())

@@ -125,18 +125,20 @@ def negative_mask(
 
     A query's own candidate whose teacher score is above ``threshold`` times its list's top score is a likely
     false negative; it, the positive, and every other copy of these passages in the batch (by doc id, e.g. the
-    same passage as another query's positive or candidate) are not negatives. Padding is never a negative.
+    same passage as another query's positive or candidate) are not negatives. A passage listed several times in
+    the batch counts once (its first column); padding never counts.
 
     Args: doc_ids (B, L) long, integer ids of the passages (equal ids = same passage), teacher (B, L),
     valid (B, L) bool, positive (B,) long. Returns (B, N) bool, N = B * L.
     """
     b, length = doc_ids.shape
+    ids = doc_ids.reshape(b * length)  # (N,)
     top = teacher.masked_fill(~valid, float("-inf")).max(-1, keepdim=True).values  # (B, 1)
     excluded = valid & (teacher > threshold * top)  # (B, L)
     excluded[torch.arange(b, device=doc_ids.device), positive] = True
-    same = doc_ids[:, :, None] == doc_ids.reshape(1, 1, b * length)  # (B, L, N)
-    blocked = (same & excluded[:, :, None]).any(1)  # (B, N)
-    return valid.reshape(1, b * length) & ~blocked  # (B, N)
+    blocked = ((doc_ids[:, :, None] == ids) & excluded[:, :, None]).any(1)  # (B, N)
+    repeat = ((ids[:, None] == ids[None, :]).tril(-1)).any(1)  # (N,) an earlier column holds the same passage
+    return (valid.reshape(b * length) & ~repeat) & ~blocked  # (B, N)
 
 
 def listwise_loss(s: Scores, c: LossConfig) -> torch.Tensor:

@@ -288,9 +288,9 @@ class Checkpoints:
             self.clear()
             return None
         blobs = {
-            "model": torch.load(last / "model.pt", weights_only=True),
-            "optim": torch.load(last / "optim.pt", weights_only=True),
-            "rng": torch.load(last / "rng.pt", weights_only=True),
+            "model": torch.load(last / "model.pt", map_location="cpu", weights_only=True),
+            "optim": torch.load(last / "optim.pt", map_location="cpu", weights_only=True),
+            "rng": torch.load(last / "rng.pt", map_location="cpu", weights_only=True),
         }
         return state, blobs
 
@@ -299,10 +299,19 @@ class Checkpoints:
 
     def load_best(self) -> dict[str, torch.Tensor] | None:
         best = self._find("best")
-        return torch.load(best / "model.pt", weights_only=True) if best else None
+        return torch.load(best / "model.pt", map_location="cpu", weights_only=True) if best else None
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def enable_checkpointing(model: Any) -> None:
+    """Recompute activations in the backward pass (transformers >= 5 calls it activation checkpointing)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def make_loss(
@@ -345,7 +354,7 @@ def train(
     get_loss(cfg.loss)  # fail early on an unknown name
     model = encoder.model
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_checkpointing(model)
     torch.manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(train_examples) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
@@ -390,7 +399,7 @@ def train(
                     "step": state.step,
                     "epoch": state.epoch + 1,
                     "loss": round(loss, 6),
-                    "lr": lr,
+                    "lr": float(f"{lr:.6g}"),
                     "grad_norm": round(float(norm), 6),
                 }
             )
