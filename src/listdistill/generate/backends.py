@@ -1,0 +1,295 @@
+"""Generation backends: ``transformers`` (default, CPU or GPU) and ``vllm`` (optional, GPU).
+
+Both take the same :class:`~listdistill.generate.prompts.Prompt` token ids and return one
+:class:`Completion` per prompt, so outputs have the same format whichever runs.
+
+``transformers``: batched generation with left padding. Each distinct few-shot prefix is prefilled once
+(batch 1) and its per-layer keys and values are kept; a batch's cache is stitched from its rows' prefixes,
+each left-padded with zeros to the longest, and each row's input is ``[pad][prefix][pad][suffix]`` with the
+padding masked out. Position ids follow the attention mask, so every row sees exactly the positions and
+keys it would see alone: the same outputs as an unbatched, uncached ``model.generate`` (up to float
+rounding; greedy outputs are compared in the tests and the benchmark), while only the suffixes are
+prefilled. Decoding is a short loop of our own rather than ``model.generate`` so that a row leaves the
+batch (and its cache rows are dropped) as soon as it ends its turn or completes its first line (only the
+first line is kept when cleaning). Sampling: temperature, then top-p (nucleus), from a ``torch.Generator``
+seeded per batch.
+
+``vllm``: ``LLM(model).generate([{"prompt_token_ids": ...}], [SamplingParams(...)])`` with vLLM's automatic
+prefix caching; one seed per request. Imported only when selected (``pip install -e ".[vllm]"``, a GPU).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from listdistill.generate.prompts import Prompt
+from listdistill.models import materialise, resolve_model
+
+BACKENDS = ("transformers", "vllm")
+PREFIX_CACHE_SIZE = 64  # distinct few-shot prefixes whose KV cache is kept (a type has at most C(5, 2) = 10)
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    max_new_tokens: int = 32
+    temperature: float = 0.7  # 0: greedy
+    top_p: float = 0.9
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finished: bool  # ended (end-of-turn token or end of the first line) before max_new_tokens
+
+
+class Backend(Protocol):
+    name: str
+    tokenizer: Any
+
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig, seed: int) -> list[Completion]: ...
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> Any:
+    """``auto``: bfloat16 on a GPU that supports it (else float16), float32 on CPU."""
+    import torch
+
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    try:
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
+
+
+def load_backend(name: str, model: str, device: str = "auto", dtype: str = "auto") -> Backend:
+    """Load a backend by name; a model reference that names nothing raises FileNotFoundError."""
+    if name == "transformers":
+        return TransformersBackend(model, device, dtype)
+    if name == "vllm":
+        return VLLMBackend(model, device, dtype)
+    raise ValueError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
+
+
+def _load_tokenizer(location: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(location)
+    if tok.pad_token_id is None:  # Llama 3.x has no pad token; padding is masked out anyway
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+class TransformersBackend:
+    """Batched ``model.generate`` reusing the KV cache of each few-shot prefix (see the module docstring)."""
+
+    name = "transformers"
+
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", prefix_cache: bool = True):
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        resolved = materialise(resolve_model(model))
+        self.device = resolve_device(device)
+        self.tokenizer = _load_tokenizer(resolved.location)
+        self.model = AutoModelForCausalLM.from_pretrained(resolved.location, dtype=resolve_dtype(dtype, self.device))
+        self.model.to(self.device).eval()
+        self.prefix_cache = prefix_cache
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        self.eos_ids = sorted(i for i in eos_ids if i is not None)
+        self._prefix_kv: OrderedDict[tuple[int, ...], list[tuple[Any, Any]]] = OrderedDict()
+        self._torch = torch
+
+    def _kv(self, prefix: tuple[int, ...]) -> list[tuple[Any, Any]] | None:
+        """Per-layer (keys, values) of ``prefix`` alone, each (1, heads, P, head_dim); computed once per prefix.
+
+        None when the model's cache is not a plain full-attention cache (sliding windows, linear attention),
+        which cannot be stitched into a batch; those models generate without prefix reuse.
+        """
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        if prefix not in self._prefix_kv:
+            torch = self._torch
+            cache = DynamicCache(config=self.model.config)
+            with torch.inference_mode():
+                self.model(torch.tensor([prefix], device=self.device), cache=cache, use_cache=True)
+            if not all(type(layer) is DynamicLayer for layer in cache.layers):
+                self.prefix_cache = False
+                return None
+            self._prefix_kv[prefix] = [(layer.keys, layer.values) for layer in cache.layers]
+            while len(self._prefix_kv) > PREFIX_CACHE_SIZE:
+                self._prefix_kv.popitem(last=False)
+        self._prefix_kv.move_to_end(prefix)
+        return self._prefix_kv[prefix]
+
+    def _batch_cache(self, heads: Sequence[tuple[int, ...]], width: int) -> Any:
+        """A DynamicCache for the batch: each row's prefix KV, left-padded with zeros to ``width`` positions
+        (the padding is masked out, like left padding of the prompt)."""
+        from transformers import DynamicCache
+
+        torch, F = self._torch, self._torch.nn.functional
+        per_row = []
+        for head in heads:
+            kv = self._kv(head)
+            if kv is None:
+                return None
+            per_row.append(kv)
+        layers = []
+        for layer in range(len(per_row[0])):
+            keys = [F.pad(kv[layer][0], (0, 0, width - kv[layer][0].shape[2], 0)) for kv in per_row]
+            values = [F.pad(kv[layer][1], (0, 0, width - kv[layer][1].shape[2], 0)) for kv in per_row]
+            layers.append((torch.cat(keys), torch.cat(values)))  # (B, heads, width, head_dim) each
+        return DynamicCache(ddp_cache_data=layers)
+
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig, seed: int) -> list[Completion]:
+        torch = self._torch
+        if not prompts:
+            return []
+        reuse = self.prefix_cache and all(p.prefix_ids for p in prompts)
+        heads = [p.prefix_ids if reuse else () for p in prompts]
+        tails = [p.suffix_ids if reuse else p.input_ids for p in prompts]
+        n_head, n_tail = max(len(h) for h in heads), max(len(t) for t in tails)
+        # Each row: [pad][prefix][pad][suffix]; pads are masked and position ids follow the mask.
+        ids = torch.full((len(prompts), n_head + n_tail), self.tokenizer.pad_token_id, dtype=torch.long)  # (B, T)
+        mask = torch.zeros_like(ids)  # (B, T)
+        for row, (head, tail) in enumerate(zip(heads, tails, strict=True)):
+            if head:
+                ids[row, n_head - len(head) : n_head] = torch.tensor(head, dtype=torch.long)
+                mask[row, n_head - len(head) : n_head] = 1
+            ids[row, n_head + n_tail - len(tail) :] = torch.tensor(tail, dtype=torch.long)
+            mask[row, n_head + n_tail - len(tail) :] = 1
+        if reuse:
+            cache = self._batch_cache(heads, n_head)
+            if cache is None:  # not stitchable: generate from the whole prompts instead
+                return self.generate(prompts, sampling, seed)
+        else:
+            from transformers import DynamicCache
+
+            cache = DynamicCache(config=self.model.config)
+        new_ids = self._decode(ids.to(self.device), mask.to(self.device), cache, n_head, sampling, seed)
+        return [self._completion(row) for row in new_ids]
+
+    def _decode(
+        self, ids: Any, mask: Any, cache: Any, n_cached: int, sampling: SamplingConfig, seed: int
+    ) -> list[list[int]]:
+        """Prefill ``ids[:, n_cached:]`` on top of ``cache``, then sample token by token. A row leaves the batch
+        (and the cache) as soon as it is finished, so short answers do not pay for long ones."""
+        torch = self._torch
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T): positions follow the mask, pads excluded
+        rows = list(range(ids.shape[0]))  # batch row -> prompt index, for the rows still generating
+        out: list[list[int]] = [[] for _ in rows]
+        step_ids, step_pos = ids[:, n_cached:], positions[:, n_cached:]
+        with torch.inference_mode():
+            for step in range(sampling.max_new_tokens):
+                logits = self.model(
+                    input_ids=step_ids, attention_mask=mask, position_ids=step_pos, cache=cache, logits_to_keep=1
+                ).logits[:, -1, :]  # (b, V)
+                token = _sample(logits.float(), sampling, generator)  # (b,)
+                done = []
+                for i, tok in enumerate(token.tolist()):
+                    out[rows[i]].append(tok)
+                    done.append(tok in self.eos_ids or _first_line_done(self._text(out[rows[i]])))
+                if all(done) or step + 1 == sampling.max_new_tokens:
+                    break
+                if any(done):
+                    keep = torch.tensor([i for i, d in enumerate(done) if not d], device=self.device)
+                    cache.batch_select_indices(keep)
+                    rows = [rows[i] for i in keep.tolist()]
+                    token, mask, step_pos = token[keep], mask[keep], step_pos[keep]
+                mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)  # (b, T + 1)
+                step_ids, step_pos = token[:, None], step_pos[:, -1:] + 1  # (b, 1) each
+        return out
+
+    def _text(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _completion(self, new_ids: list[int]) -> Completion:
+        text = self._text(new_ids)
+        ended = any(i in self.eos_ids for i in new_ids)
+        return Completion(text, ended or _first_line_done(text))
+
+
+def _sample(logits: Any, sampling: SamplingConfig, generator: Any) -> Any:
+    """Next token per row (b,) from logits (b, V): greedy at temperature 0, else temperature then top-p."""
+    import torch
+
+    if sampling.temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits / sampling.temperature, dim=-1)  # (b, V)
+    if sampling.top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)  # (b, V)
+        outside = sorted_p.cumsum(-1) - sorted_p > sampling.top_p  # mass before a token already exceeds top_p
+        sorted_p = sorted_p.masked_fill(outside, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def _first_line_done(text: str) -> bool:
+    return "\n" in text.lstrip()
+
+
+def first_line_stop(tokenizer: Any, start: int) -> Any:
+    """A transformers stopping criterion: a row is done once its generated text (from position ``start``)
+    has a complete non-empty first line."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class FirstLineStop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            return torch.tensor([_first_line_done(t) for t in texts], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([FirstLineStop()])
+
+
+class VLLMBackend:
+    """vLLM's offline ``LLM.generate`` on the same token ids (GPU; prefix caching is vLLM's own)."""
+
+    name = "vllm"
+
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto"):
+        try:
+            from vllm import LLM
+        except ImportError as e:
+            raise ImportError('backend "vllm" needs vLLM and a GPU: pip install -e ".[vllm]"') from e
+        resolved = materialise(resolve_model(model))  # a GGUF reference becomes a plain folder first
+        if device not in ("auto", "cuda"):
+            raise ValueError(f"backend 'vllm' runs on the GPU vLLM picks; got device {device!r} (use auto)")
+        self.tokenizer = _load_tokenizer(resolved.location)
+        self.llm = LLM(model=resolved.location, dtype=dtype, enable_prefix_caching=True)
+
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig, seed: int) -> list[Completion]:
+        from vllm import SamplingParams
+
+        params = [
+            SamplingParams(
+                temperature=sampling.temperature,
+                top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
+                max_tokens=sampling.max_new_tokens,
+                seed=seed + i,
+            )
+            for i in range(len(prompts))
+        ]
+        inputs = [{"prompt_token_ids": list(p.input_ids)} for p in prompts]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False)
+        completions = []
+        for out in outputs:
+            best = out.outputs[0]
+            completions.append(Completion(best.text, best.finish_reason == "stop" or _first_line_done(best.text)))
+        return completions

@@ -1,0 +1,171 @@
+"""Cleaning raw generations into queries, and the reasons a generation is dropped.
+
+Cleaning (:func:`clean_output`): keep the first non-empty line; strip Markdown emphasis, list markers,
+answer labels ("Question:", "Search query -", the type's own labels), and wrapping quotes; collapse
+whitespace; apply the type's post-processing (lower-case; at most ``max_items`` comma-separated items); cap
+at ``max_words`` words.
+
+Drops (:func:`drop_reason`), checked in this order, the first that applies is recorded:
+
+* ``empty``: nothing is left after cleaning;
+* ``unfinished``: generation hit ``max_new_tokens`` before ending its first line (a cut-off query), unless
+  the type keeps only the first ``max_items`` items and more than that many were complete;
+* ``repeats_prompt``: the output repeats the prompt rather than the passage: it shares a run of at least
+  ``prompt_copy_run`` words (default :data:`PROMPT_COPY_RUN`; all of its words when shorter, from 3 words)
+  with the instruction, the request or a shown few-shot example (an echoed instruction, a copied example
+  answer), or it borrows a content-word pair from them that the passage does not contain (small models
+  write "the physics of sourdough bread" about a wind-tunnel report);
+* ``copies_passage``: the longest run of consecutive words shared with the passage (lower-cased word tokens,
+  punctuation ignored) is at least ``max_copy_run`` words, i.e. the model copied a span instead of writing
+  a query;
+* ``duplicate``: the same words (case and punctuation ignored) were already kept for this type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from listdistill.generate.catalog import QueryType
+
+DROP_REASONS = ("empty", "unfinished", "repeats_prompt", "copies_passage", "duplicate")
+MAX_COPY_RUN = 8  # words copied in a row from the passage that make an output a copy
+PROMPT_COPY_RUN = 5  # words in a row shared with the instruction or an example that make an output an echo
+MAX_WORDS = 32
+
+# Function words ignored when looking for borrowed content-word pairs.
+STOPWORDS = frozenset(
+    "a an the of in on at to for from by with and or but not no nor is are was were be been being it its this "  # noqa: SIM905
+    "that these those what which who whom whose when where why how do does did can could should would will may "
+    "might must has have had than then there their they them he she his her we our you your i as into over under "
+    "about between after before during more most less least very much many some any each other such only also up "
+    "down out so if per one two three".split()
+)
+_GENERIC_LABELS = ("answer", "output", "response", "query", "here is the query", "here is a query")
+_WORD = re.compile(r"\w+")
+_QUOTES = "\"'`“”‘’«»"
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    max_copy_run: int = MAX_COPY_RUN
+    prompt_copy_run: int = PROMPT_COPY_RUN
+    max_words: int = MAX_WORDS
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, punctuation dropped."""
+    return _WORD.findall(text.lower())
+
+
+def longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest run of consecutive tokens that ``a`` and ``b`` share (O(len(a) * len(b)))."""
+    if not a or not b:
+        return 0
+    best = 0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0] * (len(b) + 1)
+        for j, y in enumerate(b, start=1):
+            if x == y:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+    names = sorted({*(lab.lower() for lab in labels), *_GENERIC_LABELS}, key=len, reverse=True)
+    alt = "|".join(re.escape(n) for n in names)
+    # "Question:", "Search query -", "Keywords (5):", "Question 1:" at the start of the line
+    return re.compile(rf"^(?:{alt})(?:\s*\d+|\s*\([^)]*\))?\s*(?::|[-–—]\s)\s*", re.IGNORECASE)
+
+
+def _first_line(raw: str) -> str:
+    for line in raw.splitlines():
+        if line.strip():
+            return line
+    return ""
+
+
+def _strip_quotes(text: str) -> str:
+    text = text.strip()
+    while len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()
+    if text.count('"') == 1 or text.count("“") + text.count("”") == 1:  # a lone opening or closing quote
+        text = text.strip('"“”').strip()
+    return text
+
+
+def clean_output(raw: str, qtype: QueryType, max_words: int = MAX_WORDS) -> str:
+    """The query in a raw generation, or "" when none is left (see the module docstring)."""
+    text = _first_line(raw)
+    text = re.sub(r"[*_]{2,}|#+\s", " ", text).strip()  # **bold**, __bold__, "## heading"
+    text = re.sub(r"^(?:[-*•]\s+|\d+[.)]\s+)", "", text)  # list markers
+    label = _label_pattern(qtype.labels)
+    for _ in range(3):  # "Query: Question: ..." or a label inside quotes
+        text = _strip_quotes(label.sub("", text.strip()))
+    text = " ".join(text.split())
+    if qtype.max_items:
+        items = [i.strip() for i in re.split(r"[,;]", text) if i.strip()]
+        text = ", ".join(items[: qtype.max_items])
+    if qtype.lowercase:
+        text = text.lower().rstrip(".")
+    tokens = text.split()
+    if len(tokens) > max_words:
+        text = " ".join(tokens[:max_words])
+    return text.strip()
+
+
+def complete_items(raw: str, qtype: QueryType) -> bool:
+    """True when a list type's first line holds more complete items than it keeps (a cut tail is dropped)."""
+    if not qtype.max_items:
+        return False
+    items = [i for i in re.split(r"[,;]", _first_line(raw)) if i.strip()]
+    return len(items) > qtype.max_items
+
+
+def content_bigrams(w: Sequence[str]) -> set[tuple[str, str]]:
+    return {(a, b) for a, b in zip(w, w[1:], strict=False) if a not in STOPWORDS and b not in STOPWORDS}
+
+
+def prompt_texts(qtype: QueryType, example_ids: Iterable[int]) -> list[list[str]]:
+    """Word lists of every part of a prompt except the passage (instruction, request, shown examples)."""
+    parts = [qtype.instruction, qtype.request]
+    for i in example_ids:
+        parts += [qtype.examples[i].passage, qtype.examples[i].output]
+    return [words(p) for p in parts]
+
+
+def drop_reason(
+    text: str,
+    finished: bool,
+    passage_words: Sequence[str],
+    prompt_words: Sequence[Sequence[str]],
+    seen: set[str],
+    config: CleanConfig = CleanConfig(),
+) -> str | None:
+    """Why a cleaned output is dropped (one of :data:`DROP_REASONS`), or None to keep it.
+
+    ``seen`` holds the normalised texts kept so far for this type; a kept text is added to it.
+    """
+    w = words(text)
+    if not w:
+        return "empty"
+    if not finished:
+        return "unfinished"
+    if len(w) >= 3:
+        need = min(config.prompt_copy_run, len(w))
+        if any(longest_common_run(w, p) >= need for p in prompt_words):
+            return "repeats_prompt"
+    borrowed = content_bigrams(w) - content_bigrams(passage_words)
+    if borrowed and any(borrowed & content_bigrams(p) for p in prompt_words):
+        return "repeats_prompt"
+    if longest_common_run(w, passage_words) >= config.max_copy_run:
+        return "copies_passage"
+    key = " ".join(w)
+    if key in seen:
+        return "duplicate"
+    seen.add(key)
+    return None
