@@ -1,0 +1,222 @@
+"""Mining: RRF on a toy example, the round-trip rules, exclusion of test-relevant and duplicate passages,
+stats, and the stage on a tiny real index (BM25 + the packaged student)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from listdistill.io import FormatError, Run, read_run
+from listdistill.mine import (
+    GeneratedQuery,
+    MineConfig,
+    drop_excluded,
+    excluded_docs,
+    mine,
+    parse_retrievers,
+    read_generated,
+    retrieve,
+)
+
+Q = GeneratedQuery("g1", "text", "question", "b")
+
+
+def test_rrf_toy_example_known_order_and_scores():
+    runs = {"r1": {"g1": {"a": 3.0, "b": 2.0, "c": 1.0}}, "r2": {"g1": {"b": 9.0, "c": 8.0, "d": 7.0}}}
+    result = mine([Q], runs, MineConfig(k=10, rrf_k=60, round_trip_depth=1))
+    assert result.candidates[0]["candidates"] == ["b", "c", "a", "d"]
+    assert result.run["g1"] == pytest.approx({"b": 1 / 62 + 1 / 61, "c": 1 / 63 + 1 / 62, "a": 1 / 61, "d": 1 / 63})
+
+
+def test_round_trip_fused_vs_any():
+    # The source "s" is first for r1 but third after fusion with r2 (and k cuts nothing).
+    runs = {
+        "r1": {"g1": {"s": 3.0, "x": 2.0, "y": 1.0}},
+        "r2": {"g1": {"x": 3.0, "y": 2.0, "z": 1.0}},
+    }
+    q = GeneratedQuery("g1", "t", "question", "s")
+    assert mine([q], runs, MineConfig(round_trip_depth=2, round_trip_rule="fused")).candidates == []
+    kept = mine([q], runs, MineConfig(round_trip_depth=2, round_trip_rule="any")).candidates
+    assert [c["query_id"] for c in kept] == ["g1"] and kept[0]["candidates"][:3] == ["x", "y", "s"]
+    assert mine([q], runs, MineConfig(round_trip_depth=3, round_trip_rule="fused")).candidates != []
+
+
+def test_stats_count_and_source_recall():
+    runs = {"r": {"a": {"s": 2.0, "x": 1.0}, "b": {"x": 2.0, "s": 1.0}, "c": {"x": 1.0}}}
+    qs = [GeneratedQuery(i, "t", "question", "s") for i in "abc"]
+    stats = mine(qs, runs, MineConfig(round_trip_depth=1, recall_cutoffs=(1, 2))).stats
+    assert (stats["queries_in"], stats["kept"], stats["dropped"]) == (3, 1, 2)
+    assert stats["source_recall_fused"] == {
+        "R@1": pytest.approx(1 / 3, abs=1e-6),
+        "R@2": pytest.approx(2 / 3, abs=1e-6),
+    }
+    assert stats["source_recall_r"] == stats["source_recall_fused"]
+
+
+def test_excluded_docs_judged_duplicates_and_copies_of_judged():
+    qrels = {"1": {"j": 1, "n": 0}, "2": {"k": 2}}
+    duplicates = {"dup": "orig", "k": "kept_copy"}
+    assert excluded_docs(qrels, duplicates) == {"j", "k", "dup", "kept_copy"}  # not "n" (rel 0), not "orig"
+
+
+def test_drop_excluded_keeps_the_source_and_refills_to_k():
+    run: Run = {"g1": {"s": 5.0, "j": 4.0, "a": 3.0, "b": 2.0, "c": 1.0}}
+    out = drop_excluded(run, {"s", "j"}, {"g1": "s"}, k=3)
+    assert list(out["g1"]) == ["s", "a", "b"]
+
+
+class ListRetriever:
+    """A retriever over a fixed ranking, recording how deep it was asked to search."""
+
+    def __init__(self, name: str, ranking: list[str]) -> None:
+        self.name, self.ranking, self.depths = name, ranking, []
+
+    def search(self, query_ids, texts, k):
+        self.depths.append(k)
+        return {q: {d: float(len(self.ranking) - i) for i, d in enumerate(self.ranking[:k])} for q in query_ids}
+
+
+def test_retrieve_searches_deep_enough_to_keep_k_after_exclusion():
+    r = ListRetriever("r", ["j1", "j2", "s", "a", "b", "c"])
+    runs = retrieve([r], [GeneratedQuery("g", "t", "question", "s")], k=2, excluded={"j1", "j2", "s"}, n_docs=6)
+    assert r.depths == [5]  # k + |excluded|, at most the corpus
+    assert list(runs["r"]["g"]) == ["s", "a"]  # the source is never excluded for its own query
+
+
+def test_parse_retrievers():
+    assert parse_retrievers("bm25+dense+dense:BAAI/bge-small-en-v1.5") == [
+        "bm25",
+        "dense",
+        "dense:BAAI/bge-small-en-v1.5",
+    ]
+    for bad, msg in [("", "no retrievers"), ("bm25+splade", "unknown retriever"), ("bm25+bm25", "repeated")]:
+        with pytest.raises(ValueError, match=msg):
+            parse_retrievers(bad)
+
+
+def test_mine_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="round_trip_rule"):
+        MineConfig(round_trip_rule="best")
+    with pytest.raises(ValueError, match=">= 1"):
+        MineConfig(k=0)
+
+
+def test_read_generated_errors(tmp_path):
+    good = {"query_id": "q1", "text": "t", "query_type": "question", "source_doc_id": "1"}
+    path = tmp_path / "g.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
+    with pytest.raises(FormatError, match="repeats record 1"):
+        read_generated(path)
+    path.write_text(json.dumps({k: v for k, v in good.items() if k != "source_doc_id"}) + "\n")
+    with pytest.raises(FormatError, match=r"line 1: missing key\(s\) \['source_doc_id'\]"):
+        read_generated(path)
+
+
+# the stage on a tiny real corpus -------------------------------------------------------------------------------
+CORPUS = [
+    ("1", "supersonic nozzle", "shock waves form in a supersonic nozzle when the back pressure rises"),
+    ("2", "plant biology", "photosynthesis converts sunlight into chemical energy in leaves"),
+    ("3", "monetary policy", "the central bank raised interest rates to curb inflation"),
+    ("4", "boundary layers", "laminar boundary layer heat transfer on a flat plate at high mach number"),
+    ("5", "shell buckling", "buckling of thin cylindrical shells under axial compression"),
+    ("6", "nozzle flow", "flow separation in an overexpanded rocket nozzle with shock waves"),
+    ("7", "copy of 6", "flow separation in an overexpanded rocket nozzle with shock waves"),
+    ("8", "wing lift", "lift and drag of a swept wing at transonic speed"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_prepared(tmp_path_factory):
+    """prepare-style folder (corpus, qrels, duplicates) and the index stage's outputs on a tiny corpus."""
+    from stages import index
+
+    root = tmp_path_factory.mktemp("tiny")
+    prepared = root / "prepared"
+    prepared.mkdir()
+    with (prepared / "corpus.jsonl").open("w") as f:
+        for doc_id, title, text in CORPUS:
+            f.write(json.dumps({"doc_id": doc_id, "title": title, "text": text}) + "\n")
+    (prepared / "qrels.txt").write_text("t1 0 6 1\nt1 0 3 0\n")  # doc 6 judged relevant to a test query
+    (prepared / "duplicates.jsonl").write_text(json.dumps({"doc_id": "7", "duplicate_of": "6", "reason": "exact"}))
+    r = CliRunner().invoke(index.main, ["--corpus", str(prepared / "corpus.jsonl"), "--out", str(root / "index")])
+    assert r.exit_code == 0, r.output
+    return prepared, root / "index"
+
+
+def write_generated(path, rows):
+    with path.open("w") as f:
+        for qid, text, source in rows:
+            f.write(json.dumps({"query_id": qid, "text": text, "query_type": "question", "source_doc_id": source}))
+            f.write("\n")
+
+
+def test_mine_stage_end_to_end(tiny_prepared, tmp_path):
+    from stages import mine as mine_stage
+
+    prepared, index_dir = tiny_prepared
+    queries = tmp_path / "question.jsonl"
+    write_generated(
+        queries,
+        [
+            ("g1", "why do shock waves form in a supersonic nozzle", "1"),
+            ("g2", "interest rates and inflation", "3"),
+            ("g3", "photosynthesis in leaves", "4"),  # does not retrieve its source: dropped at depth 1
+        ],
+    )
+    out, stats = tmp_path / "mined", tmp_path / "mine.json"
+    args = ["--queries", str(queries), "--prepared", str(prepared), "--index", str(index_dir), "--k", "5",
+            "--round-trip-depth", "1", "--out", str(out), "--stats", str(stats)]  # fmt: skip
+    r = CliRunner().invoke(mine_stage.main, args)
+    assert r.exit_code == 0, r.output
+    cands = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    assert [c["query_id"] for c in cands] == ["g1", "g2"]
+    for c in cands:
+        assert c["candidates"][0] == c["source_doc_id"] and len(c["candidates"]) == 5
+        assert not {"6", "7"} & set(c["candidates"])  # judged relevant, and its duplicate
+        assert set(c) == {"query_id", "text", "query_type", "source_doc_id", "candidates"}
+    run = read_run(out / "run.trec")
+    assert set(run) == {"g1", "g2"} and list(run["g1"]) == cands[0]["candidates"]
+    s = json.loads(stats.read_text())
+    assert (s["queries_in"], s["kept"], s["dropped"], s["excluded_passages"]) == (3, 2, 1, 2)
+    assert s["source_recall_fused"]["R@1"] == pytest.approx(2 / 3, abs=1e-6)
+
+
+def test_mine_stage_bad_inputs(tiny_prepared, tmp_path):
+    from stages import mine as mine_stage
+
+    prepared, index_dir = tiny_prepared
+    queries = tmp_path / "q.jsonl"
+    write_generated(queries, [("g1", "nozzle", "99")])
+    base = ["--queries", str(queries), "--prepared", str(prepared), "--index", str(index_dir), "--out",
+            str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]  # fmt: skip
+    r = CliRunner().invoke(mine_stage.main, base)
+    assert r.exit_code == 1 and "source_doc_id not in the corpus" in r.output
+    r = CliRunner().invoke(mine_stage.main, [*base, "--retrievers", "bm25+splade"])
+    assert r.exit_code == 2 and "unknown retriever 'splade'" in r.output
+    r = CliRunner().invoke(mine_stage.main, [*base, "--round-trip-rule", "best"])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(mine_stage.main, [*base[:1], str(tmp_path / "missing.jsonl"), *base[2:]])
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_extra_dense_model_corpus_embeddings_are_cached(tmp_path):
+    import numpy as np
+    from tiny_bert import make_tiny_bert
+
+    from listdistill.encoder import EncoderConfig
+    from listdistill.io import Doc
+    from listdistill.mine import cached_corpus_embeddings
+
+    docs = [Doc(i, t, x) for i, t, x in CORPUS]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(vars(d)) for d in docs))
+    cfg = EncoderConfig(model=str(make_tiny_bert(tmp_path / "bert")), batch_size=4)
+    first = cached_corpus_embeddings(cfg, docs, corpus, tmp_path / "cache")
+    (cached,) = (tmp_path / "cache").glob("corpus_emb-*.npy")
+    assert first.shape == (len(docs), 32)
+    np.save(cached, np.zeros_like(first))  # a second call reads the cache instead of encoding again
+    assert not cached_corpus_embeddings(cfg, docs, corpus, tmp_path / "cache").any()
+    corpus.write_text(corpus.read_text() + "\n")  # another corpus content: another key
+    assert cached_corpus_embeddings(cfg, docs, corpus, tmp_path / "cache").any()

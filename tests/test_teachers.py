@@ -1,0 +1,222 @@
+"""Every teacher kind on tiny local models: batched scores equal per-pair ones, KV-cache reuse equals scoring
+from scratch, the ensemble's normalisation and parsing, and reranking a run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tiny_teachers import make_cross_encoder, make_llama, make_t5
+
+from listdistill.io import Doc, Query
+from listdistill.teachers import Candidates, Teacher, TeacherConfig, TeacherResources, build_teacher, rerank_run
+from listdistill.teachers.base import normalise_list
+from listdistill.teachers.ensemble import EnsembleTeacher, parse_ensemble
+
+DOCS = {
+    d.doc_id: d
+    for d in [
+        Doc("d1", "Supersonic nozzles", "Shock waves form in a supersonic nozzle when the back pressure rises."),
+        Doc("d2", "Plant biology", "Photosynthesis converts sunlight into chemical energy in leaves."),
+        Doc("d3", "Monetary policy", "The central bank raised interest rates to curb inflation."),
+        Doc("d4", "", "Laminar boundary layer heat transfer on a flat plate at high mach number, with pressure "
+                      "gradient and wall cooling, compared with turbulent boundary layer measurements."),
+        Doc("d5", "Shells", "Buckling of a cylinder shell."),
+    ]
+}  # fmt: skip
+LISTS = [
+    Candidates("q1", "shock wave in a supersonic nozzle", ("d1", "d4", "d2")),
+    Candidates("q2", "interest rates and inflation", ("d3", "d1")),
+    Candidates("q3", "boundary layer heat transfer", ("d4", "d5", "d1", "d2", "d3")),
+    Candidates("q4", "buckling", ("d5",)),
+]
+
+
+class Fixed(Teacher):
+    """Scores from a table keyed by (query_id, doc_id): a real, trivial teacher for testing the plumbing."""
+
+    def __init__(self, table: dict[tuple[str, str], float], name: str = "fixed") -> None:
+        self.table, self.name = table, name
+
+    def score(self, lists, docs):
+        return [np.array([self.table[(c.query_id, d)] for d in c.doc_ids], dtype=np.float64) for c in lists]
+
+
+def flat(scores: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(scores)
+
+
+# normalisation and ensembles ---------------------------------------------------------------------------------
+def test_normalise_list_zscore_and_minmax():
+    s = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(normalise_list(s, "zscore"), [-np.sqrt(1.5), 0.0, np.sqrt(1.5)])
+    np.testing.assert_allclose(normalise_list(s, "minmax"), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(normalise_list(np.array([4.0, 4.0]), "zscore"), [0.0, 0.0])
+    np.testing.assert_array_equal(normalise_list(np.array([4.0]), "minmax"), [0.0])
+    with pytest.raises(ValueError, match="normalisation"):
+        normalise_list(s, "rank")
+
+
+def test_parse_ensemble():
+    kinds = ("bm25", "dense", "query_likelihood")
+    assert parse_ensemble("0.7*bm25+0.3*dense", kinds) == [(0.7, "bm25"), (0.3, "dense")]
+    assert parse_ensemble("bm25 + 2*query_likelihood", kinds) == [(1.0, "bm25"), (2.0, "query_likelihood")]
+    for bad, msg in [("0.5*bm2", "unknown kind"), ("bm25+bm25", "repeats"), ("0*bm25", "nonzero"), ("x*bm25", "not")]:
+        with pytest.raises(ValueError, match=msg):
+            parse_ensemble(bad, kinds)
+
+
+def test_ensemble_is_weighted_sum_of_per_list_normalised_scores():
+    lists = [Candidates("q", "t", ("a", "b", "c"))]
+    a = Fixed({("q", "a"): 10.0, ("q", "b"): 0.0, ("q", "c"): 5.0})
+    b = Fixed({("q", "a"): 0.1, ("q", "b"): 0.3, ("q", "c"): 0.2})  # different scale: normalisation matters
+    got = EnsembleTeacher([(0.25, a), (0.75, b)], "minmax").score(lists, {})[0]
+    np.testing.assert_allclose(got, 0.25 * np.array([1.0, 0.0, 0.5]) + 0.75 * np.array([0.0, 1.0, 0.5]))
+
+
+def test_teacher_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="unknown teacher kind"):
+        TeacherConfig(kind="llm_judge")
+    with pytest.raises(ValueError, match="unknown kind"):
+        TeacherConfig(kind="ensemble", ensemble="0.5*bm25+0.5*colbert")
+    with pytest.raises(ValueError, match="needs a model"):
+        build_teacher(TeacherConfig(kind="cross_encoder"))
+    with pytest.raises(ValueError, match="Lucene index"):
+        build_teacher(TeacherConfig(kind="bm25"))
+
+
+def test_rerank_run_orders_head_by_teacher_and_keeps_tail():
+    base = {"q": {"a": 5.0, "b": 4.0, "c": 3.0, "d": 2.0}}
+    teacher = Fixed({("q", "a"): 0.0, ("q", "b"): 2.0, ("q", "c"): 1.0})
+    run = rerank_run(teacher, [Query("q", "text")], base, {}, depth=3)
+    assert sorted(run["q"], key=run["q"].get, reverse=True) == ["b", "c", "a", "d"]
+    assert list(rerank_run(teacher, [Query("q", "t")], base, {}, depth=3, keep_tail=False)["q"]) == ["b", "c", "a"]
+    assert rerank_run(teacher, [Query("missing", "t")], base, {}, depth=3) == {}
+
+
+# first-stage retrievers as teachers ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lucene_index(tmp_path_factory):
+    from listdistill.lucene import build_index
+
+    return build_index(list(DOCS.values()), tmp_path_factory.mktemp("idx") / "lucene")
+
+
+def test_bm25_teacher_equals_bm25_search_scores(lucene_index):
+    from listdistill.lucene import BM25
+
+    teacher = build_teacher(TeacherConfig(kind="bm25"), TeacherResources(lucene_dir=lucene_index))
+    run = BM25(lucene_index, 0.9, 0.4).search([c.query_id for c in LISTS], [c.text for c in LISTS], k=10)
+    for c, scores in zip(LISTS, teacher.score(LISTS, DOCS), strict=True):
+        for d, s in zip(c.doc_ids, scores, strict=True):
+            assert s == pytest.approx(run[c.query_id].get(d, 0.0), rel=1e-4, abs=1e-4)  # 0 when no term matches
+    assert teacher.score(LISTS, DOCS)[1][1] == 0.0  # "interest rates" shares no term with d1
+
+
+def test_dense_teacher_is_student_cosine_with_or_without_corpus_embeddings(minilm):
+    from listdistill.teachers.retrieval import DenseTeacher
+
+    ids = sorted(DOCS)
+    emb = minilm.encode_passages([DOCS[d].contents for d in ids])
+    with_emb = DenseTeacher(minilm.config, emb, ids)
+    without = DenseTeacher(minilm.config)
+    a, b = flat(with_emb.score(LISTS, DOCS)), flat(without.score(LISTS, DOCS))
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    q = minilm.encode_queries([LISTS[0].text])[0]
+    np.testing.assert_allclose(a[:3], [q @ emb[ids.index(d)] for d in LISTS[0].doc_ids], atol=1e-5)
+    assert np.argmax(a[:3]) == 0  # the nozzle passage for the nozzle query
+
+
+# cross-encoder ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("num_labels", [1, 2])
+def test_cross_encoder_batched_equals_per_pair(tmp_path, num_labels):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = make_cross_encoder(tmp_path / "ce", num_labels=num_labels)
+    teacher = build_teacher(TeacherConfig(kind="cross_encoder", model=str(folder), batch_size=3, max_length=64))
+    got = flat(teacher.score(LISTS, DOCS))
+    tok, model = AutoTokenizer.from_pretrained(folder), AutoModelForSequenceClassification.from_pretrained(folder)
+    want = []
+    with torch.inference_mode():
+        for c in LISTS:
+            for d in c.doc_ids:
+                enc = tok(c.text, DOCS[d].contents, truncation=True, max_length=64, return_tensors="pt")
+                logits = model(**enc).logits[0]
+                want.append(float(logits[0] if num_labels == 1 else torch.log_softmax(logits, -1)[1]))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert np.ptp(got) > 1e-4  # the scores differ across pairs, so the comparison means something
+    if num_labels == 2:
+        assert (got <= 0).all()  # log-probabilities
+
+
+# T5 rerankers -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_t5(tmp_path_factory):
+    return make_t5(tmp_path_factory.mktemp("t5"))
+
+
+@pytest.mark.parametrize("kind", ["monot5", "rankt5"])
+def test_t5_teachers_match_manual_first_step(tiny_t5, kind):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    teacher = build_teacher(TeacherConfig(kind=kind, model=str(tiny_t5), batch_size=2, max_length=64))
+    got = flat(teacher.score(LISTS, DOCS))
+    tok, model = AutoTokenizer.from_pretrained(tiny_t5), AutoModelForSeq2SeqLM.from_pretrained(tiny_t5)
+    t_id, f_id, x_id = (tok.convert_tokens_to_ids(t) for t in ("true", "false", "<extra_id_10>"))
+    want = []
+    with torch.inference_mode():
+        for c in LISTS:
+            for d in c.doc_ids:
+                text = f"Query: {c.text} Document: {DOCS[d].contents}" + (" Relevant:" if kind == "monot5" else "")
+                enc = tok(text + "</s>", return_tensors="pt", add_special_tokens=False)
+                logits = model(**enc, decoder_input_ids=torch.tensor([[tok.pad_token_id]])).logits[0, 0]
+                want.append(float(torch.log_softmax(logits[[t_id, f_id]], -1)[0] if kind == "monot5" else logits[x_id]))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)  # padding changes float32 sums slightly
+    assert np.ptp(got) > 1e-2
+
+
+def test_monot5_truncates_the_passage_not_the_suffix(tiny_t5):
+    teacher = build_teacher(TeacherConfig(kind="monot5", model=str(tiny_t5), max_length=16))
+    ids = teacher.encode("shock wave", DOCS["d4"].contents)
+    tail = teacher.tokenizer(" Relevant:", add_special_tokens=False).input_ids + [teacher.tokenizer.eos_token_id]
+    assert len(ids) == 16 and ids[-len(tail) :] == tail
+
+
+# query likelihood ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_ql(tmp_path_factory):
+    folder = make_llama(tmp_path_factory.mktemp("llama"))
+    return build_teacher(TeacherConfig(kind="query_likelihood", model=str(folder), batch_size=2))
+
+
+def test_query_likelihood_kv_reuse_equals_scratch(tiny_ql):
+    """Passages of different lengths share a batch (left padding), serve 1-4 queries each, pair chunks cut
+    across passages: every score equals one unbatched forward pass over prompt + query."""
+    tiny_ql.config = type(tiny_ql.config)(**{**vars(tiny_ql.config), "pair_batch": 3})
+    got = flat(tiny_ql.score(LISTS, DOCS))
+    want = [tiny_ql.score_pair_from_scratch(c.text, DOCS[d].contents) for c in LISTS for d in c.doc_ids]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.ptp(got) > 1e-2  # the random LM is not uniform: scores differ
+    assert (got < 0).all()  # mean log-probabilities
+
+
+def test_query_likelihood_prompt_must_hold_the_passage():
+    with pytest.raises(ValueError, match="passage"):
+        build_teacher(TeacherConfig(kind="query_likelihood", model="unused", prompt="Question:"))
+
+
+def test_ensemble_builds_members_from_one_config(tiny_ql, tmp_path):
+    folder = make_cross_encoder(tmp_path / "ce")
+    teacher = build_teacher(TeacherConfig(kind="ensemble", model=str(folder), ensemble="cross_encoder"))
+    single = build_teacher(TeacherConfig(kind="cross_encoder", model=str(folder)))
+    for e, s in zip(teacher.score(LISTS, DOCS), single.score(LISTS, DOCS), strict=True):
+        np.testing.assert_allclose(e, normalise_list(s, "zscore"), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_query_likelihood_kv_reuse_on_smollm2():
+    teacher = build_teacher(TeacherConfig(kind="query_likelihood", batch_size=3))
+    got = flat(teacher.score(LISTS[:3], DOCS))
+    want = [teacher.score_pair_from_scratch(c.text, DOCS[d].contents) for c in LISTS[:3] for d in c.doc_ids]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.argmax(got[:3]) == 0  # the nozzle query is likeliest given the nozzle passage
