@@ -43,7 +43,9 @@ from stages.options import encoder_options, make_encoder_config
 @click.option("--teacher-max-length", type=int, default=512)
 @click.option("--teacher-prompt", default=DEFAULT_PROMPT, help="query_likelihood prompt; must contain {passage}.")
 @click.option("--depth", type=int, default=20, help="Candidates scored per query (L).")
-@click.option("--consistency/--no-consistency", default=True, help="Keep a query only if its source ranks first.")
+@click.option(
+    "--consistency", type=bool, default=True, help="Keep a query only if its source ranks first (true/false)."
+)
 @click.option("--min-top-percentile", type=float, default=25.0, help="Drop queries whose top score is below this.")
 @click.option("--norm-low", type=float, default=1.0, help="Percentile of all scores mapped to 0.")
 @click.option("--norm-high", type=float, default=99.0, help="Percentile of all scores mapped to 1.")

@@ -151,7 +151,7 @@ def test_score_stage_with_a_tiny_cross_encoder(stage_inputs, tmp_path):
     model = make_cross_encoder(tmp_path / "ce")
     out, stats = tmp_path / "scored", tmp_path / "score.json"
     args = ["--candidates", str(cands), "--corpus", str(corpus), "--teacher", "cross_encoder", "--teacher-model",
-            str(model), "--depth", "3", "--no-consistency", "--min-top-percentile", "0", "--dev-fraction", "0.5",
+            str(model), "--depth", "3", "--consistency", "false", "--min-top-percentile", "0", "--dev-fraction", "0.5",
             "--out", str(out), "--stats", str(stats)]  # fmt: skip
     r = CliRunner().invoke(score.main, args)
     assert r.exit_code == 0, r.output
