@@ -220,3 +220,9 @@ def test_extra_dense_model_corpus_embeddings_are_cached(tmp_path):
     assert not cached_corpus_embeddings(cfg, docs, corpus, tmp_path / "cache").any()
     corpus.write_text(corpus.read_text() + "\n")  # another corpus content: another key
     assert cached_corpus_embeddings(cfg, docs, corpus, tmp_path / "cache").any()
+
+
+def test_no_queries_give_empty_candidates_and_zero_stats():
+    result = mine([], {"r": {}}, MineConfig())
+    assert result.candidates == [] and result.run == {}
+    assert result.stats["queries_in"] == 0 and result.stats["source_recall_fused"]["R@1"] == 0.0

@@ -188,3 +188,9 @@ def test_score_stage_bad_inputs(stage_inputs, tmp_path):
     bad.write_text(cands.read_text().replace('"4", "1"', '"4", "99"'))
     r = CliRunner().invoke(score.main, [*base[:1], str(bad), *base[2:], "--teacher", "dense"])
     assert r.exit_code == 1 and "'99'" in r.output and "not in the corpus" in r.output
+
+
+def test_no_queries_give_empty_outputs_and_zero_stats():
+    res = score_queries([], ByRank({}), {}, ScoreConfig())
+    assert res.train == [] and res.dev == []
+    assert res.stats["queries_in"] == 0 and res.stats["kept"] == 0 and res.stats["pairs_scored"] == 0
