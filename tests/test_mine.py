@@ -78,11 +78,23 @@ class ListRetriever:
         return {q: {d: float(len(self.ranking) - i) for i, d in enumerate(self.ranking[:k])} for q in query_ids}
 
 
-def test_retrieve_searches_deep_enough_to_keep_k_after_exclusion():
+def test_retrieve_searches_deeper_only_when_exclusions_leave_fewer_than_k():
     r = ListRetriever("r", ["j1", "j2", "s", "a", "b", "c"])
     runs = retrieve([r], [GeneratedQuery("g", "t", "question", "s")], k=2, excluded={"j1", "j2", "s"}, n_docs=6)
-    assert r.depths == [5]  # k + |excluded|, at most the corpus
+    assert r.depths == [4]  # 2k deep: j1 j2 s a -> s a, enough
     assert list(runs["r"]["g"]) == ["s", "a"]  # the source is never excluded for its own query
+    r = ListRetriever("r", ["j1", "j2", "j3", "s", "a", "b", "c", "d"])
+    qs = [GeneratedQuery("g", "t", "question", "s"), GeneratedQuery("h", "t", "question", "a")]
+    runs = retrieve([r], qs, k=2, excluded={"j1", "j2", "j3"}, n_docs=8)
+    assert r.depths == [4, 5]  # 2k leaves one passage; then k + |excluded| = 5, which always suffices
+    assert list(runs["r"]["g"]) == ["s", "a"] and list(runs["r"]["h"]) == ["s", "a"]
+
+
+def test_retrieve_does_not_search_deeper_when_the_retriever_ran_out():
+    r = ListRetriever("r", ["j1", "a"])  # like BM25 when only two passages share a term with the query
+    excluded = {"j1", "x1", "x2", "x3"}  # k + |excluded| = 6 would allow a deeper search
+    runs = retrieve([r], [GeneratedQuery("g", "t", "question", "a")], k=2, excluded=excluded, n_docs=100)
+    assert r.depths == [4] and list(runs["r"]["g"]) == ["a"]
 
 
 def test_parse_retrievers():

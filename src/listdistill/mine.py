@@ -228,12 +228,25 @@ def retrieve(
 ) -> dict[str, Run]:
     """Each retriever's top ``k`` over the corpus without the excluded passages.
 
-    Each searches ``k + |excluded|`` deep (at most the corpus) so that ``k`` remain after removal.
+    A first search goes ``2k`` deep; queries left with fewer than ``k`` passages after removal (while the
+    retriever still had more to give) are searched again at twice the depth, up to ``k + |excluded|`` (which
+    always suffices) or the corpus size. Deep searches thus happen only for the queries that need them.
     """
-    depth = min(n_docs, k + len(excluded))
-    qids, texts = [q.query_id for q in queries], [q.text for q in queries]
     keep = {q.query_id: q.source_doc_id for q in queries}
-    return {r.name: drop_excluded(r.search(qids, texts, depth), excluded, keep, k) for r in retrievers}
+    cap = min(n_docs, k + len(excluded))
+    runs: dict[str, Run] = {}
+    for r in retrievers:
+        run: Run = {}
+        pending, depth = list(queries), min(cap, 2 * k)
+        while pending:
+            raw = r.search([q.query_id for q in pending], [q.text for q in pending], depth)
+            run.update(drop_excluded(raw, excluded, keep, k))
+            if depth >= cap:
+                break
+            pending = [q for q in pending if len(run[q.query_id]) < k and len(raw.get(q.query_id, {})) >= depth]
+            depth = min(cap, 2 * depth)
+        runs[r.name] = run
+    return runs
 
 
 def source_rank(ids: Sequence[str], source: str) -> int | None:
