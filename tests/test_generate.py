@@ -178,6 +178,17 @@ def test_clean_caps_length_and_list_items():
         True,
     )
     assert clean_generation("delta wing vort", search, finished=False) == ("delta wing vort", False)
+    assert (
+        clean_output("boundary layer theory on mixing of two of the streams", search)
+        == "boundary layer theory on mixing"
+    )
+    claims = load_type("claims")
+    two = "The flow over delta wings separates at the leading edge. A low speed study of a 40 degree wing was"
+    assert clean_generation(two, claims, finished=False) == (
+        "The flow over delta wings separates at the leading edge.",
+        True,
+    )
+    assert clean_output("Stability follows from the a. m. lyapunov theory. More", claims).endswith("lyapunov theory.")
 
 
 def test_longest_common_run():
@@ -206,6 +217,8 @@ def test_drop_reasons_on_real_looking_bad_outputs():
     assert _reason(load_type("questions").examples[0].output) == "repeats_prompt"
     assert _reason("What did the waggle dance measure in the slipstream?") == "repeats_prompt"
     assert _reason("The Physics of Weathering Steel in a propeller slipstream", "titles") == "repeats_prompt"
+    # degenerate loops
+    assert _reason("The validity of the validity of the validity of the assumptions") == "repetitive"
     # duplicates ignore case and punctuation
     seen: set[str] = set()
     assert _reason("Why does lift increase in a slipstream?", seen=seen) is None

@@ -119,7 +119,14 @@ def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, one_t
     assert r.exit_code == 0, r.output
     stats = json.loads((tmp_path / "q.json").read_text())
     assert stats["generated"] == 2 == stats["kept"] + stats["dropped_total"]
-    assert set(stats["dropped"]) == {"empty", "unfinished", "repeats_prompt", "copies_passage", "duplicate"}
+    assert set(stats["dropped"]) == {
+        "empty",
+        "unfinished",
+        "repetitive",
+        "repeats_prompt",
+        "copies_passage",
+        "duplicate",
+    }
     kept = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
     dropped = [json.loads(line) for line in (tmp_path / "dropped.jsonl").read_text().splitlines()]
     assert sorted([q["source_doc_id"] for q in kept] + [d["source_doc_id"] for d in dropped]) == ["12", "7"]

@@ -78,7 +78,12 @@ class GenerateConfig:
 
     def sampling(self, qtype: QueryType) -> SamplingConfig:
         return SamplingConfig(
-            self.max_new_tokens, self.temperature, self.top_p, qtype.max_items or 0, qtype.max_words or 0
+            self.max_new_tokens,
+            self.temperature,
+            self.top_p,
+            stop_items=qtype.max_items or 0,
+            stop_words=qtype.max_words or 0,
+            stop_sentence=qtype.first_sentence,
         )
 
 

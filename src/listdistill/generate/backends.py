@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from listdistill.generate.clean import list_items
+from listdistill.generate.clean import SENTENCE_END, list_items
 from listdistill.generate.prompts import Prompt
 from listdistill.models import materialise, resolve_model
 
@@ -40,6 +40,7 @@ class SamplingConfig:
     top_p: float = 0.9
     stop_items: int = 0  # list types: stop once the first line holds this many distinct complete items (0: off)
     stop_words: int = 0  # types with a word cap: stop once the first line is well past it (0: off)
+    stop_sentence: bool = False  # sentence types: stop once the first sentence is complete
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,8 @@ def _done(text: str, sampling: SamplingConfig) -> bool:
     if _first_line_done(text):
         return True
     if sampling.stop_items and len(list_items(text, sampling.stop_items, finished=False)) >= sampling.stop_items:
+        return True
+    if sampling.stop_sentence and SENTENCE_END.search(text.strip()) is not None:
         return True
     # a margin of 4 words for a label ("Search query:") that cleaning strips
     return sampling.stop_words > 0 and len(text.split()) > sampling.stop_words + 4

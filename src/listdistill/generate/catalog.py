@@ -41,6 +41,7 @@ class QueryType:
     lowercase: bool = False
     max_items: int | None = None  # keep at most this many comma-separated items (keywords)
     max_words: int | None = None  # the type's own word cap (terse search queries); None: the global cap
+    first_sentence: bool = False  # keep the first sentence only (claims)
     description: str = ""
 
 
@@ -77,6 +78,7 @@ def load_type(name: str, types_dir: Path = TYPES_DIR) -> QueryType:
         lowercase=bool(raw.get("lowercase", False)),
         max_items=int(max_items) if max_items else None,
         max_words=int(max_words) if max_words else None,
+        first_sentence=bool(raw.get("first_sentence", False)),
         description=_text(raw.get("description", "")),
     )
 

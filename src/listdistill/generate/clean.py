@@ -2,16 +2,19 @@
 
 Cleaning (:func:`clean_output`): keep the first non-empty line; strip Markdown emphasis, list markers,
 answer labels ("Question:", "Search query -", the type's own labels), and wrapping quotes; collapse
-whitespace; apply the type's post-processing (lower-case; for list types, the distinct comma-separated items,
-at most ``max_items``, without a trailing item cut off by the token limit); cap at ``max_words`` words (or
-the type's own cap, e.g. 8 for terse search queries).
+whitespace; apply the type's post-processing (lower-case; for sentence types such as claims, the first
+sentence; for list types, the distinct comma-separated items, at most ``max_items``, without a trailing item
+cut off by the token limit); cap at ``max_words`` words, or at the type's own cap (8 for terse search
+queries) without trailing function words.
 
 Drops (:func:`drop_reason`), checked in this order, the first that applies is recorded:
 
 * ``empty``: nothing is left after cleaning;
 * ``unfinished``: generation hit ``max_new_tokens`` before ending its first line, and the cut falls inside
-  the kept text (a list type keeps its complete items; a type with its own word cap keeps the words before
-  the cut when there are more than the cap);
+  the kept text (a sentence type keeps a complete first sentence; a list type its complete items; a type
+  with its own word cap the words before the cut when there are more than the cap);
+* ``repetitive``: a degenerate loop, some three words in a row occur twice ("the validity of the validity
+  of the validity");
 * ``repeats_prompt``: the output repeats the prompt rather than the passage: it shares a run of at least
   ``prompt_copy_run`` words (default :data:`PROMPT_COPY_RUN`; all of its words when shorter, from 3 words)
   with the instruction, the request or a shown few-shot example (an echoed instruction, a copied example
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 
 from listdistill.generate.catalog import QueryType
 
-DROP_REASONS = ("empty", "unfinished", "repeats_prompt", "copies_passage", "duplicate")
+DROP_REASONS = ("empty", "unfinished", "repetitive", "repeats_prompt", "copies_passage", "duplicate")
 MAX_COPY_RUN = 8  # words copied in a row from the passage that make an output a copy
 PROMPT_COPY_RUN = 5  # words in a row shared with the instruction or an example that make an output an echo
 MAX_WORDS = 32
@@ -46,6 +49,8 @@ STOPWORDS = frozenset(
 )
 _GENERIC_LABELS = ("answer", "output", "response", "query", "here is the query", "here is a query")
 _WORD = re.compile(r"\w+")
+# A sentence end: '.', '!' or '?' after a word of 3+ letters (not an initial such as "a. m."), then a space.
+SENTENCE_END = re.compile(r"(?<=[A-Za-z]{3})[.!?](?=\s)")
 _QUOTES = "\"'`“”‘’«»"
 
 
@@ -118,13 +123,23 @@ def clean_generation(raw: str, qtype: QueryType, max_words: int = MAX_WORDS, fin
     if qtype.lowercase:
         text = text.lower().rstrip(".")
     complete = finished
+    if qtype.first_sentence:
+        end = SENTENCE_END.search(text)
+        if end is not None:  # a complete first sentence, whatever follows (or was cut off)
+            text, complete = text[: end.start() + 1], True
     if qtype.max_items:
         items = list_items(text, qtype.max_items, finished)
         text, complete = ", ".join(items), finished or bool(items)
     tokens = text.split()
     cap = min(max_words, qtype.max_words or max_words)
     if len(tokens) > cap:
-        text, complete = " ".join(tokens[:cap]), True if qtype.max_words else complete
+        tokens = tokens[:cap]
+        if qtype.max_words:  # the type's own cap: a terse query, and the cut-off tail is gone
+            while len(tokens) > 1 and tokens[-1].lower().strip(",:;") in STOPWORDS:
+                tokens.pop()
+            text, complete = " ".join(tokens).rstrip(",:;"), True
+        else:
+            text = " ".join(tokens)
     return text.strip(), complete
 
 
@@ -172,6 +187,9 @@ def drop_reason(
         return "empty"
     if not complete:
         return "unfinished"
+    trigrams = list(zip(w, w[1:], w[2:], strict=False))
+    if len(set(trigrams)) < len(trigrams):
+        return "repetitive"
     if len(w) >= 3:
         need = min(config.prompt_copy_run, len(w))
         if any(longest_common_run(w, p) >= need for p in prompt_words):
