@@ -10,7 +10,7 @@ same model, the same stopping rule (end of turn or end of the first line) and th
 Greedy decoding by default, so every method does the same work and the outputs can be compared (``agree``:
 share of outputs identical to the plain loop's). Example::
 
-    nice -n 10 python bench/bench_generate.py --pool data/prepared/pool.jsonl --passages 32
+    nice -n 10 python bench/bench_generate.py --pool data/prepared/pool.jsonl --passages 60 --threads 1
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def stage_run(backend: TransformersBackend, prompts: list[Prompt], config: Gener
 @click.option("--pool", type=click.Path(path_type=Path, exists=True), default=Path("data/prepared/pool.jsonl"))
 @click.option("--query-type", default="questions")
 @click.option("--model", default=DEFAULT_MODEL)
-@click.option("--passages", type=int, default=32)
+@click.option("--passages", type=int, default=60)
 @click.option("--batch-size", type=int, default=16)
 @click.option("--num-examples", type=int, default=2)
 @click.option("--passage-max-tokens", type=int, default=128)

@@ -219,6 +219,7 @@ def test_drop_reasons_on_real_looking_bad_outputs():
     assert _reason("The Physics of Weathering Steel in a propeller slipstream", "titles") == "repeats_prompt"
     # degenerate loops
     assert _reason("The validity of the validity of the validity of the assumptions") == "repetitive"
+    assert _reason("How does heat transfer in slipstreams compare with heat transfer in wakes?") is None
     # duplicates ignore case and punctuation
     seen: set[str] = set()
     assert _reason("Why does lift increase in a slipstream?", seen=seen) is None

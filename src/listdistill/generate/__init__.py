@@ -66,7 +66,7 @@ class GenerateConfig:
     backend: str = "transformers"
     device: str = "auto"
     dtype: str = "auto"
-    passages: int = 80  # seeded sample of the pool; 0: the whole pool
+    passages: int = 60  # seeded sample of the pool; 0: the whole pool
     num_examples: int = 2  # few-shot examples drawn per passage
     max_new_tokens: int = 32
     temperature: float = 0.7

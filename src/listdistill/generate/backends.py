@@ -109,7 +109,10 @@ class TransformersBackend:
         resolved = materialise(resolve_model(model))
         self.device = resolve_device(device)
         self.tokenizer = _load_tokenizer(resolved.location)
-        self.model = AutoModelForCausalLM.from_pretrained(resolved.location, dtype=resolve_dtype(dtype, self.device))
+        kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype, self.device)}
+        if self.device != "cpu":
+            kwargs["device_map"] = self.device  # load straight onto the GPU (an 8B model in bf16 is 16 GB)
+        self.model = AutoModelForCausalLM.from_pretrained(resolved.location, **kwargs)
         self.model.to(self.device).eval()
         self.prefix_cache = prefix_cache
         eos = self.model.generation_config.eos_token_id

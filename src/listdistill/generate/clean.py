@@ -13,7 +13,7 @@ Drops (:func:`drop_reason`), checked in this order, the first that applies is re
 * ``unfinished``: generation hit ``max_new_tokens`` before ending its first line, and the cut falls inside
   the kept text (a sentence type keeps a complete first sentence; a list type its complete items; a type
   with its own word cap the words before the cut when there are more than the cap);
-* ``repetitive``: a degenerate loop, some three words in a row occur twice ("the validity of the validity
+* ``repetitive``: a degenerate loop, some four words in a row occur twice ("the validity of the validity
   of the validity");
 * ``repeats_prompt``: the output repeats the prompt rather than the passage: it shares a run of at least
   ``prompt_copy_run`` words (default :data:`PROMPT_COPY_RUN`; all of its words when shorter, from 3 words)
@@ -187,8 +187,8 @@ def drop_reason(
         return "empty"
     if not complete:
         return "unfinished"
-    trigrams = list(zip(w, w[1:], w[2:], strict=False))
-    if len(set(trigrams)) < len(trigrams):
+    grams = list(zip(w, w[1:], w[2:], w[3:], strict=False))
+    if len(set(grams)) < len(grams):
         return "repetitive"
     if len(w) >= 3:
         need = min(config.prompt_copy_run, len(w))
