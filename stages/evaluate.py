@@ -18,6 +18,8 @@ from listdistill.evaluation import (
     zero_shot_run,
 )
 from listdistill.io import read_docs, read_qrels, read_queries, write_json
+from listdistill.teachers import KINDS, TeacherConfig, TeacherResources, build_teacher
+from listdistill.teachers.base import rerank_run
 from stages.options import encoder_options, make_encoder_config
 
 
@@ -32,6 +34,19 @@ from stages.options import encoder_options, make_encoder_config
     default=None,
     help="Fine-tuned student folder; evaluated (with a significance test) when it exists.",
 )
+@click.option(
+    "--teacher",
+    "teacher_kind",
+    type=click.Choice(KINDS),
+    default=None,
+    help="Teacher kind; when given, the teacher reranks hybrid_rrf's top --teacher-depth (its ceiling).",
+)
+@click.option("--teacher-model", default="", help="Model of the model-based teacher kinds.")
+@click.option("--ensemble", default="0.5*bm25+0.5*dense", help="Ensemble members, '<weight>*<kind>' joined by '+'.")
+@click.option("--normalise", type=click.Choice(["zscore", "minmax"]), default="zscore")
+@click.option("--teacher-batch-size", type=int, default=16)
+@click.option("--teacher-max-length", type=int, default=512)
+@click.option("--teacher-depth", type=int, default=20, help="Candidates the teacher reranks (L).")
 @click.option("--bm25-k1", type=float, default=0.9)
 @click.option("--bm25-b", type=float, default=0.4)
 @click.option("--faiss-index", default="Flat", help="faiss index factory string.")
@@ -43,6 +58,13 @@ def main(
     prepared: Path,
     index_dir: Path,
     student_dir: Path | None,
+    teacher_kind: str | None,
+    teacher_model: str,
+    ensemble: str,
+    normalise: str,
+    teacher_batch_size: int,
+    teacher_max_length: int,
+    teacher_depth: int,
     bm25_k1: float,
     bm25_b: float,
     faiss_index: str,
@@ -59,9 +81,16 @@ def main(
     runs = {"bm25": bm25_run(index, queries, depth, bm25_k1, bm25_b)}
     runs["student_zero_shot"] = zero_shot_run(zero_shot, index, queries, depth, faiss_index)
     runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth)
+    docs = read_docs(prepared / "corpus.jsonl")
+    if teacher_kind is not None:
+        tc = TeacherConfig(teacher_kind, teacher_model, ensemble, normalise, teacher_batch_size, teacher_max_length,
+                           device=zero_shot.device)  # fmt: skip
+        resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, zero_shot, bm25_k1, bm25_b)
+        teacher = build_teacher(tc, resources)
+        runs["teacher"] = rerank_run(teacher, queries, runs["hybrid_rrf"], {d.doc_id: d for d in docs}, teacher_depth)
     if student_dir is not None and (student_dir / "config.json").is_file():
         tuned = dataclasses.replace(zero_shot, model=str(student_dir))
-        runs["student"] = student_run(tuned, read_docs(prepared / "corpus.jsonl"), queries, depth, faiss_index)
+        runs["student"] = student_run(tuned, docs, queries, depth, faiss_index)
     means, pqs = score_systems(qrels, runs, out, depth=depth)
     result: dict[str, object] = dict(means)
     if "student" in runs:
