@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from tiny_bert import make_tiny_bert
+from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.gradcache import RandomState, cached_step, plain_step
@@ -23,6 +24,12 @@ EXAMPLES = [
     Example("q2", "panel flutter hypersonic", "titles", ("d4", "d3", "d6"), (0.2, 1.0, 0.9), 1),
     Example("q3", "boundary layer heat transfer", "titles", ("d2", "d6", "d5", "d1"), (1.0, 0.5, 0.1, 0.0), 0),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
 
 
 def grads(encoder: Encoder) -> dict[str, torch.Tensor]:

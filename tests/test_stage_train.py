@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tiny_bert import make_tiny_bert
+from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.io import write_jsonl
 from stages.train import main
@@ -19,6 +20,12 @@ DOCS = [
     "lift of a slender body of revolution",
     "laminar boundary layer separation ahead of a step",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
 
 
 def scored_record(qtype: str, i: int) -> dict:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from tiny_bert import make_tiny_bert
+from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.io import FormatError, write_jsonl
@@ -34,6 +35,12 @@ TEXTS = {f"d{i}": t for i, t in enumerate(
         "vibration of a cantilever plate",
     ]
 )}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
 
 
 def record(qid: str, source: str, cands: list[tuple[str, float]], text: str = "a query") -> dict:

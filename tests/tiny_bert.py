@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from listdistill.models import resolve_model
@@ -36,3 +38,17 @@ def make_tiny_bert(folder: Path, dropout: float = 0.0, pooling: str | None = Non
             json.dumps({"pooling_mode_cls_token": pooling == "cls", "pooling_mode_mean_tokens": pooling == "mean"})
         )
     return folder
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread: a tiny model's ops are too small to split, and on a busy machine idle threads
+    spinning for work make them many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
