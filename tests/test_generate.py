@@ -200,7 +200,8 @@ def test_longest_common_run():
 
 def _reason(text: str, qtype: str = "questions", finished: bool = True, seen: set[str] | None = None, **kw):
     qt = load_type(qtype)
-    return drop_reason(text, finished, words(PASSAGE), prompt_texts(qt, (0, 1)), set() if seen is None else seen, **kw)
+    context = (words(PASSAGE), prompt_texts(qt, (0, 1)), set() if seen is None else seen)
+    return drop_reason(text, finished, *context, list_type=bool(qt.max_items), **kw)
 
 
 def test_drop_reasons_on_real_looking_bad_outputs():
@@ -220,6 +221,10 @@ def test_drop_reasons_on_real_looking_bad_outputs():
     # degenerate loops
     assert _reason("The validity of the validity of the validity of the assumptions") == "repetitive"
     assert _reason("How does heat transfer in slipstreams compare with heat transfer in wakes?") is None
+    assert _reason("Effect of Roll on Stability and Stability on Stability on Roll", "titles") == "repetitive"
+    assert _reason("What is the length of free-flowing free-flowing jets?") == "repetitive"
+    assert _reason("viscous flow, inviscid flow, flow separation", "keywords") is None  # lists repeat words
+    assert _reason("The Aerodynamics of Airfoil Slew in Weathering Steels", "titles") == "repeats_prompt"
     # duplicates ignore case and punctuation
     seen: set[str] = set()
     assert _reason("Why does lift increase in a slipstream?", seen=seen) is None

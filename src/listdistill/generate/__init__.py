@@ -217,7 +217,8 @@ def clean_all(
     for p in sorted(prompts, key=lambda p: _natural(p.doc_id)):
         comp = completions[p.doc_id]
         text, complete = clean_generation(comp.text, qtype, config.max_words, comp.finished)
-        reason = drop_reason(text, complete, words(p.passage), prompt_texts(qtype, p.example_ids), seen, config)
+        context = (words(p.passage), prompt_texts(qtype, p.example_ids))
+        reason = drop_reason(text, complete, *context, seen, config, list_type=bool(qtype.max_items))
         rows.append(
             {
                 "query_id": query_id(qtype.name, p.doc_id),

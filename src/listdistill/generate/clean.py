@@ -13,13 +13,14 @@ Drops (:func:`drop_reason`), checked in this order, the first that applies is re
 * ``unfinished``: generation hit ``max_new_tokens`` before ending its first line, and the cut falls inside
   the kept text (a sentence type keeps a complete first sentence; a list type its complete items; a type
   with its own word cap the words before the cut when there are more than the cap);
-* ``repetitive``: a degenerate loop, some four words in a row occur twice ("the validity of the validity
-  of the validity");
+* ``repetitive``: a degenerate loop: some four words in a row occur twice ("the validity of the validity
+  of the validity"), a word or word pair repeats at once ("free-flowing free-flowing"), or (except in list
+  types) a content word occurs three times ("stability on stability on roll and stability");
 * ``repeats_prompt``: the output repeats the prompt rather than the passage: it shares a run of at least
   ``prompt_copy_run`` words (default :data:`PROMPT_COPY_RUN`; all of its words when shorter, from 3 words)
   with the instruction, the request or a shown few-shot example (an echoed instruction, a copied example
-  answer), or it borrows a content-word pair from them that the passage does not contain (small models
-  write "the physics of sourdough bread" about a wind-tunnel report);
+  answer), or it borrows a content-word pair from them that the passage does not contain, plural or not
+  (small models write "the physics of sourdough breads" about a wind-tunnel report);
 * ``copies_passage``: the longest run of consecutive words shared with the passage (lower-cased word tokens,
   punctuation ignored) is at least ``max_copy_run`` words, i.e. the model copied a span instead of writing
   a query;
@@ -158,8 +159,35 @@ def list_items(text: str, max_items: int, finished: bool = True) -> list[str]:
     return out[:max_items]
 
 
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def content_bigrams(w: Sequence[str]) -> set[tuple[str, str]]:
-    return {(a, b) for a, b in zip(w, w[1:], strict=False) if a not in STOPWORDS and b not in STOPWORDS}
+    """Adjacent pairs of content words (no stopword), plurals folded ("breads" ~ "bread")."""
+    return {
+        (_singular(a), _singular(b))
+        for a, b in zip(w, w[1:], strict=False)
+        if a not in STOPWORDS and b not in STOPWORDS
+    }
+
+
+def repetitive(w: Sequence[str], list_type: bool = False) -> bool:
+    """A degenerate loop (see the module docstring)."""
+    grams = list(zip(w, w[1:], w[2:], w[3:], strict=False))
+    if len(set(grams)) < len(grams):
+        return True
+    if list_type:  # items may share words ("inviscid flow, flow separation"); duplicate items are removed
+        return False
+    if any(w[i] == w[i + 1] for i in range(len(w) - 1)):
+        return True
+    if any(w[i : i + 2] == w[i + 2 : i + 4] for i in range(len(w) - 3)):
+        return True
+    counts: dict[str, int] = {}
+    for x in w:
+        if x not in STOPWORDS and not x.isdigit():
+            counts[x] = counts.get(x, 0) + 1
+    return max(counts.values(), default=0) >= 3
 
 
 def prompt_texts(qtype: QueryType, example_ids: Iterable[int]) -> list[list[str]]:
@@ -177,6 +205,7 @@ def drop_reason(
     prompt_words: Sequence[Sequence[str]],
     seen: set[str],
     config: CleanConfig = CleanConfig(),
+    list_type: bool = False,
 ) -> str | None:
     """Why a cleaned output is dropped (one of :data:`DROP_REASONS`), or None to keep it.
 
@@ -187,8 +216,7 @@ def drop_reason(
         return "empty"
     if not complete:
         return "unfinished"
-    grams = list(zip(w, w[1:], w[2:], w[3:], strict=False))
-    if len(set(grams)) < len(grams):
+    if repetitive(w, list_type=list_type):
         return "repetitive"
     if len(w) >= 3:
         need = min(config.prompt_copy_run, len(w))
