@@ -173,6 +173,8 @@ def batch_scores(q: torch.Tensor, p: torch.Tensor, batch: Batch, threshold: floa
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The optimisation; the data (query mix, list length, caps) is chosen before, by :func:`load_examples`."""
+
     loss: str = "listwise+infonce"
     seed: int = 42
     epochs: int = 2
@@ -186,7 +188,7 @@ class TrainConfig:
     bf16: bool = False
     gradient_checkpointing: bool = False
     max_steps: int = 0  # stop after this many optimizer steps (0: run every epoch); for smoke runs
-    checkpoint_every: int = 50  # optimizer steps between resumable checkpoints (and after each epoch)
+    checkpoint_every: int = 10  # optimizer steps between resumable checkpoints (and after each epoch)
     losses: LossConfig = field(default_factory=LossConfig)
 
 
@@ -231,8 +233,8 @@ def linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on weight matrices only (not on biases or LayerNorm)."""
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
