@@ -70,7 +70,7 @@ def stage_run(backend: TransformersBackend, prompts: list[Prompt], config: Gener
 @click.option("--query-type", default="questions")
 @click.option("--model", default=DEFAULT_MODEL)
 @click.option("--passages", type=int, default=60)
-@click.option("--batch-size", type=int, default=16)
+@click.option("--batch-size", type=int, default=32)
 @click.option("--num-examples", type=int, default=2)
 @click.option("--passage-max-tokens", type=int, default=128)
 @click.option("--max-new-tokens", type=int, default=32)

@@ -72,7 +72,7 @@ class GenerateConfig:
     temperature: float = 0.7
     top_p: float = 0.9
     passage_max_tokens: int = 160  # 0: no truncation
-    batch_size: int = 16
+    batch_size: int = 32
     max_copy_run: int = 8
     seed: int = 42
 

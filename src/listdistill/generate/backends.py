@@ -124,17 +124,27 @@ class TransformersBackend:
     def _kv(self, prefix: tuple[int, ...]) -> list[tuple[Any, Any]] | None:
         """Per-layer (keys, values) of ``prefix`` alone, each (1, heads, P, head_dim); computed once per prefix.
 
-        None when the model's cache is not a plain full-attention cache (sliding windows, linear attention),
-        which cannot be stitched into a batch; those models generate without prefix reuse.
+        The longest run of leading tokens shared with a prefix already computed (the system turn, the first
+        few-shot example) is reused, so only the rest is prefilled. None when the model's cache is not a plain
+        full-attention cache (sliding windows, linear attention), which cannot be stitched into a batch; those
+        models generate without prefix reuse.
         """
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
 
         if prefix not in self._prefix_kv:
             torch = self._torch
-            cache = DynamicCache(config=self.model.config)
+            shared, base = 0, None
+            for known, kv in self._prefix_kv.items():
+                n = _common_length(known, prefix)
+                if n > shared:
+                    shared, base = n, kv
+            shared = min(shared, len(prefix) - 1)  # at least one token to run
+            seed = [(k[:, :, :shared], v[:, :, :shared]) for k, v in base] if base is not None and shared else None
+            cache = DynamicCache(ddp_cache_data=seed) if seed else DynamicCache(config=self.model.config)
+            ids = torch.tensor([prefix], device=self.device)  # (1, P)
             with torch.inference_mode():
-                self.model(torch.tensor([prefix], device=self.device), cache=cache, use_cache=True)
+                self.model(ids[:, shared:] if seed else ids, cache=cache, use_cache=True, logits_to_keep=1)
             if not all(type(layer) is DynamicLayer for layer in cache.layers):
                 self.prefix_cache = False
                 return None
@@ -245,6 +255,15 @@ def _sample(logits: Any, sampling: SamplingConfig, generator: Any) -> Any:
         sorted_p = sorted_p.masked_fill(outside, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _first_line_done(text: str) -> bool:
