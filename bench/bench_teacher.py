@@ -3,9 +3,9 @@
 * cross-encoder: a tiny randomly initialised BERT cross-encoder (built here from a config, with the packaged
   MiniLM tokenizer) scoring (title-as-query, passage) pairs of the corpus: CrossEncoderTeacher (length-sorted
   batches) vs one forward per pair vs ``sentence_transformers.CrossEncoder.predict`` on the same model and pairs;
-* query likelihood: the packaged SmolLM2 on real candidate lists (mine's candidates.jsonl, first ``--ql-depth``
-  of ``--ql-queries`` queries): prompt KV-cache reuse + passage batching vs reuse alone (one passage per batch)
-  vs scoring each pair from scratch.
+* query likelihood: the packaged SmolLM2 on real candidate lists (mine's candidates.jsonl; ``--ql-passages``
+  passages drawn from every query's first ``--ql-depth`` candidates, with all their queries): prompt KV-cache
+  reuse + passage batching vs reuse alone (one passage per batch) vs scoring each pair from scratch.
 
 Variants run interleaved for ``--rounds`` rounds and the fastest round of each is kept, so a noisy shared CPU
 hurts every variant alike.
@@ -113,9 +113,22 @@ def bench_cross_encoder(docs: list[Doc], n_pairs: int, batch_size: int, rounds: 
     return result
 
 
-def bench_query_likelihood(candidates: Path, docs: dict[str, Doc], n_queries: int, depth: int, batch: int, rounds: int):
-    mined = read_mined(candidates)[:n_queries]
-    lists = [Candidates(q.query_id, q.text, q.candidates[:depth]) for q in mined]
+def sample_lists(candidates: Path, depth: int, n_passages: int, seed: int = 0) -> list[Candidates]:
+    """Real (query, passage) pairs: every query's first ``depth`` candidates, restricted to ``n_passages``
+    passages drawn uniformly, each with all the queries that have it as a candidate, so the number of queries a
+    passage serves is distributed as in the full lists."""
+    mined = read_mined(candidates)
+    uses = Counter(d for q in mined for d in q.candidates[:depth])
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(sorted(uses), size=min(n_passages, len(uses)), replace=False).tolist())
+    lists = [Candidates(q.query_id, q.text, tuple(d for d in q.candidates[:depth] if d in chosen)) for q in mined]
+    return [c for c in lists if c.doc_ids]
+
+
+def bench_query_likelihood(
+    candidates: Path, docs: dict[str, Doc], n_passages: int, depth: int, batch: int, rounds: int
+):
+    lists = sample_lists(candidates, depth, n_passages)
     uses = Counter(d for c in lists for d in c.doc_ids)
     pairs = [(c.text, d) for c in lists for d in c.doc_ids]
     batched = build_teacher(TeacherConfig(kind="query_likelihood", batch_size=batch))
@@ -130,6 +143,7 @@ def bench_query_likelihood(candidates: Path, docs: dict[str, Doc], n_queries: in
         rounds,
     )
     result = report("query likelihood (SmolLM2-135M)", len(pairs), best, "from scratch per pair")
+    result["passages"] = len(uses)
     result["queries_per_passage"] = round(len(pairs) / len(uses), 2)
     result["max_abs_diff_vs_scratch"] = float(
         np.abs(scores[f"KV reuse + batch {batch}"] - scores["from scratch per pair"]).max()
@@ -148,22 +162,22 @@ def bench_query_likelihood(candidates: Path, docs: dict[str, Doc], n_queries: in
 @click.option("--ce-batch-size", type=int, default=32)
 @click.option("--ce-layers", type=int, default=2)
 @click.option("--ce-hidden", type=int, default=128)
-@click.option("--ql-queries", type=int, default=12, help="0 skips the query-likelihood benchmark.")
-@click.option("--ql-depth", type=int, default=10)
+@click.option("--ql-passages", type=int, default=16, help="Passages sampled (with all their queries); 0 skips.")
+@click.option("--ql-depth", type=int, default=20, help="Candidates per query the passages are drawn from (L).")
 @click.option("--ql-batch", type=int, default=8, help="Passages per batch.")
 @click.option("--rounds", type=int, default=2)
 @click.option("--out", type=click.Path(path_type=Path), help="JSON results.")
 def main(
     corpus: Path, candidates: Path, ce_pairs: int, ce_batch_size: int, ce_layers: int, ce_hidden: int,
-    ql_queries: int, ql_depth: int, ql_batch: int, rounds: int, out: Path | None,
+    ql_passages: int, ql_depth: int, ql_batch: int, rounds: int, out: Path | None,
 ) -> None:  # fmt: skip
     torch.manual_seed(0)
     docs = read_docs(corpus)
     results = {"torch_threads": torch.get_num_threads()}
     results["cross_encoder"] = bench_cross_encoder(docs, ce_pairs, ce_batch_size, rounds, ce_layers, ce_hidden)
-    if ql_queries:
+    if ql_passages:
         by_id = {d.doc_id: d for d in docs}
-        results["query_likelihood"] = bench_query_likelihood(candidates, by_id, ql_queries, ql_depth, ql_batch, rounds)
+        results["query_likelihood"] = bench_query_likelihood(candidates, by_id, ql_passages, ql_depth, ql_batch, rounds)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
