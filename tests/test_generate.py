@@ -19,9 +19,11 @@ from listdistill.generate.clean import (
     CleanConfig,
     clean_generation,
     clean_output,
+    drop_foreign_items,
     drop_reason,
     longest_common_run,
     prompt_texts,
+    vocabulary,
     words,
 )
 from listdistill.generate.prompts import PromptBuilder, build_messages, sample_examples, truncate_passage
@@ -218,6 +220,14 @@ def test_drop_reasons_on_real_looking_bad_outputs():
     assert _reason(load_type("questions").examples[0].output) == "repeats_prompt"
     assert _reason("What did the waggle dance measure in the slipstream?") == "repeats_prompt"
     assert _reason("The Physics of Weathering Steel in a propeller slipstream", "titles") == "repeats_prompt"
+    # a word the shown examples use and no passage of the pool does
+    domain = vocabulary([PASSAGE, "heat transfer to a rotating disk"])
+    assert _reason("Effect of a slipstream on honeybees", domain=domain) == "repeats_prompt"
+    assert _reason("Effect of a slipstream on heat transfer", domain=domain) is None
+    shown = prompt_texts(load_type("keywords"), (0, 1))
+    assert (
+        drop_foreign_items("honeybee, slipstream, heat transfer, rust", shown, domain, 5) == "slipstream, heat transfer"
+    )
     # degenerate loops
     assert _reason("The validity of the validity of the validity of the assumptions") == "repetitive"
     assert _reason("How does heat transfer in slipstreams compare with heat transfer in wakes?") is None

@@ -11,7 +11,8 @@ then :func:`write_outputs`. Steps:
    backend reuses each few-shot prefix's KV cache across batches); each batch is generated once with a seed derived from
    ``(seed, type, first doc id)`` and its completions appended to a checkpoint file (a rerun with the same
    params skips finished batches; the file is removed once the outputs are written);
-4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order.
+4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order;
+   the whole pool's vocabulary tells words borrowed from the few-shot examples from the domain's own.
 
 Output records: ``{"query_id": "<type>-<doc_id>", "text", "query_type", "source_doc_id"}``.
 """
@@ -36,8 +37,10 @@ from listdistill.generate.clean import (
     DROP_REASONS,
     CleanConfig,
     clean_generation,
+    drop_foreign_items,
     drop_reason,
     prompt_texts,
+    vocabulary,
     words,
 )
 from listdistill.generate.prompts import Prompt, PromptBuilder
@@ -206,16 +209,24 @@ def generate_completions(
 
 
 def clean_all(
-    qtype: QueryType, prompts: Sequence[Prompt], completions: dict[str, Completion], config: CleanConfig
+    qtype: QueryType,
+    prompts: Sequence[Prompt],
+    completions: dict[str, Completion],
+    config: CleanConfig,
+    domain: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per prompt in doc-id order: raw and cleaned text and ``status`` (``kept`` or a drop reason)."""
+    """One row per prompt in doc-id order: raw and cleaned text and ``status`` (``kept`` or a drop reason).
+    ``domain``: the pool's vocabulary (:func:`~listdistill.generate.clean.vocabulary`)."""
     seen: set[str] = set()
     rows = []
     for p in sorted(prompts, key=lambda p: _natural(p.doc_id)):
         comp = completions[p.doc_id]
         text, complete = clean_generation(comp.text, qtype, config.max_words, comp.finished)
-        context = (words(p.passage), prompt_texts(qtype, p.example_ids))
-        reason = drop_reason(text, complete, *context, seen, config, list_type=bool(qtype.max_items))
+        shown = prompt_texts(qtype, p.example_ids)
+        if qtype.max_items and domain is not None:
+            text = drop_foreign_items(text, shown, domain, qtype.max_items)
+        list_type = bool(qtype.max_items)
+        reason = drop_reason(text, complete, words(p.passage), shown, seen, config, list_type, domain)
         rows.append(
             {
                 "query_id": query_id(qtype.name, p.doc_id),
@@ -259,14 +270,16 @@ def generate_queries(
     and reused by a rerun; :func:`write_outputs` removes the file once the outputs are written.
     """
     qtype = load_type(config.query_type)  # unknown type: error before anything slow
-    docs = select_passages(read_pool(pool), config.passages, config.seed)
+    pool_docs = read_pool(pool)
+    docs = select_passages(pool_docs, config.passages, config.seed)
     if backend is None:
         backend = load_backend(config.backend, config.model, config.device, config.dtype)
     builder = PromptBuilder(backend.tokenizer, qtype, config.num_examples, config.passage_max_tokens, config.seed)
     prompts = [builder.build(d) for d in docs]
     ckpt_path = Path(checkpoint_dir) / f"{config.query_type}.jsonl" if checkpoint_dir is not None else None
     completions = generate_completions(config, backend, prompts, Checkpoint(ckpt_path), progress)
-    rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run))
+    domain = vocabulary(d.contents for d in pool_docs)
+    rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run), domain)
     queries = [
         {"query_id": r["query_id"], "text": r["text"], "query_type": qtype.name, "source_doc_id": r["source_doc_id"]}
         for r in rows

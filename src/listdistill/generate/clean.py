@@ -19,8 +19,9 @@ Drops (:func:`drop_reason`), checked in this order, the first that applies is re
 * ``repeats_prompt``: the output repeats the prompt rather than the passage: it shares a run of at least
   ``prompt_copy_run`` words (default :data:`PROMPT_COPY_RUN`; all of its words when shorter, from 3 words)
   with the instruction, the request or a shown few-shot example (an echoed instruction, a copied example
-  answer), or it borrows a content-word pair from them that the passage does not contain, plural or not
-  (small models write "the physics of sourdough breads" about a wind-tunnel report);
+  answer), or it borrows from them a content-word pair that the passage does not contain, or a word that
+  no passage of the pool contains, plurals folded (small models write "the physics of sourdough breads"
+  about a wind-tunnel report); list types lose such items instead ("honeybee, eddy viscosity");
 * ``copies_passage``: the longest run of consecutive words shared with the passage (lower-cased word tokens,
   punctuation ignored) is at least ``max_copy_run`` words, i.e. the model copied a span instead of writing
   a query;
@@ -172,6 +173,26 @@ def content_bigrams(w: Sequence[str]) -> set[tuple[str, str]]:
     }
 
 
+def vocabulary(texts: Iterable[str]) -> set[str]:
+    """Every word of ``texts`` (lower-cased, plurals folded): the domain's vocabulary, from the whole pool."""
+    return {_singular(x) for text in texts for x in words(text)}
+
+
+def foreign_words(w: Sequence[str], prompt_words: Sequence[Sequence[str]], domain: set[str]) -> set[str]:
+    """Words of ``w`` taken from the prompt (instruction, shown examples) that the domain never uses."""
+    shown = {_singular(x) for p in prompt_words for x in p}
+    return {y for y in map(_singular, w) if len(y) >= 4 and y in shown and y not in domain}
+
+
+def drop_foreign_items(
+    text: str, prompt_words: Sequence[Sequence[str]], domain: set[str], max_items: int | None = None
+) -> str:
+    """A list type's items without those that borrow words from the prompt (see :func:`foreign_words`)."""
+    items = [i.strip() for i in text.split(",")]
+    kept = [i for i in items if i and not foreign_words(words(i), prompt_words, domain)]
+    return ", ".join(kept[:max_items] if max_items else kept)
+
+
 def repetitive(w: Sequence[str], list_type: bool = False) -> bool:
     """A degenerate loop (see the module docstring)."""
     grams = list(zip(w, w[1:], w[2:], w[3:], strict=False))
@@ -206,10 +227,12 @@ def drop_reason(
     seen: set[str],
     config: CleanConfig = CleanConfig(),
     list_type: bool = False,
+    domain: set[str] | None = None,
 ) -> str | None:
     """Why a cleaned output is dropped (one of :data:`DROP_REASONS`), or None to keep it.
 
-    ``seen`` holds the normalised texts kept so far for this type; a kept text is added to it.
+    ``seen`` holds the normalised texts kept so far for this type; a kept text is added to it. ``domain``:
+    the pool's :func:`vocabulary` (without it, words borrowed from the prompt are not looked for).
     """
     w = words(text)
     if not w:
@@ -224,6 +247,8 @@ def drop_reason(
             return "repeats_prompt"
     borrowed = content_bigrams(w) - content_bigrams(passage_words)
     if borrowed and any(borrowed & content_bigrams(p) for p in prompt_words):
+        return "repeats_prompt"
+    if domain is not None and foreign_words(w, prompt_words, domain):
         return "repeats_prompt"
     if longest_common_run(w, passage_words) >= config.max_copy_run:
         return "copies_passage"
