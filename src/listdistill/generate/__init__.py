@@ -8,9 +8,9 @@ then :func:`write_outputs`. Steps:
 2. build one prompt per passage (:mod:`.prompts`): the type's instruction and ``num_examples`` few-shot
    examples drawn per passage, then the truncated passage;
 3. sort prompts by the length of their passage part and cut them into batches of ``batch_size`` (the
-   backend reuses each few-shot prefix's KV cache across batches); each batch is generated once with a seed derived from
-   ``(seed, type, first doc id)`` and its completions appended to a checkpoint file (a rerun with the same
-   params skips finished batches; the file is removed once the outputs are written);
+   backend reuses each few-shot prefix's KV cache across batches); each batch is generated once, with a
+   seed derived from ``(seed, type, first doc id)``, and its completions are appended to a checkpoint file
+   (a rerun with the same params skips finished batches; the file is removed once the outputs are written);
 4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order;
    the whole pool's vocabulary tells words borrowed from the few-shot examples from the domain's own.
 

@@ -14,8 +14,8 @@ Drops (:func:`drop_reason`), checked in this order, the first that applies is re
   the kept text (a sentence type keeps a complete first sentence; a list type its complete items; a type
   with its own word cap the words before the cut when there are more than the cap);
 * ``repetitive``: a degenerate loop: some four words in a row occur twice ("the validity of the validity
-  of the validity"), a word or word pair repeats at once ("free-flowing free-flowing"), or (except in list
-  types) a content word occurs three times ("stability on stability on roll and stability");
+  of the validity"), a word or word pair repeats at once ("free-flowing free-flowing"), or a content word
+  occurs three times ("stability on stability on roll and stability"); list types: only the first rule;
 * ``repeats_prompt``: the output repeats the prompt rather than the passage: it shares a run of at least
   ``prompt_copy_run`` words (default :data:`PROMPT_COPY_RUN`; all of its words when shorter, from 3 words)
   with the instruction, the request or a shown few-shot example (an echoed instruction, a copied example
