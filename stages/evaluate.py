@@ -20,7 +20,7 @@ from listdistill.evaluation import (
 from listdistill.io import read_docs, read_qrels, read_queries, write_json
 from listdistill.teachers import KINDS, TeacherConfig, TeacherResources, build_teacher
 from listdistill.teachers.base import rerank_run
-from stages.options import encoder_options, make_encoder_config
+from stages.options import encoder_options, make_encoder_config, teacher_options
 
 
 @click.command(context_settings={"show_default": True})
@@ -41,11 +41,7 @@ from stages.options import encoder_options, make_encoder_config
     default=None,
     help="Teacher kind; when given, the teacher reranks hybrid_rrf's top --teacher-depth (its ceiling).",
 )
-@click.option("--teacher-model", default="", help="Model of the model-based teacher kinds.")
-@click.option("--ensemble", default="0.5*bm25+0.5*dense", help="Ensemble members, '<weight>*<kind>' joined by '+'.")
-@click.option("--normalise", type=click.Choice(["zscore", "minmax"]), default="zscore")
-@click.option("--teacher-batch-size", type=int, default=16)
-@click.option("--teacher-max-length", type=int, default=512)
+@teacher_options
 @click.option("--teacher-depth", type=int, default=20, help="Candidates the teacher reranks (L).")
 @click.option("--bm25-k1", type=float, default=0.9)
 @click.option("--bm25-b", type=float, default=0.4)

@@ -31,3 +31,24 @@ def encoder_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def make_encoder_config(kw: dict[str, Any]) -> EncoderConfig:
     keys = EncoderConfig.__dataclass_fields__
     return EncoderConfig(**{k: kw.pop(k) for k in list(kw) if k in keys})
+
+
+def teacher_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Settings of the model-based and ensemble teachers, shared by score and evaluate (the kind is per stage)."""
+    opts = [
+        click.option("--teacher-model", default="", help="Model of the model-based kinds (folder, pkg:..., hub id)."),
+        click.option(
+            "--ensemble", default="0.5*bm25+0.5*dense", help="Ensemble members, '<weight>*<kind>' joined by '+'."
+        ),
+        click.option(
+            "--normalise",
+            type=click.Choice(["zscore", "minmax"]),
+            default="zscore",
+            help="Per-list normalisation of ensemble members.",
+        ),
+        click.option("--teacher-batch-size", type=int, default=16),
+        click.option("--teacher-max-length", type=int, default=512),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f

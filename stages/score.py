@@ -13,7 +13,7 @@ from listdistill.io import read_docs, write_json, write_jsonl
 from listdistill.score import ScoreConfig, read_mined, score_queries
 from listdistill.teachers import KINDS, TeacherConfig, TeacherResources, build_teacher
 from listdistill.teachers.query_likelihood import DEFAULT_PROMPT
-from stages.options import encoder_options, make_encoder_config
+from stages.options import encoder_options, make_encoder_config, teacher_options
 
 
 @click.command(context_settings={"show_default": True})
@@ -31,16 +31,7 @@ from stages.options import encoder_options, make_encoder_config
     help="The index stage's folder (needed by the bm25 and dense teachers).",
 )
 @click.option("--teacher", "kind", type=click.Choice(KINDS), default="ensemble", help="Teacher kind.")
-@click.option("--teacher-model", default="", help="Model of the model-based kinds (folder, pkg:..., hub id).")
-@click.option("--ensemble", default="0.5*bm25+0.5*dense", help="Ensemble members, '<weight>*<kind>' joined by '+'.")
-@click.option(
-    "--normalise",
-    type=click.Choice(["zscore", "minmax"]),
-    default="zscore",
-    help="Per-list normalisation of ensemble members.",
-)
-@click.option("--teacher-batch-size", type=int, default=16)
-@click.option("--teacher-max-length", type=int, default=512)
+@teacher_options
 @click.option("--teacher-prompt", default=DEFAULT_PROMPT, help="query_likelihood prompt; must contain {passage}.")
 @click.option("--depth", type=int, default=20, help="Candidates scored per query (L).")
 @click.option(
