@@ -2,6 +2,10 @@
 
 DVC cannot interpolate a list into ``cmd``, so the stage reads the top-level ``query_mix`` list from the params
 file named by ``--params`` (or takes ``--query-mix`` options directly).
+
+Data-parallel on several processes with the same arguments, e.g. ``torchrun --nproc_per_node 4 -m stages.train ...``
+(gloo on CPU, NCCL on GPU; ``--train-batch-size`` stays the global batch): see :mod:`listdistill.distributed`.
+Only rank 0 writes the model, metrics and checkpoints.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import click
 import torch
 import yaml
 
+from listdistill import distributed
 from listdistill.encoder import Encoder
 from listdistill.io import atomic_open, read_docs, write_json
 from listdistill.losses import LOSSES, LossConfig
@@ -78,6 +83,8 @@ def main(**kw: Any) -> None:
     enc = make_encoder_config(kw)
     if enc.device == "auto":
         enc = dataclasses.replace(enc, device="cuda" if torch.cuda.is_available() else "cpu")
+    world = distributed.init_from_env(enc.device)
+    enc = dataclasses.replace(enc, device=distributed.local_device(enc.device, world))
     bf16 = kw["bf16"] == "true" or (
         kw["bf16"] == "auto" and enc.device.startswith("cuda") and torch.cuda.is_bf16_supported()
     )
@@ -97,8 +104,11 @@ def main(**kw: Any) -> None:
     if kw["train_passage_max_length"] > 0:
         encoder.config = dataclasses.replace(enc, passage_max_length=kw["train_passage_max_length"])
     ckpt_dir: Path = kw["checkpoint_dir"]
-    state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir)
+    state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir, world=world)
     encoder.config = enc
+    if not world.is_main:
+        distributed.shutdown(world)
+        return
 
     summary = {
         "loss": cfg.loss,
@@ -120,12 +130,14 @@ def main(**kw: Any) -> None:
         "seconds": round(state.seconds, 1),
         "bf16": cfg.bf16,
         "device": enc.device,
+        "processes": world.size,
     }
     save_student(encoder, kw["out"], {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev})
     write_json(kw["metrics"], summary)
     write_tsv(kw["curve"], state.curve)
     write_tsv(kw["dev_curve"], state.dev)
     Checkpoints(ckpt_dir).clear()
+    distributed.shutdown(world)
 
 
 if __name__ == "__main__":

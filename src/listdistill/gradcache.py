@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from listdistill.distributed import SINGLE, World
 from listdistill.encoder import Encoder
 
 
@@ -55,7 +56,7 @@ def embed_without_graph(
     encoder: Encoder, texts: Sequence[str], is_query: bool, chunk_size: int, bf16: bool = False
 ) -> tuple[torch.Tensor, list[RandomState]]:
     """Step 1: embeddings (N, d) in float32 with no graph, and the random state before each chunk."""
-    embs, states = [], []
+    embs, states = [torch.zeros(0, encoder.dim, device=encoder.config.device)], []
     for chunk in _chunks(texts, chunk_size):
         states.append(RandomState.capture())
         with torch.no_grad(), autocast(encoder.config.device, bf16):
@@ -86,18 +87,25 @@ def cached_step(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     chunk_size: int,
     bf16: bool = False,
+    world: World = SINGLE,
 ) -> float:
     """Accumulate into the encoder's ``.grad`` the gradient of ``loss_fn(queries (B, d), passages (P, d))`` over the
-    whole batch, holding the graph of at most ``chunk_size`` texts at a time; return the loss value."""
-    q, q_states = embed_without_graph(encoder, queries, True, chunk_size, bf16)  # (B, d)
-    p, p_states = embed_without_graph(encoder, passages, False, chunk_size, bf16)  # (P, d)
-    q.requires_grad_(True)
-    p.requires_grad_(True)
+    whole batch, holding the graph of at most ``chunk_size`` texts at a time; return the loss value.
+
+    In a multi-process ``world`` every process passes the same global batch, embeds its share, gathers the rest,
+    backpropagates through its share only, and the gradients are summed (see :mod:`listdistill.distributed`).
+    """
+    qs, ps = world.part(len(queries)), world.part(len(passages))
+    q_local, q_states = embed_without_graph(encoder, queries[qs], True, chunk_size, bf16)  # (B_r, d)
+    p_local, p_states = embed_without_graph(encoder, passages[ps], False, chunk_size, bf16)  # (P_r, d)
+    q = world.gather_rows(q_local, len(queries)).requires_grad_(True)  # (B, d)
+    p = world.gather_rows(p_local, len(passages)).requires_grad_(True)  # (P, d)
     loss = loss_fn(q, p)
     loss.backward()  # step 2: gradients w.r.t. the embeddings only
     assert q.grad is not None and p.grad is not None
-    backward_from_cache(encoder, queries, True, q.grad, q_states, chunk_size, bf16)
-    backward_from_cache(encoder, passages, False, p.grad, p_states, chunk_size, bf16)
+    backward_from_cache(encoder, queries[qs], True, q.grad[qs], q_states, chunk_size, bf16)
+    backward_from_cache(encoder, passages[ps], False, p.grad[ps], p_states, chunk_size, bf16)
+    world.sum_gradients(encoder.model)
     return float(loss.detach())
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from listdistill.distributed import SINGLE, World
 from listdistill.encoder import Encoder
 from listdistill.gradcache import cached_step, embed_without_graph
 from listdistill.io import FormatError, iter_jsonl, write_json
@@ -249,10 +250,17 @@ class Checkpoints:
     """``<dir>/last`` (weights, optimizer, scheduler, random state, state.json) and ``<dir>/best`` (weights),
     each written to a temporary folder first and renamed into place."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, writer: bool = True, barrier: Callable[[], None] = lambda: None) -> None:
         self.folder = folder
+        self.writer = writer  # in a multi-process run only the main process writes; the others wait for it
+        self.barrier = barrier
 
     def _swap(self, name: str, write: Callable[[Path], None]) -> None:
+        if self.writer:
+            self._write(name, write)
+        self.barrier()
+
+    def _write(self, name: str, write: Callable[[Path], None]) -> None:
         final, tmp, old = (self.folder / n for n in (name, f"{name}.tmp", f"{name}.old"))
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -287,7 +295,8 @@ class Checkpoints:
             return None
         state = TrainState(**json.loads((last / "state.json").read_text()))
         if state.fingerprint != fingerprint:
-            self.clear()
+            if self.writer:
+                self.clear()
             return None
         blobs = {
             "model": torch.load(last / "model.pt", map_location="cpu", weights_only=True),
@@ -325,14 +334,17 @@ def make_loss(
 
 
 @torch.no_grad()
-def dev_losses(encoder: Encoder, batches: Sequence[Batch], cfg: TrainConfig) -> dict[str, float]:
-    """Every registered loss on the dev batches (model in eval mode), averaged over queries."""
+def dev_losses(encoder: Encoder, batches: Sequence[Batch], cfg: TrainConfig, world: World = SINGLE) -> dict[str, float]:
+    """Every registered loss on the dev batches (model in eval mode), averaged over queries; the texts are shared
+    out between the processes of ``world`` and the embeddings gathered, so every process gets the same numbers."""
     encoder.model.eval()
     totals = dict.fromkeys(LOSSES, 0.0)
     n = 0
-    for batch in tqdm(batches, desc="dev loss", unit="batch", leave=False):
-        q, _ = embed_without_graph(encoder, batch.queries, True, cfg.chunk_size, cfg.bf16)  # (B, d)
-        p, _ = embed_without_graph(encoder, batch.passages, False, cfg.chunk_size, cfg.bf16)  # (U, d)
+    for batch in tqdm(batches, desc="dev loss", unit="batch", leave=False, disable=not world.is_main):
+        qs, ps = world.part(len(batch.queries)), world.part(len(batch.passages))
+        q, _ = embed_without_graph(encoder, batch.queries[qs], True, cfg.chunk_size, cfg.bf16)  # (B_r, d)
+        p, _ = embed_without_graph(encoder, batch.passages[ps], False, cfg.chunk_size, cfg.bf16)  # (U_r, d)
+        q, p = world.gather_rows(q, len(batch.queries)), world.gather_rows(p, len(batch.passages))  # (B, d), (U, d)
         scores = batch_scores(q, p, batch, cfg.losses.false_negative_threshold)
         for name, fn in LOSSES.items():
             totals[name] += float(fn(scores, cfg.losses)) * len(batch.queries)
@@ -348,16 +360,22 @@ def train(
     cfg: TrainConfig,
     checkpoint_dir: Path,
     on_step: Callable[[TrainState], None] | None = None,
+    world: World = SINGLE,
 ) -> TrainState:
     """Train ``encoder`` in place; on return it holds the best epoch's weights (by dev loss; the last epoch's
-    without dev data). Resumes from ``checkpoint_dir`` when it holds a checkpoint of the same run."""
+    without dev data). Resumes from ``checkpoint_dir`` when it holds a checkpoint of the same run.
+
+    Under torchrun, every process calls this with the same data and ``world`` (see
+    :mod:`listdistill.distributed`): they share out each global batch, sum gradients and take identical steps;
+    only the main process writes checkpoints (``checkpoint_dir`` must be on a filesystem they all see)."""
     if not train_examples:
         raise ValueError("no training examples: check the scored lists and the query_mix")
     get_loss(cfg.loss)  # fail early on an unknown name
     model = encoder.model
     if cfg.gradient_checkpointing:
         enable_checkpointing(model)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + world.rank)  # dropout: one stream per process
+    world.broadcast_parameters(model)
     steps_per_epoch = math.ceil(len(train_examples) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
@@ -366,9 +384,10 @@ def train(
     dev_batches = [
         make_batch(dev_examples[i : i + cfg.batch_size], texts) for i in range(0, len(dev_examples), cfg.batch_size)
     ]
-    ckpt = Checkpoints(checkpoint_dir)
+    ckpt = Checkpoints(checkpoint_dir, writer=world.is_main, barrier=world.barrier)
     state = TrainState(fingerprint(cfg, encoder, train_examples, dev_examples))
     loaded = ckpt.load_last(state.fingerprint)
+    world.barrier()  # a foreign checkpoint is cleared before anyone writes
     if loaded is not None:
         state, blobs = loaded
         model.load_state_dict(blobs["model"])
@@ -379,16 +398,17 @@ def train(
             torch.cuda.set_rng_state_all(blobs["rng"]["cuda"])
         state.resumed_at_step = state.step
     elif dev_batches:
-        state.dev.append({"epoch": 0, "step": 0, **_dev_row(dev_losses(encoder, dev_batches, cfg), cfg.loss)})
+        state.dev.append({"epoch": 0, "step": 0, **_dev_row(dev_losses(encoder, dev_batches, cfg, world), cfg.loss)})
 
     start = time.monotonic() - state.seconds
-    bar = tqdm(total=total, initial=state.step, desc=f"train ({cfg.loss})", unit="step")
+    bar = tqdm(total=total, initial=state.step, desc=f"train ({cfg.loss})", unit="step", disable=not world.is_main)
     while not state.finished:
         batches = epoch_batches(len(train_examples), cfg.batch_size, cfg.seed, state.epoch)
         while state.batch < len(batches) and state.step < total:
             model.train()
             batch = make_batch([train_examples[i] for i in batches[state.batch]], texts)
-            loss = cached_step(encoder, batch.queries, batch.passages, make_loss(cfg, batch), cfg.chunk_size, cfg.bf16)
+            loss_fn = make_loss(cfg, batch)
+            loss = cached_step(encoder, batch.queries, batch.passages, loss_fn, cfg.chunk_size, cfg.bf16, world)
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
@@ -412,7 +432,7 @@ def train(
             if state.step % cfg.checkpoint_every == 0:
                 state.seconds = time.monotonic() - start
                 ckpt.save_last(state, model, optimizer, scheduler)
-        _end_epoch(state, encoder, dev_batches, cfg, ckpt, total, len(batches))
+        _end_epoch(state, encoder, dev_batches, cfg, ckpt, total, len(batches), world)
         state.seconds = time.monotonic() - start
         ckpt.save_last(state, model, optimizer, scheduler)
     bar.close()
@@ -428,14 +448,21 @@ def _dev_row(losses: dict[str, float], name: str) -> dict[str, float]:
 
 
 def _end_epoch(
-    state: TrainState, encoder: Encoder, dev: Sequence[Batch], cfg: TrainConfig, ckpt: Checkpoints, total: int, n: int
+    state: TrainState,
+    encoder: Encoder,
+    dev: Sequence[Batch],
+    cfg: TrainConfig,
+    ckpt: Checkpoints,
+    total: int,
+    n: int,
+    world: World = SINGLE,
 ) -> None:
     """Close an epoch (or a run cut short by max_steps): dev loss, best weights, early stopping."""
     epoch_done = state.batch >= n
     state.epoch += 1
     state.batch = 0
     if dev:
-        row = _dev_row(dev_losses(encoder, dev, cfg), cfg.loss)
+        row = _dev_row(dev_losses(encoder, dev, cfg, world), cfg.loss)
         state.dev.append({"epoch": state.epoch, "step": state.step, **row})
         if state.best_dev_loss is None or row["dev_loss"] < state.best_dev_loss:
             state.best_dev_loss, state.best_epoch, state.bad_epochs = row["dev_loss"], state.epoch, 0
