@@ -1,4 +1,4 @@
-"""Click options shared by the stages that load the student encoder."""
+"""Click options shared by the stages: the student encoder, the teacher settings, sharding."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from listdistill.encoder import EncoderConfig
+from listdistill.shard import Shard, parse_shard
 
 
 def encoder_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,3 +53,47 @@ def teacher_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+class ShardType(click.ParamType):
+    """``--shard i/N``: shard i of N, 0-based (see :mod:`listdistill.shard`)."""
+
+    name = "i/N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shard:
+        if isinstance(value, Shard):
+            return value
+        try:
+            return parse_shard(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+def shard_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--shard i/N`` (run one part) and ``--merge N`` (merge the N parts into the final outputs)."""
+    opts = [
+        click.option(
+            "--shard",
+            type=ShardType(),
+            default="0/1",
+            help="Run only shard i of N (0-based) and write its part under <out>.shards/<i>-of-<N>/; "
+            "0/1 is the whole run, writing the final outputs.",
+        ),
+        click.option(
+            "--merge",
+            type=click.IntRange(min=0),
+            default=0,
+            help="Instead of running, merge the N parts under <out>.shards/ into the final outputs "
+            "(the same options as the shards).",
+        ),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def check_shard_options(shard: Shard, merge: int) -> None:
+    if merge and not shard.whole:
+        raise click.UsageError(f"--shard {shard} and --merge {merge} exclude each other: run the parts, then merge")
+    if merge == 1:
+        raise click.UsageError("--merge needs N >= 2 parts; the whole run (--shard 0/1) writes the outputs")
