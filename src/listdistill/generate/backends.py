@@ -154,6 +154,19 @@ class TransformersBackend:
         self._prefix_kv.move_to_end(prefix)
         return self._prefix_kv[prefix]
 
+    def warm(self, prefixes: Sequence[tuple[int, ...]]) -> None:
+        """Compute the KV caches of ``prefixes`` (distinct ones, in the given order) before any batch runs.
+
+        A prefix's cache reuses the longest prefix already computed, so its float rounding depends on which
+        prefixes came before it; warming with every prefix of the whole run, in the order the run meets them,
+        makes the caches, and so the outputs, the same whichever part of the batches a process generates.
+        """
+        if not self.prefix_cache:
+            return
+        for prefix in dict.fromkeys(p for p in prefixes if p):
+            if len(self._prefix_kv) >= PREFIX_CACHE_SIZE or self._kv(prefix) is None:
+                return
+
     def _batch_cache(self, heads: Sequence[tuple[int, ...]], width: int) -> Any:
         """A DynamicCache for the batch: each row's prefix KV, left-padded with zeros to ``width`` positions
         (the padding is masked out, like left padding of the prompt)."""
