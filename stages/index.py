@@ -1,5 +1,10 @@
 """index: the Lucene (BM25) index and the zero-shot student's corpus embeddings, built once, reused by
-mine and evaluate."""
+mine and evaluate.
+
+``--shard i/N`` encodes one contiguous slice of the corpus into ``<out>.shards/<i>-of-<N>/corpus_emb.npy``;
+``--merge N`` builds the Lucene index and stacks the N slices in corpus order into the outputs a whole run writes
+(docs/sharding.md). Batches differ between a slice and the whole corpus, so merged embeddings may differ from a
+whole run's in the last float bits."""
 
 from __future__ import annotations
 
@@ -11,29 +16,54 @@ import numpy as np
 from listdistill.encoder import Encoder
 from listdistill.io import read_docs, write_json
 from listdistill.lucene import build_index
-from stages.options import encoder_options, make_encoder_config
+from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, read_manifests
+from stages.options import check_shard_options, encoder_options, make_encoder_config, shard_options
+
+PART = "corpus_emb.npy"
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, array)
+    tmp.replace(path)
 
 
 @click.command(context_settings={"show_default": True})
 @click.option("--corpus", type=click.Path(path_type=Path, exists=True), required=True)
 @encoder_options
+@shard_options
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-def main(corpus: Path, out: Path, **enc: object) -> None:
+def main(corpus: Path, shard: Shard, merge: int, out: Path, **enc: object) -> None:
+    check_shard_options(shard, merge)
     docs = read_docs(corpus)
+    config = make_encoder_config(enc)
+    key = fingerprint(vars(config), corpus) if merge or not shard.whole else ""
+    if merge:
+        try:
+            parts = read_manifests(out, merge, key)
+            emb = np.concatenate([np.load(folder / PART) for folder, _ in parts])  # (N, d)
+        except (ShardError, FileNotFoundError) as e:
+            raise click.ClickException(str(e)) from e
+        if len(emb) != len(docs):
+            raise click.ClickException(f"the parts of {out} hold {len(emb)} embeddings for {len(docs)} passages")
+        model, pooling = parts[0][1]["model"], parts[0][1]["pooling"]
+    else:
+        rows = shard.slice(len(docs))
+        encoder = Encoder(config)
+        texts = [d.contents for d in docs[rows.start : rows.stop]]
+        emb = encoder.encode_passages(texts, progress="encode corpus")  # (n, d)
+        model, pooling = encoder.config.model, encoder.pooling
+        if not shard.whole:
+            folder = begin_part(out, shard)
+            save_npy(folder / PART, emb)
+            finish_part(folder, shard, key, len(docs), rows=[rows.start, rows.stop], model=model, pooling=pooling)
+            click.echo(f"index: shard {shard}: passages {rows.start}..{rows.stop - 1} encoded to {folder}")
+            return
     build_index(docs, out / "lucene")
-    encoder = Encoder(make_encoder_config(enc))
-    emb = encoder.encode_passages([d.contents for d in docs], progress="encode corpus")
-    tmp = out / "corpus_emb.tmp.npy"
-    np.save(tmp, emb)
-    tmp.replace(out / "corpus_emb.npy")
+    save_npy(out / "corpus_emb.npy", emb)
     write_json(
         out / "corpus_emb.json",
-        {
-            "doc_ids": [d.doc_id for d in docs],
-            "dim": int(emb.shape[1]),
-            "model": encoder.config.model,
-            "pooling": encoder.pooling,
-        },
+        {"doc_ids": [d.doc_id for d in docs], "dim": int(emb.shape[1]), "model": model, "pooling": pooling},
     )
 
 

@@ -1,5 +1,9 @@
 """mine: candidate lists for one query type's generated queries (retrieve with several retrievers, fuse with
-RRF, keep queries that retrieve their own source passage, drop test-relevant and duplicate passages)."""
+RRF, keep queries that retrieve their own source passage, drop test-relevant and duplicate passages).
+
+``--shard i/N`` mines one contiguous range of the units of ``--queries-per-unit`` queries into
+``<out>.shards/<i>-of-<N>/``; ``--merge N`` joins the N parts into the outputs a whole run writes
+(docs/sharding.md)."""
 
 from __future__ import annotations
 
@@ -8,18 +12,22 @@ from pathlib import Path
 import click
 
 from listdistill.evaluation import IndexPaths
-from listdistill.io import read_docs, read_qrels, write_json, write_jsonl, write_run
+from listdistill.io import FormatError, read_docs, read_qrels, write_json, write_jsonl, write_run
 from listdistill.mine import (
     MineConfig,
     build_retrievers,
     excluded_docs,
-    mine,
+    merge_parts,
+    mine_units,
     parse_retrievers,
     read_duplicates,
     read_generated,
-    retrieve,
+    write_part,
 )
-from stages.options import encoder_options, make_encoder_config
+from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, read_manifests, units
+from stages.options import check_shard_options, encoder_options, make_encoder_config, shard_options
+
+PART = "mined.jsonl"
 
 
 @click.command(context_settings={"show_default": True})
@@ -56,6 +64,13 @@ from stages.options import encoder_options, make_encoder_config
     default=Path(".cache/embeddings"),
     help="Corpus embeddings of extra dense:<model-ref> retrievers.",
 )
+@click.option(
+    "--queries-per-unit",
+    type=click.IntRange(min=1),
+    default=1024,
+    help="Queries retrieved together; shards take whole units, so outputs do not depend on the shard count.",
+)
+@shard_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for run.trec, candidates.jsonl.")
 @click.option("--stats", type=click.Path(path_type=Path), required=True, help="Stats JSON (DVC metric).")
 def main(
@@ -71,10 +86,14 @@ def main(
     bm25_b: float,
     faiss_index: str,
     cache_dir: Path,
+    queries_per_unit: int,
+    shard: Shard,
+    merge: int,
     out: Path,
     stats: Path,
     **enc: object,
 ) -> None:  # fmt: skip
+    check_shard_options(shard, merge)
     try:
         config = MineConfig(k, rrf_k, round_trip_depth, round_trip_rule)
         parse_retrievers(retrievers)
@@ -88,14 +107,33 @@ def main(
     if unknown:
         raise click.ClickException(f"{queries}: source_doc_id not in the corpus for queries {unknown[:5]}")
     excluded = excluded_docs(read_qrels(prepared / "qrels.txt"), read_duplicates(prepared / "duplicates.jsonl"))
-    needs_corpus = any(p.startswith("dense:") for p in parse_retrievers(retrievers))
-    corpus = prepared / "corpus.jsonl"
-    models = build_retrievers(
-        retrievers, index.lucene, index.embeddings, doc_ids, make_encoder_config(enc), bm25_k1, bm25_b,
-        faiss_index, read_docs(corpus) if needs_corpus else None, corpus, cache_dir,
-    )  # fmt: skip
-    runs = retrieve(models, generated, k, excluded, len(doc_ids))
-    result = mine(generated, runs, config)
+    student = make_encoder_config(enc)
+    names = ["fused", *parse_retrievers(retrievers)]
+    work = units(len(generated), queries_per_unit)
+    key = ""
+    if merge or not shard.whole:  # what determines a part: settings and inputs
+        settings = [vars(config), retrievers, vars(student), bm25_k1, bm25_b, faiss_index, queries_per_unit]
+        key = fingerprint({"settings": settings, "excluded": sorted(excluded)}, queries, index_dir / "corpus_emb.json")
+    if merge:
+        try:
+            result = merge_parts([f / PART for f, _ in read_manifests(out, merge, key)], generated, names, config)
+        except (ShardError, FormatError) as e:
+            raise click.ClickException(str(e)) from e
+    else:
+        needs_corpus = any(p.startswith("dense:") for p in names)
+        corpus = prepared / "corpus.jsonl"
+        models = build_retrievers(
+            retrievers, index.lucene, index.embeddings, doc_ids, student, bm25_k1, bm25_b,
+            faiss_index, read_docs(corpus) if needs_corpus else None, corpus, cache_dir,
+        )  # fmt: skip
+        own = shard.take(work)
+        result = mine_units(models, generated, config, excluded, len(doc_ids), own)
+        if not shard.whole:
+            folder = begin_part(out, shard)
+            write_part(folder / PART, [q for u in own for q in generated[u.start : u.stop]], result)
+            finish_part(folder, shard, key, len(work))
+            click.echo(f"mine {queries.name}: shard {shard}: {len(result.ranks['fused'])} queries to {folder}")
+            return
     write_run(out / "run.trec", result.run, tag="mine_rrf")
     write_jsonl(out / "candidates.jsonl", result.candidates)
     write_json(stats, {**result.stats, "excluded_passages": len(excluded), "retrievers": retrievers})

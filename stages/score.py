@@ -1,5 +1,9 @@
 """score: the teacher scores each mined query's first L candidates; filter, normalise and split the lists into
-train and dev JSONL for one query type."""
+train and dev JSONL for one query type.
+
+``--shard i/N`` has the teacher score one contiguous range of the units of ``--queries-per-unit`` queries and
+writes their raw scores into ``<out>.shards/<i>-of-<N>/``; ``--merge N`` filters, normalises and splits the raw
+scores of all N parts (the global steps), writing the outputs a whole run writes (docs/sharding.md)."""
 
 from __future__ import annotations
 
@@ -9,11 +13,22 @@ from pathlib import Path
 import click
 
 from listdistill.evaluation import IndexPaths
-from listdistill.io import read_docs, write_json, write_jsonl
-from listdistill.score import ScoreConfig, read_mined, score_queries
+from listdistill.io import FormatError, read_docs, write_json, write_jsonl
+from listdistill.score import (
+    ScoreConfig,
+    finalise,
+    raw_scores,
+    read_mined,
+    read_raw,
+    teacher_lists,
+    write_raw,
+)
+from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, read_manifests, units
 from listdistill.teachers import KINDS, TeacherConfig, TeacherResources, build_teacher
 from listdistill.teachers.query_likelihood import DEFAULT_PROMPT
-from stages.options import encoder_options, make_encoder_config, teacher_options
+from stages.options import check_shard_options, encoder_options, make_encoder_config, shard_options, teacher_options
+
+PART = "raw.jsonl"
 
 
 @click.command(context_settings={"show_default": True})
@@ -45,6 +60,13 @@ from stages.options import encoder_options, make_encoder_config, teacher_options
 @encoder_options
 @click.option("--bm25-k1", type=float, default=0.9)
 @click.option("--bm25-b", type=float, default=0.4)
+@click.option(
+    "--queries-per-unit",
+    type=click.IntRange(min=1),
+    default=1024,
+    help="Queries per teacher call; shards take whole units, so outputs do not depend on the shard count.",
+)
+@shard_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for train.jsonl and dev.jsonl.")
 @click.option("--stats", type=click.Path(path_type=Path), required=True, help="Stats JSON (DVC metric).")
 def main(
@@ -67,10 +89,14 @@ def main(
     seed: int,
     bm25_k1: float,
     bm25_b: float,
+    queries_per_unit: int,
+    shard: Shard,
+    merge: int,
     out: Path,
     stats: Path,
     **enc: object,
 ) -> None:  # fmt: skip
+    check_shard_options(shard, merge)
     student = make_encoder_config(enc)
     try:
         config = ScoreConfig(depth, consistency, min_top_percentile, norm_low, norm_high, dev_fraction, seed)
@@ -79,22 +105,44 @@ def main(
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
     mined = read_mined(candidates)
-    docs = {d.doc_id: d for d in read_docs(corpus)}
-    index = IndexPaths(index_dir) if index_dir is not None else None
-    resources = TeacherResources(
-        lucene_dir=index.lucene if index else None,
-        corpus_emb=index.embeddings if index else None,
-        doc_ids=index.doc_ids if index else [],
-        student=student,
-        bm25_k1=bm25_k1,
-        bm25_b=bm25_b,
-    )
-    try:
-        teacher = build_teacher(tc, resources)
+    lists = teacher_lists(mined, depth)
+    work = units(len(lists), queries_per_unit)
+    key = ""
+    if merge or not shard.whole:  # what determines the raw scores: the teacher, the lists, the units
+        settings = [vars(tc), vars(student), bm25_k1, bm25_b, depth, queries_per_unit, index_dir is not None]
+        index_ids = [index_dir / "corpus_emb.json"] if index_dir is not None else []
+        key = fingerprint({"settings": settings}, candidates, corpus, *index_ids)
+    if merge:
         start = time.perf_counter()
-        result = score_queries(mined, teacher, docs, config)
-    except (ValueError, KeyError) as e:
-        raise click.ClickException(f"{candidates}: {e}") from e
+        try:
+            raw = read_raw([folder / PART for folder, _ in read_manifests(out, merge, key)], lists)
+        except (ShardError, FormatError) as e:
+            raise click.ClickException(str(e)) from e
+    else:
+        docs = {d.doc_id: d for d in read_docs(corpus)}
+        index = IndexPaths(index_dir) if index_dir is not None else None
+        resources = TeacherResources(
+            lucene_dir=index.lucene if index else None,
+            corpus_emb=index.embeddings if index else None,
+            doc_ids=index.doc_ids if index else [],
+            student=student,
+            bm25_k1=bm25_k1,
+            bm25_b=bm25_b,
+        )
+        own = shard.take(work)
+        try:
+            teacher = build_teacher(tc, resources)
+            start = time.perf_counter()
+            raw = raw_scores(lists, teacher, docs, own)
+        except (ValueError, KeyError) as e:
+            raise click.ClickException(f"{candidates}: {e}") from e
+        if not shard.whole:
+            folder = begin_part(out, shard)
+            write_raw(folder / PART, [c for u in own for c in lists[u.start : u.stop]], raw)
+            finish_part(folder, shard, key, len(work))
+            click.echo(f"score {candidates.parent.name}: shard {shard}: {len(raw)} lists to {folder}")
+            return
+    result = finalise(mined, lists, raw, config)
     seconds = time.perf_counter() - start
     write_jsonl(out / "train.jsonl", result.train)
     write_jsonl(out / "dev.jsonl", result.dev)

@@ -12,7 +12,9 @@ stage's index), ``dense`` (the zero-shot student over the index stage's corpus e
 the model settings and the corpus file's content).
 
 Scale: queries are encoded and searched in chunks (faiss) or batches (Lucene); no query x corpus matrix is
-held beyond one chunk.
+held beyond one chunk. :func:`mine_units` retrieves and mines consecutive units of queries separately, so that a
+shard of the units (:mod:`listdistill.shard`) computes exactly what a whole run computes for them; a shard writes
+its units' results with :func:`write_part`, and :func:`merge_parts` joins the parts.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from listdistill import dense
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.fusion import rrf
-from listdistill.io import Doc, FormatError, Qrels, Run, iter_jsonl, ranked
+from listdistill.io import Doc, FormatError, Qrels, Run, iter_jsonl, ranked, write_jsonl
+from listdistill.shard import ShardError
 
 GENERATED_KEYS = ("query_id", "text", "query_type", "source_doc_id")
 ROUND_TRIP_RULES = ("fused", "any")
@@ -65,6 +68,9 @@ class MineResult:
     candidates: list[dict[str, object]]  # kept queries, in input order
     run: Run  # fused run of the kept queries (excluded passages removed)
     stats: dict[str, object] = field(default_factory=dict)
+    # 1-based rank of each query's source passage (None: not retrieved), per list ("fused", then each retriever),
+    # for every query in, in input order
+    ranks: dict[str, list[int | None]] = field(default_factory=dict)
 
 
 def read_generated(path: str | Path) -> list[GeneratedQuery]:
@@ -272,8 +278,70 @@ def mine(queries: Sequence[GeneratedQuery], runs: Mapping[str, Run], config: Min
             continue
         result.candidates.append({**vars(q), "candidates": fused_ids})
         result.run[q.query_id] = {d: fused[q.query_id][d] for d in fused_ids}
+    result.ranks = ranks
     result.stats = mine_stats(len(queries), len(result.candidates), ranks, config.recall_cutoffs)
     return result
+
+
+def mine_units(
+    retrievers: Sequence[Retriever],
+    queries: Sequence[GeneratedQuery],
+    config: MineConfig,
+    excluded: set[str],
+    n_docs: int,
+    units: Sequence[range],
+) -> MineResult:
+    """:func:`retrieve` and :func:`mine` each unit of ``queries`` (ranges of consecutive queries) on its own,
+    then :func:`combine` them: the results of a unit do not depend on the other units."""
+    parts = []
+    for unit in units:
+        qs = queries[unit.start : unit.stop]
+        parts.append(mine(qs, retrieve(retrievers, qs, config.k, excluded, n_docs), config))
+    return combine(parts, ["fused", *(r.name for r in retrievers)], config)
+
+
+def combine(parts: Sequence[MineResult], names: Sequence[str], config: MineConfig) -> MineResult:
+    """Join the results of consecutive units, recomputing the stats over all their queries; ``names``: the
+    lists of ``ranks`` ("fused", then each retriever), needed when there are no queries at all."""
+    result = MineResult(candidates=[], run={}, ranks={name: [] for name in names})
+    for part in parts:
+        result.candidates.extend(part.candidates)
+        result.run.update(part.run)
+        for name in names:
+            result.ranks[name].extend(part.ranks[name])
+    n_in = len(result.ranks["fused"])
+    result.stats = mine_stats(n_in, len(result.candidates), result.ranks, config.recall_cutoffs)
+    return result
+
+
+def write_part(path: str | Path, queries: Sequence[GeneratedQuery], result: MineResult) -> int:
+    """A shard's results, one JSON line per query in: ``query_id``, ``ranks`` (list name -> source rank), and
+    for a kept query its candidate record (``mined``) and fused ``scores`` (full precision; null when dropped)."""
+    kept: dict[str, dict[str, Any]] = {str(c["query_id"]): c for c in result.candidates}
+
+    def record(i: int, q: GeneratedQuery) -> dict[str, object]:
+        mined = kept.get(q.query_id)
+        scores = None if mined is None else [result.run[q.query_id][d] for d in mined["candidates"]]
+        ranks = {name: r[i] for name, r in result.ranks.items()}
+        return {"query_id": q.query_id, "ranks": ranks, "mined": mined, "scores": scores}
+
+    return write_jsonl(path, (record(i, q) for i, q in enumerate(queries)))
+
+
+def read_part(path: str | Path, names: Sequence[str]) -> tuple[list[str], MineResult]:
+    """The query ids and the results (without stats) of a part written by :func:`write_part`."""
+    ids: list[str] = []
+    result = MineResult(candidates=[], run={}, ranks={name: [] for name in names})
+    for lineno, o in enumerate(iter_jsonl(path, ("query_id", "ranks", "mined", "scores")), start=1):
+        if set(o["ranks"]) != set(names):
+            raise FormatError(f"{path}: line {lineno}: ranks of {sorted(o['ranks'])}, expected {sorted(names)}")
+        ids.append(str(o["query_id"]))
+        for name in names:
+            result.ranks[name].append(o["ranks"][name])
+        if o["mined"] is not None:
+            result.candidates.append(o["mined"])
+            result.run[ids[-1]] = dict(zip(o["mined"]["candidates"], map(float, o["scores"]), strict=True))
+    return ids, result
 
 
 def recall_at(ranks: Iterable[int | None], cutoff: int) -> float:
@@ -290,3 +358,13 @@ def mine_stats(
     for name, rs in ranks.items():
         stats[f"source_recall_{name}"] = {f"R@{c}": recall_at(rs, c) for c in cutoffs}
     return stats
+
+
+def merge_parts(
+    paths: Sequence[str | Path], queries: Sequence[GeneratedQuery], names: Sequence[str], config: MineConfig
+) -> MineResult:
+    """Join the parts (in shard order) into the whole run's result; they must hold ``queries`` in order."""
+    parts = [read_part(p, names) for p in paths]
+    if [i for ids, _ in parts for i in ids] != [q.query_id for q in queries]:
+        raise ShardError(f"the parts {[str(p) for p in paths]} do not hold the generated queries in order")
+    return combine([part for _, part in parts], names, config)

@@ -13,6 +13,11 @@ Steps, in order (all over one query type):
    percentiles of all scored pairs of the type (before filtering) and clipped; the raw score is kept too.
 5. Split by query id: a query is in dev when a seeded hash of its id falls below ``dev_fraction`` (so no query
    is in both, and a query's side does not depend on which other queries exist).
+
+Steps 1-2 are the heavy part and per query: :func:`raw_scores` scores consecutive units of queries with one
+teacher call each, so a shard of the units (:mod:`listdistill.shard`) computes exactly what a whole run computes
+for them, and writes them with :func:`write_raw`. Steps 3-5 are global: :func:`finalise` runs them on the raw
+scores of all queries (:func:`read_raw` joins the shards' parts). :func:`score_queries` does both in one process.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from listdistill.io import Doc, FormatError, iter_jsonl
+from listdistill.io import Doc, FormatError, iter_jsonl, write_jsonl
 from listdistill.mine import GENERATED_KEYS
+from listdistill.shard import ShardError
 from listdistill.teachers import Candidates, Teacher
 
 PRECISION = 6
@@ -115,12 +121,61 @@ def in_dev(query_id: str, fraction: float, seed: int) -> bool:
     return h / 2**64 < fraction
 
 
+def raw_scores(
+    lists: Sequence[Candidates], teacher: Teacher, docs: Mapping[str, Doc], units: Sequence[range] | None = None
+) -> list[np.ndarray]:
+    """Step 2: the teacher's raw scores of ``lists`` as float64, one teacher call per unit (ranges of consecutive
+    lists; None: one call for all)."""
+    if units is None:
+        units = [range(len(lists))] if lists else []
+    raw: list[np.ndarray] = []
+    for unit in units:
+        raw.extend(np.asarray(s, dtype=np.float64) for s in teacher.score(lists[unit.start : unit.stop], docs))
+    return raw
+
+
 def score_queries(
-    mined: Sequence[MinedQuery], teacher: Teacher, docs: Mapping[str, Doc], config: ScoreConfig
+    mined: Sequence[MinedQuery],
+    teacher: Teacher,
+    docs: Mapping[str, Doc],
+    config: ScoreConfig,
+    units: Sequence[range] | None = None,
 ) -> ScoreResult:
-    """Steps 1-5 of the module docstring; records keep the input order within each split."""
+    """Steps 1-5 of the module docstring (teacher calls per unit, see :func:`raw_scores`); records keep the
+    input order within each split."""
     lists = teacher_lists(mined, config.depth)
-    raw = teacher.score(lists, docs) if lists else []
+    return finalise(mined, lists, raw_scores(lists, teacher, docs, units), config)
+
+
+def write_raw(path: str | Path, lists: Sequence[Candidates], raw: Sequence[np.ndarray]) -> int:
+    """A shard's raw scores, one JSON line per query: ``query_id``, ``doc_ids`` and ``raw`` (full precision)."""
+    return write_jsonl(
+        path,
+        (
+            {"query_id": c.query_id, "doc_ids": list(c.doc_ids), "raw": [float(x) for x in r]}
+            for c, r in zip(lists, raw, strict=True)
+        ),
+    )
+
+
+def read_raw(paths: Sequence[str | Path], lists: Sequence[Candidates]) -> list[np.ndarray]:
+    """The raw scores of the parts (in shard order), checked to be those of ``lists``, in order."""
+    raw: list[np.ndarray] = []
+    for path in paths:
+        for lineno, o in enumerate(iter_jsonl(path, ("query_id", "doc_ids", "raw")), start=1):
+            i = len(raw)
+            if i >= len(lists) or (o["query_id"], tuple(o["doc_ids"])) != (lists[i].query_id, lists[i].doc_ids):
+                raise ShardError(f"{path}: line {lineno}: not the list of query {i + 1} of the mined candidates")
+            raw.append(np.asarray(o["raw"], dtype=np.float64))
+    if len(raw) != len(lists):
+        raise ShardError(f"the parts {[str(p) for p in paths]} hold {len(raw)} of the {len(lists)} mined queries")
+    return raw
+
+
+def finalise(
+    mined: Sequence[MinedQuery], lists: Sequence[Candidates], raw: Sequence[np.ndarray], config: ScoreConfig
+) -> ScoreResult:
+    """Steps 3-5 of the module docstring, over the raw scores of every query."""
     norm = percentile_normalise(raw, config.norm_low, config.norm_high)
     tops = np.array([s.max() for s in raw]) if raw else np.zeros(0)
     threshold = float(np.percentile(tops, config.min_top_percentile)) if tops.size else 0.0
