@@ -1,0 +1,215 @@
+"""Sharding: parsing and slicing, and every heavy stage (index, generate, mine, score) run whole and as 3 shards
++ a merge on a tiny collection, giving the same outputs (byte for byte; index: the embeddings up to rounding)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from listdistill.shard import Shard, ShardError, parse_shard, read_manifests, shard_dir, units
+from stages import generate, index, mine, score
+
+N = 3
+CORPUS = [
+    ("1", "supersonic nozzle", "shock waves form in a supersonic nozzle when the back pressure rises"),
+    ("2", "plant biology", "photosynthesis converts sunlight into chemical energy in leaves"),
+    ("3", "monetary policy", "the central bank raised interest rates to curb inflation"),
+    ("4", "boundary layers", "laminar boundary layer heat transfer on a flat plate at high mach number"),
+    ("5", "shell buckling", "buckling of thin cylindrical shells under axial compression"),
+    ("6", "nozzle flow", "flow separation in an overexpanded rocket nozzle with shock waves"),
+    ("7", "copy of 6", "flow separation in an overexpanded rocket nozzle with shock waves"),
+    ("8", "wing lift", "lift and drag of a swept wing at transonic speed"),
+    ("9", "wing flutter", "flutter speed of swept wings falls as the sweep angle increases"),
+    ("10", "rotating disk", "heat transfer from a rotating disk grows with the square root of its speed"),
+]
+GENERATED = [
+    ("g1", "why do shock waves form in a supersonic nozzle", "1"),
+    ("g2", "interest rates and inflation", "3"),
+    ("g3", "photosynthesis in leaves", "4"),  # does not retrieve its source
+    ("g4", "buckling of cylindrical shells", "5"),
+    ("g5", "lift and drag of swept wings", "8"),
+    ("g6", "flutter of swept wings", "9"),
+    ("g7", "heat transfer rotating disk", "10"),
+]
+
+
+def invoke(main, args: list[str]) -> str:
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def sharded(main, args: list[str]) -> None:
+    """Run the N shards (as separate invocations, as a scheduler would), then the merge."""
+    for i in range(N):
+        invoke(main, [*args, "--shard", f"{i}/{N}"])
+    invoke(main, [*args, "--merge", N])
+
+
+def same_files(a: Path, b: Path, names: list[str]) -> None:
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+# shards ----------------------------------------------------------------------------------------------------------
+def test_parse_shard_and_its_errors():
+    assert parse_shard("1/3") == Shard(1, 3) and parse_shard(" 0 / 1 ") == Shard() and str(Shard(2, 5)) == "2/5"
+    for bad in ["3/3", "1/0", "-1/3", "a/b", "1", "", "1/3/4"]:
+        with pytest.raises(ValueError, match=rf"shard '{bad}': expected 'i/N' with integers 0 <= i < N"):
+            parse_shard(bad)
+    with pytest.raises(ValueError, match="0 <= i < N"):
+        Shard(3, 3)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 7, 10, 101])
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 7, 11])
+def test_slices_cover_every_unit_once_in_order_and_balanced(n, count):
+    slices = [Shard(i, count).slice(n) for i in range(count)]
+    assert [u for s in slices for u in s] == list(range(n))
+    assert max(len(s) for s in slices) - min(len(s) for s in slices) <= 1
+    items = [f"unit{u}" for u in range(n)]
+    assert [x for i in range(count) for x in Shard(i, count).take(items)] == items
+
+
+def test_units_and_part_folders():
+    assert units(5, 2) == [range(0, 2), range(2, 4), range(4, 5)]
+    assert units(0, 2) == [] and units(3, 0) == [range(3)] and units(3, 8) == [range(3)]
+    assert shard_dir("data/mined/questions", Shard(1, 3)) == Path("data/mined/questions.shards/1-of-3")
+    assert shard_dir("data/generated/claims.jsonl", Shard(0, 2)).name == "0-of-2"
+
+
+def test_merge_names_the_missing_parts(tmp_path):
+    with pytest.raises(ShardError, match=r"2 of 2 shard part\(s\) of .*out missing .*0-of-2/shard.json, .*1-of-2"):
+        read_manifests(tmp_path / "out", 2, "key")
+    with pytest.raises(ShardError, match="N >= 2"):
+        read_manifests(tmp_path / "out", 1, "key")
+
+
+def test_shard_options_errors(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(json.dumps({"doc_id": "1", "text": "a"}) + "\n")
+    base = ["--corpus", str(corpus), "--out", str(tmp_path / "index")]
+    r = CliRunner().invoke(index.main, [*base, "--shard", "3/3"])
+    assert r.exit_code == 2 and "shard '3/3': expected 'i/N' with integers 0 <= i < N" in r.output
+    r = CliRunner().invoke(index.main, [*base, "--shard", "1/3", "--merge", "3"])
+    assert r.exit_code == 2 and "exclude each other" in r.output
+    r = CliRunner().invoke(index.main, [*base, "--merge", "3"])
+    assert r.exit_code == 1 and "3 of 3 shard part(s)" in r.output and "0-of-3" in r.output
+
+
+# the stages ------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A prepare-style folder and the index stage's outputs, whole and merged from N shards."""
+    root = tmp_path_factory.mktemp("tiny")
+    prepared = root / "prepared"
+    prepared.mkdir()
+    with (prepared / "corpus.jsonl").open("w") as f:
+        for doc_id, title, text in CORPUS:
+            f.write(json.dumps({"doc_id": doc_id, "title": title, "text": text}) + "\n")
+    (prepared / "qrels.txt").write_text("t1 0 6 1\nt1 0 3 0\n")
+    (prepared / "duplicates.jsonl").write_text(json.dumps({"doc_id": "7", "duplicate_of": "6", "reason": "exact"}))
+    args = ["--corpus", prepared / "corpus.jsonl", "--batch-size", 4]
+    invoke(index.main, [*args, "--out", root / "index"])
+    sharded(index.main, [*args, "--out", root / "index-merged"])
+    return prepared, root / "index", root / "index-merged"
+
+
+def test_index_shards_merge_into_the_whole_index(tiny):
+    _, whole, merged = tiny
+    same_files(whole, merged, ["corpus_emb.json"])
+    np.testing.assert_allclose(np.load(merged / "corpus_emb.npy"), np.load(whole / "corpus_emb.npy"), atol=1e-5)
+    assert sorted(p.name for p in (merged / "lucene").iterdir()) == sorted(p.name for p in (whole / "lucene").iterdir())
+    assert sorted(p.name for p in (merged.parent / "index-merged.shards").iterdir()) == ["0-of-3", "1-of-3", "2-of-3"]
+
+
+@pytest.fixture(scope="module")
+def mined(tiny, tmp_path_factory):
+    """mine's outputs on GENERATED, whole and merged, and its arguments (without --out/--stats)."""
+    prepared, index_dir, _ = tiny
+    root = tmp_path_factory.mktemp("mine")
+    queries = root / "questions.jsonl"
+    queries.write_text(
+        "".join(
+            json.dumps({"query_id": q, "text": t, "query_type": "questions", "source_doc_id": s}) + "\n"
+            for q, t, s in GENERATED
+        )
+    )
+    args = ["--queries", queries, "--prepared", prepared, "--index", index_dir, "--k", 6, "--round-trip-depth", 3,
+            "--queries-per-unit", 2]  # fmt: skip
+    invoke(mine.main, [*args, "--out", root / "whole", "--stats", root / "whole.json"])
+    sharded(mine.main, [*args, "--out", root / "merged", "--stats", root / "merged.json"])
+    return root, args
+
+
+def test_mine_shards_merge_into_the_whole_run(mined):
+    root, _ = mined
+    same_files(root / "whole", root / "merged", ["candidates.jsonl", "run.trec"])
+    assert (root / "whole.json").read_bytes() == (root / "merged.json").read_bytes()
+    stats = json.loads((root / "merged.json").read_text())
+    assert stats["queries_in"] == 7 and 0 < stats["kept"] < 7  # some queries dropped, some kept
+
+
+def test_mine_merge_refuses_missing_or_foreign_parts(mined):
+    root, args = mined
+    out = ["--out", root / "merged", "--stats", root / "other.json"]
+    r = CliRunner().invoke(mine.main, [str(a) for a in [*args, "--k", 5, *out, "--merge", N]])
+    assert r.exit_code == 1 and "made with other settings or inputs" in r.output
+    manifest = shard_dir(root / "merged", Shard(1, N)) / "shard.json"
+    manifest.rename(manifest.with_suffix(".bak"))
+    try:
+        r = CliRunner().invoke(mine.main, [str(a) for a in [*args, *out, "--merge", N]])
+        assert r.exit_code == 1 and "1 of 3 shard part(s)" in r.output and "1-of-3/shard.json" in r.output
+    finally:
+        manifest.with_suffix(".bak").rename(manifest)
+    assert not (root / "other.json").exists()
+
+
+def test_score_shards_merge_into_the_whole_run(tiny, mined, tmp_path):
+    prepared, index_dir, _ = tiny
+    root, _ = mined
+    args = ["--candidates", root / "whole" / "candidates.jsonl", "--corpus", prepared / "corpus.jsonl",
+            "--index", index_dir, "--depth", 4, "--consistency", "false", "--dev-fraction", 0.3,
+            "--queries-per-unit", 1]  # fmt: skip
+    invoke(score.main, [*args, "--out", tmp_path / "whole", "--stats", tmp_path / "whole.json"])
+    sharded(score.main, [*args, "--out", tmp_path / "merged", "--stats", tmp_path / "merged.json"])
+    same_files(tmp_path / "whole", tmp_path / "merged", ["train.jsonl", "dev.jsonl"])
+    assert (tmp_path / "whole.json").read_bytes() == (tmp_path / "merged.json").read_bytes()
+    stats = json.loads((tmp_path / "merged.json").read_text())
+    assert stats["kept"] > 0 and stats["pairs_scored"] == 4 * stats["queries_in"]
+
+
+@pytest.fixture()
+def one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_generate_shards_merge_into_the_whole_run(tmp_path, one_thread):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"doc_id": d, "title": t, "text": x}) + "\n" for d, t, x in CORPUS))
+    # 5 sampled passages in batches of 2: 3 batches, one per shard; sampled (temperature 0.7), so seeds matter
+    args = ["--query-type", "questions", "--pool", pool, "--device", "cpu", "--passages", 5, "--batch-size", 2,
+            "--max-new-tokens", 6, "--num-examples", 1, "--passage-max-tokens", 48, "--checkpoint-dir",
+            tmp_path / "ckpt"]  # fmt: skip
+    outs = {
+        name: ["--out", tmp_path / name / "q.jsonl", "--stats", tmp_path / name / "q.json", "--dropped",
+               tmp_path / name / "dropped.jsonl", "--sample", tmp_path / name / "sample.tsv"]
+        for name in ("whole", "merged")
+    }  # fmt: skip
+    invoke(generate.main, [*args, *outs["whole"]])
+    sharded(generate.main, [*args, *outs["merged"]])
+    same_files(tmp_path / "whole", tmp_path / "merged", ["q.jsonl", "q.json", "dropped.jsonl", "sample.tsv"])
+    assert json.loads((tmp_path / "merged" / "q.json").read_text())["generated"] == 5
+    parts = [json.loads(line) for line in (tmp_path / "merged" / "q.jsonl.shards" / "1-of-3" / "completions.jsonl")
+             .read_text().splitlines()]  # fmt: skip
+    assert len(parts) == 2  # the middle batch
+    assert not list((tmp_path / "ckpt").iterdir())  # every shard removed its own checkpoint
