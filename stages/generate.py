@@ -36,6 +36,9 @@ _D = GenerateConfig("questions")
 @click.option("--backend", type=click.Choice(BACKENDS), default=_D.backend)
 @click.option("--device", default=_D.device, help="auto | cpu | cuda | cuda:N")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default=_D.dtype)
+@click.option(
+    "--tensor-parallel-size", type=int, default=_D.tensor_parallel_size, help="vllm: GPUs per model (0: all)."
+)
 @click.option("--passages", type=int, default=_D.passages, help="Seeded sample of the pool (0: all).")
 @click.option("--num-examples", type=int, default=_D.num_examples, help="Few-shot examples per passage.")
 @click.option("--max-new-tokens", type=int, default=_D.max_new_tokens)

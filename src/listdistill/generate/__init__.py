@@ -78,6 +78,7 @@ class GenerateConfig:
     backend: str = "transformers"
     device: str = "auto"
     dtype: str = "auto"
+    tensor_parallel_size: int = 1  # vllm: GPUs per model copy (0: every visible GPU); data parallel = shards
     passages: int = 60  # seeded sample of the pool; 0: the whole pool
     num_examples: int = 2  # few-shot examples drawn per passage
     max_new_tokens: int = 32
@@ -292,7 +293,7 @@ def _plan(config: GenerateConfig, pool: str | Path) -> _Plan:
 
 def _prompts(config: GenerateConfig, plan: _Plan, backend: Backend | None) -> tuple[Backend, list[Prompt]]:
     if backend is None:
-        backend = load_backend(config.backend, config.model, config.device, config.dtype)
+        backend = load_backend(config.backend, config.model, config.device, config.dtype, config.tensor_parallel_size)
     builder = PromptBuilder(backend.tokenizer, plan.qtype, config.num_examples, config.passage_max_tokens, config.seed)
     return backend, [builder.build(d) for d in plan.docs]
 

@@ -78,12 +78,16 @@ def resolve_dtype(dtype: str, device: str) -> Any:
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
 
 
-def load_backend(name: str, model: str, device: str = "auto", dtype: str = "auto") -> Backend:
+def load_backend(
+    name: str, model: str, device: str = "auto", dtype: str = "auto", tensor_parallel_size: int = 1
+) -> Backend:
     """Load a backend by name; a model reference that names nothing raises FileNotFoundError."""
     if name == "transformers":
+        if tensor_parallel_size > 1:
+            raise ValueError("tensor_parallel_size > 1 needs backend 'vllm'; the transformers backend uses one device")
         return TransformersBackend(model, device, dtype)
     if name == "vllm":
-        return VLLMBackend(model, device, dtype)
+        return VLLMBackend(model, device, dtype, tensor_parallel_size)
     raise ValueError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
 
 
@@ -310,11 +314,16 @@ def first_line_stop(tokenizer: Any, start: int) -> Any:
 
 
 class VLLMBackend:
-    """vLLM's offline ``LLM.generate`` on the same token ids (GPU; prefix caching is vLLM's own)."""
+    """vLLM's offline ``LLM.generate`` on the same token ids (GPU; prefix caching is vLLM's own).
+
+    ``tensor_parallel_size`` splits one model copy over that many GPUs (0: every visible GPU). For data
+    parallelism, run one shard per GPU or per group of GPUs (``--shard i/N`` with ``CUDA_VISIBLE_DEVICES``, see
+    docs/sharding.md): the shards' merged output is the whole run's.
+    """
 
     name = "vllm"
 
-    def __init__(self, model: str, device: str = "auto", dtype: str = "auto"):
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", tensor_parallel_size: int = 1):
         try:
             from vllm import LLM
         except ImportError as e:
@@ -323,7 +332,16 @@ class VLLMBackend:
             raise ValueError(f"backend 'vllm' runs on the GPU vLLM picks; got device {device!r} (use auto)")
         resolved = materialise(resolve_model(model))  # a GGUF reference becomes a plain folder first
         self.tokenizer = _load_tokenizer(resolved.location)
-        self.llm = LLM(model=resolved.location, dtype=dtype, enable_prefix_caching=True)
+        if tensor_parallel_size == 0:
+            import torch
+
+            tensor_parallel_size = max(1, torch.cuda.device_count())
+        self.llm = LLM(
+            model=resolved.location,
+            dtype=dtype,
+            enable_prefix_caching=True,
+            tensor_parallel_size=tensor_parallel_size,
+        )
 
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig, seed: int) -> list[Completion]:
         from vllm import SamplingParams

