@@ -14,7 +14,7 @@ import click
 import numpy as np
 
 from listdistill.encoder import Encoder
-from listdistill.io import read_docs, write_json
+from listdistill.io import Doc, read_docs, write_json
 from listdistill.lucene import build_index
 from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, read_manifests
 from stages.options import check_shard_options, encoder_options, make_encoder_config, shard_options
@@ -25,6 +25,23 @@ PART = "corpus_emb.npy"
 def save_npy(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(path.stem + ".tmp.npy")
     np.save(tmp, array)
+    tmp.replace(path)
+
+
+def stack_npy(path: Path, parts: list[np.ndarray], rows: int = 65_536) -> None:
+    """Write the row-wise concatenation of ``parts`` (memory-mapped slices) to ``path``, ``rows`` at a time, so a
+    corpus larger than memory can be merged."""
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    n, d = sum(len(p) for p in parts), parts[0].shape[1]
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, d))
+    start = 0
+    for part in parts:
+        for s in range(0, len(part), rows):
+            block = np.asarray(part[s : s + rows], dtype=np.float32)
+            out[start : start + len(block)] = block
+            start += len(block)
+    out.flush()
+    del out
     tmp.replace(path)
 
 
@@ -41,12 +58,17 @@ def main(corpus: Path, shard: Shard, merge: int, out: Path, **enc: object) -> No
     if merge:
         try:
             parts = read_manifests(out, merge, key)
-            emb = np.concatenate([np.load(folder / PART) for folder, _ in parts])  # (N, d)
+            slices = [np.load(folder / PART, mmap_mode="r") for folder, _ in parts]  # (n_i, d) each, not read yet
         except (ShardError, FileNotFoundError) as e:
             raise click.ClickException(str(e)) from e
-        if len(emb) != len(docs):
-            raise click.ClickException(f"the parts of {out} hold {len(emb)} embeddings for {len(docs)} passages")
+        if sum(len(x) for x in slices) != len(docs):
+            n = sum(len(x) for x in slices)
+            raise click.ClickException(f"the parts of {out} hold {n} embeddings for {len(docs)} passages")
         model, pooling = parts[0][1]["model"], parts[0][1]["pooling"]
+        build_index(docs, out / "lucene")
+        stack_npy(out / "corpus_emb.npy", slices)
+        write_meta(out, docs, int(slices[0].shape[1]), model, pooling)
+        return
     else:
         rows = shard.slice(len(docs))
         encoder = Encoder(config)
@@ -61,10 +83,12 @@ def main(corpus: Path, shard: Shard, merge: int, out: Path, **enc: object) -> No
             return
     build_index(docs, out / "lucene")
     save_npy(out / "corpus_emb.npy", emb)
-    write_json(
-        out / "corpus_emb.json",
-        {"doc_ids": [d.doc_id for d in docs], "dim": int(emb.shape[1]), "model": model, "pooling": pooling},
-    )
+    write_meta(out, docs, int(emb.shape[1]), model, pooling)
+
+
+def write_meta(out: Path, docs: list[Doc], dim: int, model: str, pooling: str) -> None:
+    meta = {"doc_ids": [d.doc_id for d in docs], "dim": dim, "model": model, "pooling": pooling}
+    write_json(out / "corpus_emb.json", meta)
 
 
 if __name__ == "__main__":
