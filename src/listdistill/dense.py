@@ -1,8 +1,31 @@
-"""Dense retrieval with faiss over student embeddings (exact inner product by default)."""
+"""Dense retrieval with faiss over student embeddings: exact inner product by default, approximate at scale.
+
+The index type is a spec string (the ``mine.faiss_index`` and ``evaluate.faiss_index`` params):
+
+* ``Flat``: exact search (also ``flat`` or ``exact``); memory N x d x 4 bytes.
+* ``HNSW``: a graph, ``HNSW{hnsw_m}`` (default 32 neighbours per node), built with ``ef_construction`` and
+  searched with ``ef_search``; no training, memory above Flat (the vectors plus the links).
+* ``IVF,PQ``: ``IVF{nlist},PQ{pq_m}``: an inverted file of ``nlist`` k-means cells (default about 4 sqrt(N))
+  over product-quantised residuals (default ``pq_m`` = d / 4 one-byte codes per vector, 16x smaller than Flat),
+  searched in the ``nprobe`` nearest cells. ``IVF,Flat`` keeps exact vectors in the cells.
+* any other faiss ``index_factory`` string (``HNSW64``, ``IVF1024,PQ48``, ``IVF4096,SQ8``, ``OPQ48,IVF1024,PQ48``),
+  passed through; a bare ``IVF``, ``PQ`` or ``HNSW`` token in it gets the sizes above.
+
+Building reads the embeddings in bounded memory: an ``.npy`` path is memory-mapped (as is an array from
+``np.load(path, mmap_mode="r")``), the quantisers train on a seeded sample of at most ``max_train`` rows, and
+vectors are added ``add_chunk`` rows at a time, so the only full-size structure is the index itself. Training
+is seeded (faiss k-means ``seed``), so IVF and PQ indexes are reproducible; an HNSW graph built on several
+OpenMP threads depends on their timing (set ``OMP_NUM_THREADS=1`` for bit-identical graphs). Search goes
+``chunk`` queries at a time.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -10,14 +33,161 @@ from tqdm.auto import tqdm
 
 from listdistill.io import Run
 
+ACCEPTED = (
+    "'Flat' (exact), 'HNSW', 'IVF,PQ', 'IVF,Flat', or a faiss index_factory string such as 'HNSW32', "
+    "'IVF1024,PQ48' or 'IVF4096,SQ8'"
+)
+_ALIASES = {"flat": "Flat", "exact": "Flat", "hnsw": "HNSW", "ivf,pq": "IVF,PQ", "ivf,flat": "IVF,Flat"}
 
-def build_index(embeddings: np.ndarray, index_type: str = "Flat") -> faiss.Index:
-    """An inner-product faiss index over (N, d) float32 embeddings; ``index_type`` is a faiss factory string."""
-    emb = np.ascontiguousarray(embeddings, dtype=np.float32)
-    index = faiss.index_factory(emb.shape[1], index_type, faiss.METRIC_INNER_PRODUCT)
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How a faiss inner-product index is built and searched.
+
+    Args:
+        spec: index type, see the module docstring.
+        hnsw_m: neighbours per HNSW node (a bare ``HNSW``).
+        ef_construction: HNSW candidate-list size while building (faiss default 40; larger: better graph, slower).
+        ef_search: HNSW candidate-list size while searching (at least k is used).
+        nlist: IVF cells for a bare ``IVF``; 0: ``round(4 sqrt(N))``, at most N / 39 (faiss's minimum of 39
+            training points per cell) and 65,536.
+        nprobe: IVF cells visited per query.
+        pq_m: sub-quantisers (bytes per vector) for a bare ``PQ``; 0: the largest divisor of d leaving at least
+            4 dimensions per sub-vector (d / 4 for d = 384: 96 bytes).
+        pq_train: training points of each PQ sub-quantiser's k-means (faiss default 65,536): 256 centroids in a
+            few dimensions need far fewer, and the cost grows with pq_m x points (pq_m 96 on 11,429 points: about
+            45 s on one busy core).
+        max_train: cap on the seeded training sample of ``min(N, max_train, max(256 nlist, 65,536))`` rows (faiss
+            k-means uses at most 256 points per centroid, so a larger sample would only cost memory).
+        add_chunk: rows added to the index at a time.
+        seed: seed of the training sample and of faiss k-means.
+    """
+
+    spec: str = "Flat"
+    hnsw_m: int = 32
+    ef_construction: int = 80
+    ef_search: int = 128
+    nlist: int = 0
+    nprobe: int = 32
+    pq_m: int = 0
+    pq_train: int = 16_384
+    max_train: int = 500_000
+    add_chunk: int = 65_536
+    seed: int = 0
+
+
+def auto_nlist(n: int) -> int:
+    """IVF cells for ``n`` vectors: about 4 sqrt(n), with at least 39 training points per cell."""
+    return int(max(1, min(round(4 * math.sqrt(n)), n // 39, 65_536)))
+
+
+def auto_pq_m(d: int) -> int:
+    """The largest divisor of ``d`` leaving at least 4 dimensions per PQ sub-vector (1 when d < 4)."""
+    return max([m for m in range(1, d + 1) if d % m == 0 and d // m >= 4], default=1)
+
+
+def resolve_spec(cfg: IndexConfig, n: int, d: int) -> str:
+    """The faiss factory string for ``cfg.spec`` over ``n`` vectors of dimension ``d``."""
+    spec = cfg.spec.strip()
+    spec = _ALIASES.get(spec.lower().replace(" ", ""), spec)
+    if not spec:
+        raise ValueError(f"empty faiss index spec; use {ACCEPTED}")
+    tokens = []
+    for tok in (t.strip() for t in spec.split(",")):
+        if tok == "IVF":
+            nlist = cfg.nlist or auto_nlist(n)
+            if nlist > n:
+                raise ValueError(f"faiss index spec {cfg.spec!r}: {nlist} IVF cells but only {n} vectors")
+            tok = f"IVF{nlist}"
+        elif tok == "PQ":
+            tok = f"PQ{cfg.pq_m or auto_pq_m(d)}"
+        elif tok == "HNSW":
+            tok = f"HNSW{cfg.hnsw_m}"
+        tokens.append(tok)
+    return ",".join(tokens)
+
+
+def _as_matrix(embeddings: np.ndarray | str | Path) -> np.ndarray:
+    """A 2-D array, memory-mapped when given a ``.npy`` path (rows are then read only when needed)."""
+    emb = np.load(embeddings, mmap_mode="r") if isinstance(embeddings, str | Path) else embeddings
+    if emb.ndim != 2 or emb.shape[0] == 0:
+        raise ValueError(f"expected (N, d) embeddings with N >= 1, got shape {emb.shape}")
+    return emb
+
+
+def _rows(emb: np.ndarray, idx: slice | np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(emb[idx], dtype=np.float32)
+
+
+def train_sample(emb: np.ndarray, nlist: int, cfg: IndexConfig) -> np.ndarray:
+    """A seeded sample of rows (in corpus order) for training quantisers; every row when N is small enough."""
+    n = emb.shape[0]
+    size = min(n, cfg.max_train, max(256 * nlist, 65_536))
+    if size == n:
+        return _rows(emb, slice(None))
+    idx = np.sort(np.random.default_rng(cfg.seed).choice(n, size=size, replace=False))
+    return _rows(emb, idx)  # (size, d)
+
+
+def _faiss_reason(e: RuntimeError) -> str:
+    """The message of a faiss C++ error without its source location and failed assertion."""
+    msg = re.split(r"\.(?:cpp|h):\d+: ", str(e).strip().splitlines()[-1])[-1]
+    return msg.split(" failed: ", 1)[-1].removeprefix("Error: ")
+
+
+def configure_search(index: faiss.Index, nprobe: int | None = None, ef_search: int | None = None) -> None:
+    """Set the search-time knobs the index has: ``nprobe`` (IVF, capped at nlist) and ``efSearch`` (HNSW)."""
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None and nprobe is not None:
+        ivf.nprobe = max(1, min(nprobe, ivf.nlist))
+    inner = faiss.downcast_index(index)
+    if hasattr(inner, "hnsw") and ef_search is not None:
+        inner.hnsw.efSearch = ef_search
+
+
+def build_index(embeddings: np.ndarray | str | Path, index_type: str | IndexConfig = "Flat") -> faiss.Index:
+    """An inner-product faiss index over (N, d) float32 embeddings (an array or an ``.npy`` path).
+
+    Args:
+        embeddings: the corpus vectors; a path is memory-mapped and read in chunks.
+        index_type: a spec string (``Flat``, ``HNSW``, ``IVF,PQ`` or a faiss factory string) or an
+            :class:`IndexConfig` carrying it with the build and search settings.
+
+    Raises:
+        ValueError: the spec is unknown or does not fit the data (naming the spec and the accepted forms).
+    """
+    cfg = index_type if isinstance(index_type, IndexConfig) else IndexConfig(spec=index_type)
+    emb = _as_matrix(embeddings)
+    n, d = emb.shape
+    factory = resolve_spec(cfg, n, d)
+    try:
+        index = faiss.index_factory(d, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as e:
+        reason = _faiss_reason(e)
+        shown = repr(cfg.spec) if factory == cfg.spec.strip() else f"{cfg.spec!r} (resolved to {factory!r})"
+        raise ValueError(f"invalid faiss index spec {shown}: {reason}; use {ACCEPTED}") from None
+    inner = faiss.downcast_index(index)
+    if hasattr(inner, "hnsw"):
+        inner.hnsw.efConstruction = cfg.ef_construction
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        ivf.cp.seed = cfg.seed
+    if hasattr(inner, "pq"):
+        inner.pq.cp.seed = cfg.seed
+        inner.pq.cp.max_points_per_centroid = max(1, cfg.pq_train // inner.pq.ksub)
+    if hasattr(inner, "do_polysemous_training"):
+        inner.do_polysemous_training = False  # only serves polysemous (Hamming) search, unused; 15x the PQ training
     if not index.is_trained:
-        index.train(emb)
-    index.add(emb)
+        sample = train_sample(emb, ivf.nlist if ivf is not None else 0, cfg)  # (n_train, d)
+        try:
+            index.train(sample)
+        except RuntimeError as e:
+            reason = _faiss_reason(e)
+            raise ValueError(f"cannot train faiss index {factory!r} on {len(sample)} vectors: {reason}") from None
+        del sample
+    for s in tqdm(range(0, n, cfg.add_chunk), desc=f"faiss add ({factory})", disable=n <= cfg.add_chunk):
+        index.add(_rows(emb, slice(s, s + cfg.add_chunk)))  # (add_chunk, d)
+    configure_search(index, cfg.nprobe, cfg.ef_search)
     return index
 
 
@@ -28,12 +198,19 @@ def search(
     doc_ids: Sequence[str],
     k: int,
     chunk: int = 1024,
+    nprobe: int | None = None,
+    ef_search: int | None = None,
 ) -> Run:
-    """Top-``k`` doc ids per query, searched in chunks of queries so memory stays bounded."""
+    """Top-``k`` doc ids per query, searched in chunks of queries so memory stays bounded.
+
+    ``nprobe`` / ``ef_search``, when given, replace (on the index) the values it was built with (IVF / HNSW). An
+    approximate index may return fewer than ``k`` hits for a query (IVF cells holding fewer vectors).
+    """
+    configure_search(index, nprobe, ef_search)
     run: Run = {}
     k = min(k, index.ntotal)
     for s in tqdm(range(0, len(query_ids), chunk), desc="faiss search", disable=len(query_ids) <= chunk):
-        scores, idx = index.search(np.ascontiguousarray(query_emb[s : s + chunk], dtype=np.float32), k)
+        scores, idx = index.search(_rows(query_emb, slice(s, s + chunk)), k)  # (chunk, k) each
         for qid, row_s, row_i in zip(query_ids[s : s + chunk], scores, idx, strict=True):
             run[qid] = {doc_ids[i]: float(sc) for sc, i in zip(row_s, row_i, strict=True) if i >= 0}
     return run
