@@ -55,7 +55,7 @@ def dense_run(
 
 def zero_shot_run(cfg: EncoderConfig, index: IndexPaths, queries: Sequence[Query], k: int, index_type: str) -> Run:
     """The zero-shot student, reusing the corpus embeddings from the index stage."""
-    return dense_run(Encoder(cfg), np.load(index.embeddings), index.doc_ids, queries, k, index_type)
+    return dense_run(Encoder(cfg), np.load(index.embeddings, mmap_mode="r"), index.doc_ids, queries, k, index_type)
 
 
 def student_run(

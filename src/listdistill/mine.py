@@ -174,7 +174,7 @@ def cached_corpus_embeddings(
     key = hashlib.sha256(json.dumps([digest, repr(config)]).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"corpus_emb-{key}.npy"
     if path.is_file():
-        return np.load(path)
+        return np.load(path, mmap_mode="r")
     emb = Encoder(config).encode_passages([d.contents for d in docs], progress="encode corpus")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npy")
@@ -202,7 +202,7 @@ def build_retrievers(
         if part == "bm25":
             out.append(BM25Retriever(lucene_dir, bm25_k1, bm25_b))
         elif part == "dense":
-            out.append(DenseRetriever(Encoder(student), np.load(corpus_emb_path), doc_ids, index_type))
+            out.append(DenseRetriever(Encoder(student), np.load(corpus_emb_path, mmap_mode="r"), doc_ids, index_type))
         else:
             if docs is None or corpus_file is None:
                 raise ValueError(f"retriever {part!r} needs the corpus to encode")

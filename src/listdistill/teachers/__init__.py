@@ -78,7 +78,7 @@ def build_teacher(config: TeacherConfig, resources: TeacherResources = TeacherRe
     if config.kind == "dense":
         from listdistill.teachers.retrieval import DenseTeacher
 
-        emb = np.load(resources.corpus_emb) if resources.corpus_emb is not None else None
+        emb = np.load(resources.corpus_emb, mmap_mode="r") if resources.corpus_emb is not None else None
         return DenseTeacher(resources.student, emb, resources.doc_ids if emb is not None else None)
     if config.kind == "query_likelihood":
         from listdistill.teachers.query_likelihood import QueryLikelihoodTeacher
