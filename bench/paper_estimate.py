@@ -95,6 +95,8 @@ def fwd_flops(tokens: float, seq: int, params: float = BERT_BASE_NONEMB) -> floa
 
 
 def hours(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
