@@ -38,6 +38,12 @@ def read_query_mix(params: Path) -> list[str]:
     return mix
 
 
+def by_type(dev: list[dict[str, Any]], epoch: int) -> dict[str, float]:
+    """The configured loss by query type on the dev set of ``epoch`` (0: the zero-shot model)."""
+    row = next((r for r in dev if r["epoch"] == epoch), {})
+    return {k.split("@", 1)[1]: v for k, v in sorted(row.items()) if k.startswith("dev_loss@")}
+
+
 def write_tsv(path: Path, rows: list[dict[str, Any]]) -> None:
     with atomic_open(path) as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["step"], delimiter="\t", lineterminator="\n")
@@ -125,6 +131,8 @@ def main(**kw: Any) -> None:
         "best_epoch": state.best_epoch,
         "best_dev_loss": state.best_dev_loss,
         "zero_shot_dev_loss": state.dev[0]["dev_loss"] if state.dev and state.dev[0]["epoch"] == 0 else None,
+        "best_dev_loss_by_type": by_type(state.dev, state.best_epoch),
+        "zero_shot_dev_loss_by_type": by_type(state.dev, 0),
         "stopped_early": state.stopped_early,
         "final_train_loss": state.curve[-1]["loss"] if state.curve else None,
         "seconds": round(state.seconds, 1),

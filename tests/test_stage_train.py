@@ -68,6 +68,9 @@ def test_train_stage_writes_model_metrics_and_curves(workspace: Path):
     assert metrics["query_mix"] == ["claims", "questions"]
     assert metrics["train_queries_by_type"] == {"claims": 5, "questions": 5}
     assert metrics["steps"] == 3 and metrics["dev_queries"] == 4 and metrics["best_epoch"] == 1
+    assert (
+        set(metrics["best_dev_loss_by_type"]) == set(metrics["zero_shot_dev_loss_by_type"]) == {"claims", "questions"}
+    )
     with (workspace / "student_curve.tsv").open() as f:
         curve = list(csv.DictReader(f, delimiter="\t"))
     assert [r["step"] for r in curve] == ["1", "2", "3"] and set(curve[0]) == {

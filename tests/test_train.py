@@ -16,6 +16,8 @@ from listdistill.train import (
     TrainState,
     build_example,
     cap,
+    dev_batches,
+    dev_losses,
     linear_schedule,
     load_examples,
     make_batch,
@@ -129,6 +131,18 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny"), dropout=0.1)
 
 
+def test_dev_loss_is_broken_down_by_query_type(tiny: Path):
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    batches = dev_batches(TRAIN, 2, TEXTS)  # titles q0 q1 | titles q4 | claims q2 q3: types never mixed
+    assert [b.query_type for b in batches] == ["titles", "titles", "claims"]
+    assert [len(b.queries) for b in batches] == [2, 1, 2]
+    losses = dev_losses(encoder, batches, TrainConfig(chunk_size=4))
+    for name in ("listwise", "infonce", "margin_mse"):
+        weighted = (3 * losses[f"{name}@titles"] + 2 * losses[f"{name}@claims"]) / 5
+        assert losses[name] == pytest.approx(weighted, abs=2e-6)  # the overall loss is the query-weighted mean
+    assert losses["listwise@titles"] != losses["listwise@claims"]
+
+
 def params(encoder: Encoder) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in encoder.model.state_dict().items()}
 
@@ -140,7 +154,7 @@ def test_train_runs_logs_and_keeps_the_best_epoch(tiny: Path, tmp_path: Path):
     state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
     assert state.finished and state.step == 6 and [r["step"] for r in state.curve] == [1, 2, 3, 4, 5, 6]
     assert [r["epoch"] for r in state.dev] == [0, 1, 2]  # epoch 0: the untrained student
-    assert set(state.dev[0]) >= {"dev_loss", "dev_listwise", "dev_infonce", "dev_margin_mse"}
+    assert set(state.dev[0]) >= {"dev_loss", "dev_listwise", "dev_infonce", "dev_margin_mse", "dev_loss@titles"}
     assert state.best_epoch in (1, 2) and state.best_dev_loss == min(r["dev_loss"] for r in state.dev[1:])
     best = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
     after = params(encoder)

@@ -139,6 +139,7 @@ class Batch:
     teacher: torch.Tensor  # (B, L)
     valid: torch.Tensor  # (B, L) bool
     positive: torch.Tensor  # (B,) long
+    query_type: str | None = None  # the batch's query type when all its queries share one
 
 
 def make_batch(examples: Sequence[Example], texts: Mapping[str, str]) -> Batch:
@@ -161,7 +162,17 @@ def make_batch(examples: Sequence[Example], texts: Mapping[str, str]) -> Batch:
         teacher=teacher,
         valid=valid,
         positive=torch.tensor([e.positive for e in examples]),
+        query_type=examples[0].query_type if len({e.query_type for e in examples}) == 1 else None,
     )
+
+
+def dev_batches(examples: Sequence[Example], batch_size: int, texts: Mapping[str, str]) -> list[Batch]:
+    """Dev batches that never mix query types (types in order of first appearance), so that the dev loss can be
+    broken down by type; in-batch negatives then come from queries of the same type."""
+    by_type: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_type.setdefault(ex.query_type, []).append(ex)
+    return [make_batch(g[i : i + batch_size], texts) for g in by_type.values() for i in range(0, len(g), batch_size)]
 
 
 def batch_scores(q: torch.Tensor, p: torch.Tensor, batch: Batch, threshold: float) -> Scores:
@@ -335,10 +346,12 @@ def make_loss(
 
 @torch.no_grad()
 def dev_losses(encoder: Encoder, batches: Sequence[Batch], cfg: TrainConfig, world: World = SINGLE) -> dict[str, float]:
-    """Every registered loss on the dev batches (model in eval mode), averaged over queries; the texts are shared
-    out between the processes of ``world`` and the embeddings gathered, so every process gets the same numbers."""
+    """Every registered loss on the dev batches (model in eval mode), averaged over queries, and each loss by query
+    type as ``<loss>@<type>`` for batches of one type (see :func:`dev_batches`). The texts are shared out between
+    the processes of ``world`` and the embeddings gathered, so every process gets the same numbers."""
     encoder.model.eval()
     totals = dict.fromkeys(LOSSES, 0.0)
+    counts: dict[str, int] = {}
     n = 0
     for batch in tqdm(batches, desc="dev loss", unit="batch", leave=False, disable=not world.is_main):
         qs, ps = world.part(len(batch.queries)), world.part(len(batch.passages))
@@ -347,9 +360,14 @@ def dev_losses(encoder: Encoder, batches: Sequence[Batch], cfg: TrainConfig, wor
         q, p = world.gather_rows(q, len(batch.queries)), world.gather_rows(p, len(batch.passages))  # (B, d), (U, d)
         scores = batch_scores(q, p, batch, cfg.losses.false_negative_threshold)
         for name, fn in LOSSES.items():
-            totals[name] += float(fn(scores, cfg.losses)) * len(batch.queries)
+            value = float(fn(scores, cfg.losses)) * len(batch.queries)
+            totals[name] += value
+            if batch.query_type is not None:
+                key = f"{name}@{batch.query_type}"
+                totals[key] = totals.get(key, 0.0) + value
+                counts[key] = counts.get(key, 0) + len(batch.queries)
         n += len(batch.queries)
-    return {name: round(total / max(n, 1), 6) for name, total in totals.items()}
+    return {name: round(total / max(counts.get(name, n), 1), 6) for name, total in totals.items()}
 
 
 def train(
@@ -381,9 +399,7 @@ def train(
     total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
     optimizer = make_optimizer(model, cfg)
     scheduler = linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
-    dev_batches = [
-        make_batch(dev_examples[i : i + cfg.batch_size], texts) for i in range(0, len(dev_examples), cfg.batch_size)
-    ]
+    dev = dev_batches(dev_examples, cfg.batch_size, texts)
     ckpt = Checkpoints(checkpoint_dir, writer=world.is_main, barrier=world.barrier)
     state = TrainState(fingerprint(cfg, encoder, train_examples, dev_examples))
     loaded = ckpt.load_last(state.fingerprint)
@@ -397,8 +413,8 @@ def train(
         if "cuda" in blobs["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(blobs["rng"]["cuda"])
         state.resumed_at_step = state.step
-    elif dev_batches:
-        state.dev.append({"epoch": 0, "step": 0, **_dev_row(dev_losses(encoder, dev_batches, cfg, world), cfg.loss)})
+    elif dev:
+        state.dev.append({"epoch": 0, "step": 0, **_dev_row(dev_losses(encoder, dev, cfg, world), cfg.loss)})
 
     start = time.monotonic() - state.seconds
     bar = tqdm(total=total, initial=state.step, desc=f"train ({cfg.loss})", unit="step", disable=not world.is_main)
@@ -432,7 +448,7 @@ def train(
             if state.step % cfg.checkpoint_every == 0:
                 state.seconds = time.monotonic() - start
                 ckpt.save_last(state, model, optimizer, scheduler)
-        _end_epoch(state, encoder, dev_batches, cfg, ckpt, total, len(batches), world)
+        _end_epoch(state, encoder, dev, cfg, ckpt, total, len(batches), world)
         state.seconds = time.monotonic() - start
         ckpt.save_last(state, model, optimizer, scheduler)
     bar.close()
@@ -444,7 +460,10 @@ def train(
 
 
 def _dev_row(losses: dict[str, float], name: str) -> dict[str, float]:
-    return {"dev_loss": losses[name], **{f"dev_{k}": v for k, v in losses.items()}}
+    """The configured loss as ``dev_loss``, every loss as ``dev_<loss>``, the configured loss by type as
+    ``dev_loss@<type>``."""
+    by_type = {f"dev_loss@{k.split('@', 1)[1]}": v for k, v in losses.items() if k.startswith(f"{name}@")}
+    return {"dev_loss": losses[name], **{f"dev_{k}": v for k, v in losses.items() if "@" not in k}, **by_type}
 
 
 def _end_epoch(
