@@ -20,7 +20,7 @@ from listdistill.evaluation import (
 from listdistill.io import read_docs, read_qrels, read_queries, write_json
 from listdistill.teachers import KINDS, TeacherConfig, TeacherResources, build_teacher
 from listdistill.teachers.base import rerank_run
-from stages.options import encoder_options, make_encoder_config, teacher_options
+from stages.options import bm25_options, encoder_options, make_encoder_config, teacher_options
 
 
 @click.command(context_settings={"show_default": True})
@@ -43,9 +43,8 @@ from stages.options import encoder_options, make_encoder_config, teacher_options
 )
 @teacher_options
 @click.option("--teacher-depth", type=int, default=20, help="Candidates the teacher reranks (L).")
-@click.option("--bm25-k1", type=float, default=0.9)
-@click.option("--bm25-b", type=float, default=0.4)
-@click.option("--faiss-index", default="Flat", help="faiss index factory string.")
+@bm25_options
+@click.option("--faiss-index", default="Flat", help="Flat, HNSW, IVF,PQ, IVF,Flat or a faiss factory string.")
 @click.option("--depth", type=int, default=100, help="Run depth written and evaluated.")
 @click.option("--seed", type=int, default=42, help="Seed of the randomization test.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for runs and per-query TSV.")

@@ -25,7 +25,14 @@ from listdistill.mine import (
     write_part,
 )
 from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, read_manifests, units
-from stages.options import check_shard_options, encoder_options, make_encoder_config, shard_options
+from stages.options import (
+    bm25_options,
+    check_shard_options,
+    encoder_options,
+    make_encoder_config,
+    queries_per_unit_option,
+    shard_options,
+)
 
 PART = "mined.jsonl"
 
@@ -55,21 +62,15 @@ PART = "mined.jsonl"
     help="Top-N of the fused list, or of any single retriever's list.",
 )
 @encoder_options
-@click.option("--bm25-k1", type=float, default=0.9)
-@click.option("--bm25-b", type=float, default=0.4)
-@click.option("--faiss-index", default="Flat", help="faiss index factory string.")
+@bm25_options
+@click.option("--faiss-index", default="Flat", help="Flat, HNSW, IVF,PQ, IVF,Flat or a faiss factory string.")
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),
     default=Path(".cache/embeddings"),
     help="Corpus embeddings of extra dense:<model-ref> retrievers.",
 )
-@click.option(
-    "--queries-per-unit",
-    type=click.IntRange(min=1),
-    default=1024,
-    help="Queries retrieved together; shards take whole units, so outputs do not depend on the shard count.",
-)
+@queries_per_unit_option("Queries retrieved together")
 @shard_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for run.trec, candidates.jsonl.")
 @click.option("--stats", type=click.Path(path_type=Path), required=True, help="Stats JSON (DVC metric).")

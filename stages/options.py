@@ -97,3 +97,19 @@ def check_shard_options(shard: Shard, merge: int) -> None:
         raise click.UsageError(f"--shard {shard} and --merge {merge} exclude each other: run the parts, then merge")
     if merge == 1:
         raise click.UsageError("--merge needs N >= 2 parts; the whole run (--shard 0/1) writes the outputs")
+
+
+def bm25_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Lucene BM25's k1 and b."""
+    f = click.option("--bm25-b", type=float, default=0.4)(f)
+    return click.option("--bm25-k1", type=float, default=0.9)(f)
+
+
+def queries_per_unit_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--queries-per-unit``: the fixed chunk of queries processed together (``what``); shards take whole units."""
+    return click.option(
+        "--queries-per-unit",
+        type=click.IntRange(min=1),
+        default=1024,
+        help=f"{what}; shards take whole units, so outputs do not depend on the shard count.",
+    )

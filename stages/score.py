@@ -26,7 +26,15 @@ from listdistill.score import (
 from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, read_manifests, units
 from listdistill.teachers import KINDS, TeacherConfig, TeacherResources, build_teacher
 from listdistill.teachers.query_likelihood import DEFAULT_PROMPT
-from stages.options import check_shard_options, encoder_options, make_encoder_config, shard_options, teacher_options
+from stages.options import (
+    bm25_options,
+    check_shard_options,
+    encoder_options,
+    make_encoder_config,
+    queries_per_unit_option,
+    shard_options,
+    teacher_options,
+)
 
 PART = "raw.jsonl"
 
@@ -58,14 +66,8 @@ PART = "raw.jsonl"
 @click.option("--dev-fraction", type=float, default=0.1)
 @click.option("--seed", type=int, default=42)
 @encoder_options
-@click.option("--bm25-k1", type=float, default=0.9)
-@click.option("--bm25-b", type=float, default=0.4)
-@click.option(
-    "--queries-per-unit",
-    type=click.IntRange(min=1),
-    default=1024,
-    help="Queries per teacher call; shards take whole units, so outputs do not depend on the shard count.",
-)
+@bm25_options
+@queries_per_unit_option("Queries per teacher call")
 @shard_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for train.jsonl and dev.jsonl.")
 @click.option("--stats", type=click.Path(path_type=Path), required=True, help="Stats JSON (DVC metric).")

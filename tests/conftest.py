@@ -26,3 +26,12 @@ def minilm():
     from listdistill.encoder import Encoder, EncoderConfig
 
     return Encoder(EncoderConfig(batch_size=4))
+
+
+@pytest.fixture()
+def single_thread():
+    """Torch on one thread for the test: small models gain nothing from more, and lose much on a busy machine."""
+    from tiny_bert import one_thread
+
+    with one_thread():
+        yield

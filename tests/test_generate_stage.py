@@ -98,19 +98,8 @@ def test_vllm_is_imported_only_when_selected():
         load_backend("llamacpp", "x")
 
 
-@pytest.fixture()
-def one_thread():
-    """Two passages: one torch thread is as fast, and far faster on a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
-def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, one_thread):
+def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, single_thread):
     pool = _pool(
         tmp_path,
         [

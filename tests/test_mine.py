@@ -4,6 +4,7 @@ stats, and the stage on a tiny real index (BM25 + the packaged student)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -139,19 +140,24 @@ CORPUS = [
 ]
 
 
+def write_prepared(prepared: Path, corpus: list[tuple[str, str, str]]) -> Path:
+    """A prepare-style folder: corpus, qrels (doc 6 judged relevant to a test query), duplicates (7 copies 6)."""
+    prepared.mkdir(parents=True)
+    with (prepared / "corpus.jsonl").open("w") as f:
+        for doc_id, title, text in corpus:
+            f.write(json.dumps({"doc_id": doc_id, "title": title, "text": text}) + "\n")
+    (prepared / "qrels.txt").write_text("t1 0 6 1\nt1 0 3 0\n")
+    (prepared / "duplicates.jsonl").write_text(json.dumps({"doc_id": "7", "duplicate_of": "6", "reason": "exact"}))
+    return prepared
+
+
 @pytest.fixture(scope="module")
 def tiny_prepared(tmp_path_factory):
     """prepare-style folder (corpus, qrels, duplicates) and the index stage's outputs on a tiny corpus."""
     from stages import index
 
     root = tmp_path_factory.mktemp("tiny")
-    prepared = root / "prepared"
-    prepared.mkdir()
-    with (prepared / "corpus.jsonl").open("w") as f:
-        for doc_id, title, text in CORPUS:
-            f.write(json.dumps({"doc_id": doc_id, "title": title, "text": text}) + "\n")
-    (prepared / "qrels.txt").write_text("t1 0 6 1\nt1 0 3 0\n")  # doc 6 judged relevant to a test query
-    (prepared / "duplicates.jsonl").write_text(json.dumps({"doc_id": "7", "duplicate_of": "6", "reason": "exact"}))
+    prepared = write_prepared(root / "prepared", CORPUS)
     r = CliRunner().invoke(index.main, ["--corpus", str(prepared / "corpus.jsonl"), "--out", str(root / "index")])
     assert r.exit_code == 0, r.output
     return prepared, root / "index"

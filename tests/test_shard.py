@@ -9,20 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_mine import CORPUS as MINE_CORPUS
+from test_mine import write_prepared
 
 from listdistill.shard import Shard, ShardError, parse_shard, read_manifests, shard_dir, units
 from stages import generate, index, mine, score
 
 N = 3
 CORPUS = [
-    ("1", "supersonic nozzle", "shock waves form in a supersonic nozzle when the back pressure rises"),
-    ("2", "plant biology", "photosynthesis converts sunlight into chemical energy in leaves"),
-    ("3", "monetary policy", "the central bank raised interest rates to curb inflation"),
-    ("4", "boundary layers", "laminar boundary layer heat transfer on a flat plate at high mach number"),
-    ("5", "shell buckling", "buckling of thin cylindrical shells under axial compression"),
-    ("6", "nozzle flow", "flow separation in an overexpanded rocket nozzle with shock waves"),
-    ("7", "copy of 6", "flow separation in an overexpanded rocket nozzle with shock waves"),
-    ("8", "wing lift", "lift and drag of a swept wing at transonic speed"),
+    *MINE_CORPUS,
     ("9", "wing flutter", "flutter speed of swept wings falls as the sweep angle increases"),
     ("10", "rotating disk", "heat transfer from a rotating disk grows with the square root of its speed"),
 ]
@@ -106,13 +101,7 @@ def test_shard_options_errors(tmp_path):
 def tiny(tmp_path_factory):
     """A prepare-style folder and the index stage's outputs, whole and merged from N shards."""
     root = tmp_path_factory.mktemp("tiny")
-    prepared = root / "prepared"
-    prepared.mkdir()
-    with (prepared / "corpus.jsonl").open("w") as f:
-        for doc_id, title, text in CORPUS:
-            f.write(json.dumps({"doc_id": doc_id, "title": title, "text": text}) + "\n")
-    (prepared / "qrels.txt").write_text("t1 0 6 1\nt1 0 3 0\n")
-    (prepared / "duplicates.jsonl").write_text(json.dumps({"doc_id": "7", "duplicate_of": "6", "reason": "exact"}))
+    prepared = write_prepared(root / "prepared", CORPUS)
     args = ["--corpus", prepared / "corpus.jsonl", "--batch-size", 4]
     invoke(index.main, [*args, "--out", root / "index"])
     sharded(index.main, [*args, "--out", root / "index-merged"])
@@ -183,17 +172,7 @@ def test_score_shards_merge_into_the_whole_run(tiny, mined, tmp_path):
     assert stats["kept"] > 0 and stats["pairs_scored"] == 4 * stats["queries_in"]
 
 
-@pytest.fixture()
-def one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_generate_shards_merge_into_the_whole_run(tmp_path, one_thread):
+def test_generate_shards_merge_into_the_whole_run(tmp_path, single_thread):
     pool = tmp_path / "pool.jsonl"
     pool.write_text("".join(json.dumps({"doc_id": d, "title": t, "text": x}) + "\n" for d, t, x in CORPUS))
     # 5 sampled passages in batches of 2: 3 batches, one per shard; sampled (temperature 0.7), so seeds matter
