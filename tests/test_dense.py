@@ -126,3 +126,17 @@ def test_bad_inputs_raise(corpus):
         dense.build_index(corpus[:100], "IVF,PQ")  # 256 PQ centroids need 256 points
     with pytest.raises(ValueError, match=r"expected \(N, d\) embeddings"):
         dense.build_index(corpus[0], "Flat")
+
+
+def test_settings_in_the_spec_string():
+    assert dense.parse_index_config("IVF,PQ nprobe=64 pq_m=8") == IndexConfig(spec="IVF,PQ", nprobe=64, pq_m=8)
+    assert dense.parse_index_config("Flat") == IndexConfig()
+    with pytest.raises(ValueError, match=r"'nprobes=4' is not <setting>=<integer>.*'nprobe'"):
+        dense.parse_index_config("IVF,Flat nprobes=4")
+    with pytest.raises(ValueError, match="'ef_search=many'"):
+        dense.parse_index_config("HNSW ef_search=many")
+
+
+def test_spec_string_settings_reach_the_index(corpus):
+    index = dense.build_index(corpus, "IVF,Flat nlist=16 nprobe=3")
+    assert faiss.extract_index_ivf(index).nlist == 16 and faiss.extract_index_ivf(index).nprobe == 3

@@ -76,6 +76,22 @@ class IndexConfig:
     seed: int = 0
 
 
+def parse_index_config(text: str) -> IndexConfig:
+    """A spec string with optional ``key=value`` settings of :class:`IndexConfig` after it, separated by spaces, as
+    the ``*.faiss_index`` params take them: ``"IVF,PQ nprobe=64"``, ``"HNSW ef_search=256 hnsw_m=64"``."""
+    spec, *settings = text.split() or [""]
+    fields = {f for f in IndexConfig.__dataclass_fields__ if f != "spec"}
+    values: dict[str, int] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields or not value.lstrip("-").isdigit():
+            raise ValueError(
+                f"faiss index {text!r}: {item!r} is not <setting>=<integer> with a setting among {sorted(fields)}"
+            )
+        values[key] = int(value)
+    return IndexConfig(spec=spec, **values)
+
+
 def auto_nlist(n: int) -> int:
     """IVF cells for ``n`` vectors: about 4 sqrt(n), with at least 39 training points per cell."""
     return int(max(1, min(round(4 * math.sqrt(n)), n // 39, 65_536)))
@@ -150,13 +166,13 @@ def build_index(embeddings: np.ndarray | str | Path, index_type: str | IndexConf
 
     Args:
         embeddings: the corpus vectors; a path is memory-mapped and read in chunks.
-        index_type: a spec string (``Flat``, ``HNSW``, ``IVF,PQ`` or a faiss factory string) or an
-            :class:`IndexConfig` carrying it with the build and search settings.
+        index_type: a spec string (``Flat``, ``HNSW``, ``IVF,PQ`` or a faiss factory string, optionally followed
+            by settings: ``"IVF,PQ nprobe=64"``, see :func:`parse_index_config`) or an :class:`IndexConfig`.
 
     Raises:
         ValueError: the spec is unknown or does not fit the data (naming the spec and the accepted forms).
     """
-    cfg = index_type if isinstance(index_type, IndexConfig) else IndexConfig(spec=index_type)
+    cfg = index_type if isinstance(index_type, IndexConfig) else parse_index_config(index_type)
     emb = _as_matrix(embeddings)
     n, d = emb.shape
     factory = resolve_spec(cfg, n, d)
