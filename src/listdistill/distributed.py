@@ -51,12 +51,11 @@ class World:
         """All processes' shares (each (n_r, d), from :meth:`part`) stacked in rank order: (n, d). No gradient."""
         if not self.active:
             return local
-        width = max(self.part(n, r).stop - self.part(n, r).start for r in range(self.size))
-        padded = local.new_zeros((width, *local.shape[1:]))
+        sizes = [len(range(n)[self.part(n, r)]) for r in range(self.size)]
+        padded = local.new_zeros((max(sizes), *local.shape[1:]))  # all_gather needs equal shapes
         padded[: len(local)] = local
         parts = [torch.empty_like(padded) for _ in range(self.size)]
-        td.all_gather(parts, padded.contiguous())
-        sizes = [self.part(n, r).stop - self.part(n, r).start for r in range(self.size)]
+        td.all_gather(parts, padded)
         return torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)])
 
     def sum_gradients(self, model: torch.nn.Module) -> None:
