@@ -127,6 +127,101 @@ def test_dense_teacher_is_student_cosine_with_or_without_corpus_embeddings(minil
     assert np.argmax(a[:3]) == 0  # the nozzle passage for the nozzle query
 
 
+# dense members with their own model reference -----------------------------------------------------------------
+def test_ensemble_and_config_accept_dense_model_references():
+    kinds = ("bm25", "dense", "query_likelihood")
+    spec = "0.4*bm25+0.3*dense+0.3*dense:packaged:all-mpnet-base-v2"
+    assert parse_ensemble(spec, kinds) == [(0.4, "bm25"), (0.3, "dense"), (0.3, "dense:packaged:all-mpnet-base-v2")]
+    assert parse_ensemble("dense:/m/a+0.5*dense:/m/b", kinds) == [(1.0, "dense:/m/a"), (0.5, "dense:/m/b")]
+    with pytest.raises(ValueError, match="repeats"):
+        parse_ensemble("dense:/m/a+dense:/m/a", kinds)
+    with pytest.raises(ValueError, match="unknown kind"):
+        parse_ensemble("dense:/m/a", ("bm25",))
+    TeacherConfig(kind="ensemble", ensemble=spec)
+    TeacherConfig(kind="dense:packaged:all-mpnet-base-v2")
+    with pytest.raises(ValueError, match="dense:<model-ref>"):
+        TeacherConfig(kind="dense:")
+
+
+def test_one_parser_for_mine_retrievers_and_teacher_members(monkeypatch):
+    from listdistill.encoder import EncoderConfig
+    from listdistill.mine import parse_retrievers
+    from listdistill.models import dense_member_config, dense_member_ref
+    from listdistill.packaged import REGISTRY
+
+    assert dense_member_ref("dense") is None and dense_member_ref("dense:packaged:x") == "packaged:x"
+    for bad in ("dense:", "dense: ", "bm25", "densex"):
+        with pytest.raises(ValueError):
+            dense_member_ref(bad)
+        if bad != "bm25":
+            with pytest.raises(ValueError, match="unknown retriever"):
+                parse_retrievers(f"bm25+{bad}")
+    student = EncoderConfig(pooling="cls", query_prefix="q: ", batch_size=7)
+    cfg = dense_member_config(student, "packaged:all-mpnet-base-v2")  # mean pooling, no prefixes, student's batch
+    assert (cfg.model, cfg.pooling, cfg.query_prefix, cfg.passage_prefix, cfg.batch_size) == (
+        "packaged:all-mpnet-base-v2", "mean", "", "", 7
+    )  # fmt: skip
+    nomic = REGISTRY["all-mpnet-base-v2"].__class__(
+        **{**vars(REGISTRY["all-mpnet-base-v2"]), "name": "fake-nomic", "query_prefix": "search_query: ",
+           "passage_prefix": "search_document: "}
+    )  # fmt: skip
+    monkeypatch.setitem(REGISTRY, "fake-nomic", nomic)
+    cfg = dense_member_config(student, "packaged:fake-nomic")
+    assert (cfg.query_prefix, cfg.passage_prefix) == ("search_query: ", "search_document: ")
+    assert dense_member_config(student, "/some/folder").pooling == "auto"  # read from the model folder
+
+
+@pytest.fixture(scope="module")
+def tiny_cls_bert(tmp_path_factory):
+    from tiny_bert import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("bert") / "m", pooling="cls", seed=3)
+
+
+def test_dense_model_member_uses_its_pooling_encodes_each_passage_once_and_caches(
+    tiny_cls_bert, tmp_path, single_thread
+):
+    from listdistill.encoder import Encoder, EncoderConfig
+
+    res = TeacherResources(embedding_cache=tmp_path / "emb")
+    kind = f"dense:{tiny_cls_bert}"
+    teacher = build_teacher(TeacherConfig(kind=kind), res)
+    assert teacher.name == kind and teacher.encoder.pooling == "cls"  # from the folder's 1_Pooling, not the student's
+    encoded: list[str] = []
+    real = teacher.encoder.encode_passages
+    teacher.encoder.encode_passages = lambda texts, progress=None: (encoded.extend(texts), real(texts))[1]
+    got = teacher.score(LISTS, DOCS)
+    assert sorted(encoded) == sorted(DOCS[d].contents for d in {d for c in LISTS for d in c.doc_ids})  # once each
+    ref = Encoder(EncoderConfig(model=str(tiny_cls_bert), pooling="cls"))
+    for c, s in zip(LISTS, got, strict=True):
+        q = ref.encode_queries([c.text])[0]
+        np.testing.assert_allclose(s, ref.encode_passages([DOCS[d].contents for d in c.doc_ids]) @ q, atol=1e-5)
+    # a new teacher (another process, another query type) reads every passage from the cache
+    again = build_teacher(TeacherConfig(kind=kind), res)
+    again.encoder.encode_passages = lambda texts, progress=None: pytest.fail(f"re-encoded {texts}")
+    for a, b in zip(got, again.score(LISTS, DOCS), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert [p.suffix for p in (tmp_path / "emb").iterdir()] == [".npz"]  # no temporary left
+    # other encoder settings are another cache entry
+    other = build_teacher(TeacherConfig(kind=kind), TeacherResources(student=EncoderConfig(passage_max_length=8),
+                                                                     embedding_cache=tmp_path / "emb"))  # fmt: skip
+    other.score(LISTS[:1], DOCS)
+    assert len(list((tmp_path / "emb").iterdir())) == 2
+
+
+def test_ensemble_with_a_dense_model_member_is_the_weighted_sum(tiny_cls_bert, tmp_path, single_thread):
+    res = TeacherResources(embedding_cache=None)
+    kind = f"dense:{tiny_cls_bert}"
+    member = build_teacher(TeacherConfig(kind=kind), res)
+    table = {(c.query_id, d): float(i) for c in LISTS for i, d in enumerate(c.doc_ids)}
+    ens = EnsembleTeacher([(0.25, Fixed(table)), (0.75, member)])
+    for c, e, m in zip(LISTS, ens.score(LISTS, DOCS), member.score(LISTS, DOCS), strict=True):
+        want = 0.25 * normalise_list(np.arange(len(c.doc_ids), dtype=float), "zscore")
+        np.testing.assert_allclose(e, want + 0.75 * normalise_list(m, "zscore"), atol=1e-6)
+    built = build_teacher(TeacherConfig(kind="ensemble", ensemble=f"1*{kind}"), res)
+    assert [t.name for _, t in built.members] == [kind]
+
+
 # cross-encoder ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("num_labels", [1, 2])
 def test_cross_encoder_batched_equals_per_pair(tmp_path, num_labels):

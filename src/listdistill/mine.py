@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from listdistill import dense
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.fusion import rrf
 from listdistill.io import Doc, FormatError, Qrels, Run, iter_jsonl, ranked, write_jsonl
+from listdistill.models import dense_member_config, dense_member_ref
 from listdistill.shard import ShardError
 
 GENERATED_KEYS = ("query_id", "text", "query_type", "source_doc_id")
@@ -159,8 +160,12 @@ def parse_retrievers(spec: str) -> list[str]:
     if not parts:
         raise ValueError("no retrievers given; use e.g. 'bm25+dense'")
     for p in parts:
-        if p not in ("bm25", "dense") and not (p.startswith("dense:") and len(p) > len("dense:")):
-            raise ValueError(f"unknown retriever {p!r} in {spec!r}; use bm25, dense or dense:<model-ref>")
+        if p == "bm25":
+            continue
+        try:
+            dense_member_ref(p)
+        except ValueError:
+            raise ValueError(f"unknown retriever {p!r} in {spec!r}; use bm25, dense or dense:<model-ref>") from None
     if len(set(parts)) != len(parts):
         raise ValueError(f"retriever repeated in {spec!r}")
     return parts
@@ -208,9 +213,7 @@ def build_retrievers(
                 raise ValueError(f"retriever {part!r} needs the corpus to encode")
             if [d.doc_id for d in docs] != list(doc_ids):
                 raise ValueError("the corpus file does not match the index's doc ids")
-            cfg = replace(
-                student, model=part.removeprefix("dense:"), pooling="auto", query_prefix="", passage_prefix=""
-            )
+            cfg = dense_member_config(student, dense_member_ref(part))
             emb = cached_corpus_embeddings(cfg, docs, corpus_file, cache_dir)
             out.append(DenseRetriever(Encoder(cfg), emb, doc_ids, index_type, name=part))
     return out

@@ -80,6 +80,29 @@ def resolve_model(ref: str) -> ResolvedModel:
     return ResolvedModel(ref=ref, location=str(path))
 
 
+def dense_member_ref(term: str) -> str | None:
+    """The one parser of dense members (``mine`` retrievers, teacher ensemble members): ``dense`` -> None (the
+    zero-shot student over the index stage's corpus embeddings); ``dense:<model-ref>`` -> ``<model-ref>`` (another
+    encoder, e.g. ``dense:packaged:all-mpnet-base-v2``); anything else is a ValueError."""
+    term = term.strip()
+    if term == "dense":
+        return None
+    ref = term.removeprefix("dense:").strip() if term.startswith("dense:") else ""
+    if not ref:
+        raise ValueError(f"{term!r} is not 'dense' or 'dense:<model-ref>'")
+    return ref
+
+
+def dense_member_config(student: Any, ref: str) -> Any:
+    """The encoder settings of a ``dense:<model-ref>`` member: the student's lengths, batch size and device, the
+    model's own pooling and prefixes (a ``packaged:`` entry's, else pooling from the folder and no prefixes)."""
+    from dataclasses import replace
+
+    from listdistill.packaged import encoder_settings
+
+    return replace(student, model=ref, **encoder_settings(ref))
+
+
 def model_cache_dir() -> Path:
     return Path(os.environ.get(MODEL_CACHE_ENV, ".cache/models"))
 

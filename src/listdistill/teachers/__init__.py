@@ -7,7 +7,11 @@ Kinds (``TeacherConfig.kind``):
 * ``monot5`` / ``rankt5``: T5 rerankers (online: ``castorini/monot5-base-msmarco``, ``Soyoung97/RankT5-base``);
 * ``query_likelihood``: a causal LM's mean log P(query | passage prompt) (UPR), offline the packaged SmolLM2;
 * ``bm25`` / ``dense``: the first-stage retrievers as scorers (exact Lucene BM25; zero-shot student cosine);
-* ``ensemble``: a weighted sum of per-list normalised scores of the kinds above (``0.5*bm25+0.5*dense``).
+* ``dense:<model-ref>``: the cosine of another encoder, with that model's pooling and prefixes
+  (``dense:packaged:all-mpnet-base-v2``); it encodes only the passages its lists need, each once: passage
+  embeddings are cached under ``TeacherResources.embedding_cache`` keyed by the encoder settings and the text;
+* ``ensemble``: a weighted sum of per-list normalised scores of the kinds above
+  (``0.5*bm25+0.5*dense``, ``0.4*bm25+0.3*dense+0.3*dense:packaged:all-mpnet-base-v2``).
 
 The model-based kinds read ``TeacherConfig.model``; an ensemble's model-based members share it.
 """
@@ -20,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from listdistill.encoder import EncoderConfig
+from listdistill.models import dense_member_config, dense_member_ref
 from listdistill.teachers.base import Candidates, PairTeacher, Teacher, normalise_list, rerank_run
 from listdistill.teachers.ensemble import EnsembleTeacher, parse_ensemble
 from listdistill.teachers.query_likelihood import DEFAULT_PROMPT, QLConfig
@@ -43,7 +48,9 @@ class TeacherConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        if self.kind.startswith("dense:"):
+            dense_member_ref(self.kind)
+        elif self.kind not in KINDS:
             raise ValueError(f"unknown teacher kind {self.kind!r}; use one of {list(KINDS)}")
         if self.kind == "ensemble":
             parse_ensemble(self.ensemble, KINDS[:-1])
@@ -60,6 +67,7 @@ class TeacherResources:
     student: EncoderConfig = EncoderConfig()
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+    embedding_cache: Path | None = Path(".cache/embeddings")  # passage embeddings of dense:<model-ref> members
 
 
 def build_teacher(config: TeacherConfig, resources: TeacherResources = TeacherResources()) -> Teacher:
@@ -80,6 +88,12 @@ def build_teacher(config: TeacherConfig, resources: TeacherResources = TeacherRe
 
         emb = np.load(resources.corpus_emb, mmap_mode="r") if resources.corpus_emb is not None else None
         return DenseTeacher(resources.student, emb, resources.doc_ids if emb is not None else None)
+    if config.kind.startswith("dense:"):
+        from listdistill.teachers.retrieval import DenseTeacher, EmbeddingCache
+
+        encoder = dense_member_config(resources.student, dense_member_ref(config.kind))
+        cache = EmbeddingCache(resources.embedding_cache, encoder) if resources.embedding_cache else None
+        return DenseTeacher(encoder, cache=cache, name=config.kind)
     if config.kind == "query_likelihood":
         from listdistill.teachers.query_likelihood import QueryLikelihoodTeacher
 

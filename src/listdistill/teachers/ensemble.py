@@ -10,18 +10,19 @@ import numpy as np
 from listdistill.io import Doc
 from listdistill.teachers.base import Candidates, Teacher, normalise_list
 
-_TERM = re.compile(r"^\s*(?:([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*)?([a-z_0-9]+)\s*$")
+_TERM = re.compile(r"^\s*(?:([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*)?([a-z_0-9]+(?::\S+)?)\s*$")
 
 
 def parse_ensemble(spec: str, kinds: Sequence[str]) -> list[tuple[float, str]]:
-    """``"0.7*bm25+0.3*dense"`` -> [(0.7, "bm25"), (0.3, "dense")]; a bare kind has weight 1."""
+    """``"0.7*bm25+0.3*dense"`` -> [(0.7, "bm25"), (0.3, "dense")]; a bare kind has weight 1. When ``dense`` is
+    a kind, so is ``dense:<model-ref>`` (another encoder: ``0.5*bm25+0.5*dense:packaged:all-mpnet-base-v2``)."""
     terms = []
     for part in spec.split("+"):
         m = _TERM.match(part)
         if not m:
             raise ValueError(f"ensemble term {part!r} in {spec!r} is not '<weight>*<kind>' or '<kind>'")
         weight, kind = float(m.group(1) or 1.0), m.group(2)
-        if kind not in kinds:
+        if kind not in kinds and not (kind.startswith("dense:") and "dense" in kinds):
             raise ValueError(f"ensemble term {part!r}: unknown kind {kind!r}; use one of {list(kinds)}")
         terms.append((weight, kind))
     if len({k for _, k in terms}) != len(terms):
