@@ -46,6 +46,7 @@ from stages.options import bm25_options, encoder_options, make_encoder_config, t
 @bm25_options
 @click.option("--faiss-index", default="Flat", help="Flat, HNSW, IVF,PQ, IVF,Flat or a faiss factory string.")
 @click.option("--depth", type=int, default=100, help="Run depth written and evaluated.")
+@click.option("--rrf-k", type=click.IntRange(min=1), default=60, help="Reciprocal rank fusion constant (mine.rrf_k).")
 @click.option("--seed", type=int, default=42, help="Seed of the randomization test.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for runs and per-query TSV.")
 @click.option("--metrics", type=click.Path(path_type=Path), required=True)
@@ -64,6 +65,7 @@ def main(
     bm25_b: float,
     faiss_index: str,
     depth: int,
+    rrf_k: int,
     seed: int,
     out: Path,
     metrics: Path,
@@ -75,7 +77,7 @@ def main(
     zero_shot = make_encoder_config(enc)
     runs = {"bm25": bm25_run(index, queries, depth, bm25_k1, bm25_b)}
     runs["student_zero_shot"] = zero_shot_run(zero_shot, index, queries, depth, faiss_index)
-    runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth)
+    runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth, rrf_k)
     docs = read_docs(prepared / "corpus.jsonl")
     if teacher_kind is not None:
         tc = TeacherConfig(teacher_kind, teacher_model, ensemble, normalise, teacher_batch_size, teacher_max_length,
@@ -83,9 +85,11 @@ def main(
         resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, zero_shot, bm25_k1, bm25_b)
         teacher = build_teacher(tc, resources)
         runs["teacher"] = rerank_run(teacher, queries, runs["hybrid_rrf"], {d.doc_id: d for d in docs}, teacher_depth)
-    if student_dir is not None and (student_dir / "config.json").is_file():
+    if student_dir is not None:
+        if not (student_dir / "modules.json").is_file() and not (student_dir / "config.json").is_file():
+            raise click.ClickException(f"--student {student_dir}: not a model folder (no config.json or modules.json)")
         tuned = dataclasses.replace(zero_shot, model=str(student_dir))
-        runs["student"] = student_run(tuned, docs, queries, depth, faiss_index)
+        runs["student"] = student_run(tuned, docs, queries, depth, faiss_index, index)
     means, pqs = score_systems(qrels, runs, out, depth=depth)
     result: dict[str, object] = dict(means)
     if "student" in runs:

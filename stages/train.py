@@ -22,9 +22,10 @@ import yaml
 
 from listdistill import distributed
 from listdistill.encoder import Encoder
-from listdistill.io import atomic_open, read_docs, write_json
+from listdistill.io import atomic_open, read_docs, read_json, write_json
 from listdistill.losses import LOSSES, LossConfig
-from listdistill.train import Checkpoints, TrainConfig, cap, load_examples, save_student, train
+from listdistill.models import resolve_model
+from listdistill.train import TOWERS, Checkpoints, FrozenPassages, TrainConfig, cap, load_examples, save_student, train
 from stages.options import encoder_options, make_encoder_config
 
 D, LD = TrainConfig(), LossConfig()
@@ -49,6 +50,19 @@ def write_tsv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["step"], delimiter="\t", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def load_frozen(index_dir: Path | None, model: str) -> FrozenPassages:
+    """The index stage's corpus embeddings, checked to come from the student being trained."""
+    if index_dir is None:
+        raise click.UsageError("--tower query trains against the index's corpus embeddings: give --index")
+    meta = read_json(index_dir / "corpus_emb.json")
+    if meta.get("model") != model:
+        raise click.UsageError(
+            f"{index_dir / 'corpus_emb.json'}: the corpus embeddings are of model {meta.get('model')!r}, "
+            f"not of the student {model!r}; rerun the index stage"
+        )
+    return FrozenPassages.load(index_dir / "corpus_emb.npy", meta["doc_ids"])
 
 
 @click.command(context_settings={"show_default": True})
@@ -79,6 +93,19 @@ def write_tsv(path: Path, rows: list[dict[str, Any]]) -> None:
 @click.option("--max-train-queries", type=int, default=0, help="Seeded sample of this many queries (0: all).")
 @click.option("--max-dev-queries", type=int, default=0)
 @click.option("--max-steps", type=int, default=D.max_steps, help="Stop after this many steps (0: all epochs).")
+@click.option(
+    "--tower", type=click.Choice(TOWERS), default=D.tower, help="query: train the query encoder only (needs --index)."
+)
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The index stage's folder: its corpus embeddings are the frozen passages of --tower query.",
+)
+@click.option(
+    "--wise-alpha", type=click.FloatRange(0, 1), default=D.wise_alpha, help="WiSE-FT weight of the tuned model."
+)
 @click.option("--checkpoint-every", type=int, default=D.checkpoint_every)
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), required=True, help="Resumable checkpoints.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder to write.")
@@ -106,11 +133,12 @@ def main(**kw: Any) -> None:
     dev_ex, _ = load_examples(kw["scored"], mix, "dev", kw["list_length"], set(texts))
     train_ex, dev_ex = cap(train_ex, kw["max_train_queries"], cfg.seed), cap(dev_ex, kw["max_dev_queries"], cfg.seed)
 
+    frozen = load_frozen(kw["index_dir"], enc.model) if cfg.tower == "query" else None
     encoder = Encoder(enc)
     if kw["train_passage_max_length"] > 0:
         encoder.config = dataclasses.replace(enc, passage_max_length=kw["train_passage_max_length"])
     ckpt_dir: Path = kw["checkpoint_dir"]
-    state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir, world=world)
+    state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir, world=world, frozen=frozen)
     encoder.config = enc
     if not world.is_main:
         distributed.shutdown(world)
@@ -118,6 +146,8 @@ def main(**kw: Any) -> None:
 
     summary = {
         "loss": cfg.loss,
+        "tower": cfg.tower,
+        "wise_alpha": cfg.wise_alpha,
         "query_mix": mix,
         "train_queries": len(train_ex),
         "dev_queries": len(dev_ex),
@@ -135,12 +165,15 @@ def main(**kw: Any) -> None:
         "zero_shot_dev_loss_by_type": by_type(state.dev, 0),
         "stopped_early": state.stopped_early,
         "final_train_loss": state.curve[-1]["loss"] if state.curve else None,
-        "seconds": round(state.seconds, 1),
         "bf16": cfg.bf16,
         "device": enc.device,
         "processes": world.size,
     }
-    save_student(encoder, kw["out"], {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev})
+    training = {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev, "seconds": state.seconds}
+    if cfg.tower == "query":
+        training["passage_model"] = enc.model  # evaluate reuses the index's corpus embeddings of this model
+    passage_dir = resolve_model(enc.model).location if cfg.tower == "query" else None
+    save_student(encoder, kw["out"], training, passage_model=passage_dir)
     write_json(kw["metrics"], summary)
     write_tsv(kw["curve"], state.curve)
     write_tsv(kw["dev_curve"], state.dev)

@@ -64,6 +64,9 @@ def test_prepare_index_evaluate_on_a_slice(cranfield_slice, tmp_path):
     metrics = tmp_path / "eval.json"
     args = ["--prepared", str(prepared), "--index", str(idx), "--out", str(out), "--metrics", str(metrics)]
     r = runner.invoke(evaluate.main, [*args, "--depth", "50", "--student", str(tmp_path / "not-trained-yet")])
+    assert r.exit_code != 0 and "not-trained-yet" in r.output and "not a model folder" in r.output
+    assert not metrics.exists()  # a mistyped student path is an error, not a silently skipped system
+    r = runner.invoke(evaluate.main, [*args, "--depth", "50"])
     assert r.exit_code == 0, r.output
     m = json.loads(metrics.read_text())
     assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf"}  # no fine-tuned student yet: baselines only

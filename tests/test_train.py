@@ -12,12 +12,14 @@ from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.io import FormatError, write_jsonl
 from listdistill.train import (
     Example,
+    FrozenPassages,
     TrainConfig,
     TrainState,
     build_example,
     cap,
     dev_batches,
     dev_losses,
+    interpolate,
     linear_schedule,
     load_examples,
     make_batch,
@@ -215,3 +217,65 @@ def test_saved_student_loads_in_sentence_transformers_and_encoder(tiny: Path, tm
     assert abs(float((theirs**2).sum(1).mean()) - 1.0) < 1e-5  # normalised
     torch.testing.assert_close(torch.from_numpy(theirs), torch.from_numpy(ours), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(encoder.encode_passages(texts)))
+
+
+def frozen_table(encoder: Encoder) -> FrozenPassages:
+    ids = sorted(TEXTS)
+    return FrozenPassages(
+        torch.from_numpy(encoder.encode_passages([TEXTS[d] for d in ids])), {d: i for i, d in enumerate(ids)}
+    )
+
+
+def test_query_tower_trains_queries_against_frozen_passages(tiny: Path, tmp_path: Path):
+    from sentence_transformers import SentenceTransformer
+
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    frozen = frozen_table(encoder)
+    before = params(encoder)
+    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, tower="query")
+    state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt", frozen=frozen)
+    assert state.step == 6 and all(r["grad_norm"] > 0 for r in state.curve)
+    assert any(not torch.equal(params(encoder)[k], before[k]) for k in before)  # the query tower moved
+    with pytest.raises(ValueError, match="frozen passage embeddings"):
+        train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "other")  # tower query without the table
+
+    out = tmp_path / "student"
+    save_student(encoder, out, {"tower": "query"}, passage_model=str(tiny))
+    texts = list(TEXTS.values())[:4]
+    reloaded = Encoder(EncoderConfig(model=str(out)))
+    assert reloaded.two_towers
+    zero_shot = Encoder(EncoderConfig(model=str(tiny)))
+    # the passage tower is the untouched zero-shot model: its weights and embeddings are unchanged
+    passage_weights = reloaded.passage_model.state_dict()
+    assert all(torch.equal(passage_weights[k], before[k]) for k in before)
+    torch.testing.assert_close(reloaded.encode_passages(texts), zero_shot.encode_passages(texts), rtol=0, atol=0)
+    torch.testing.assert_close(reloaded.encode_queries(texts), encoder.encode_queries(texts), rtol=0, atol=1e-6)
+    assert (reloaded.encode_queries(texts) != zero_shot.encode_queries(texts)).any()
+    # sentence-transformers 6 loads the two towers: encode_query / encode_document
+    st = SentenceTransformer(str(out), device="cpu")
+    torch.testing.assert_close(st.encode_query(texts), reloaded.encode_queries(texts), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(st.encode_document(texts), zero_shot.encode_passages(texts), atol=1e-5, rtol=1e-4)
+
+
+def test_interpolate_is_wise_ft_exactly():
+    zero = {"w": torch.tensor([0.0, 2.0]), "step": torch.tensor([3])}
+    tuned = {"w": torch.tensor([4.0, 6.0]), "step": torch.tensor([5])}
+    mixed = interpolate(zero, tuned, 0.25)
+    assert torch.equal(mixed["w"], torch.tensor([1.0, 3.0])) and torch.equal(mixed["step"], torch.tensor([5]))
+    assert torch.equal(interpolate(zero, tuned, 1.0)["w"], tuned["w"])
+    assert torch.equal(interpolate(zero, tuned, 0.0)["w"], zero["w"])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        interpolate(zero, tuned, 1.5)
+
+
+def test_training_with_wise_alpha_ends_between_zero_shot_and_tuned(tiny: Path, tmp_path: Path):
+    cfg = TrainConfig(epochs=1, batch_size=2, lr=1e-3, chunk_size=4)
+    tuned = Encoder(EncoderConfig(model=str(tiny)))
+    zero = params(tuned)
+    train(tuned, TRAIN, [], TEXTS, cfg, tmp_path / "a")
+    mixed = Encoder(EncoderConfig(model=str(tiny)))
+    train(mixed, TRAIN, [], TEXTS, TrainConfig(**{**vars(cfg), "wise_alpha": 0.5}), tmp_path / "b")
+    t, m = params(tuned), params(mixed)
+    for k in zero:
+        if zero[k].is_floating_point():
+            torch.testing.assert_close(m[k], 0.5 * zero[k] + 0.5 * t[k], rtol=1e-5, atol=1e-6)

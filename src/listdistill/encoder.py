@@ -4,6 +4,10 @@ Pooling (``mean`` or ``cls``; ``auto`` reads a sentence-transformers ``1_Pooling
 normalisation, query and passage prefixes or instructions (BGE: ``"Represent this sentence for searching
 relevant passages: "``; E5: ``"query: "`` / ``"passage: "``), separate maximum lengths, and inference batches
 sorted by length so padding is minimal.
+
+A student trained with ``train.tower: query`` is saved as a sentence-transformers ``Router`` with two towers
+(:func:`router_towers`): the fine-tuned query encoder and the untouched passage encoder. :class:`Encoder` loads
+both and embeds queries with the first and passages with the second (``passage_model``).
 """
 
 from __future__ import annotations
@@ -35,13 +39,28 @@ class EncoderConfig:
 
 
 def detect_pooling(folder: Path) -> str:
-    """Read the pooling mode from a sentence-transformers folder; default to mean pooling."""
-    cfg = folder / "1_Pooling" / "config.json"
-    if cfg.is_file():
-        modes = json.loads(cfg.read_text())
-        if modes.get("pooling_mode_cls_token"):
-            return "cls"
+    """Read the pooling mode from a sentence-transformers folder (classic or two-tower); default to mean pooling."""
+    for cfg in [folder / "1_Pooling" / "config.json", *sorted(folder.glob("query_*_Pooling/config.json"))]:
+        if cfg.is_file():
+            return "cls" if json.loads(cfg.read_text()).get("pooling_mode_cls_token") else "mean"
     return "mean"
+
+
+def router_towers(folder: Path) -> tuple[Path, Path] | None:
+    """The (query, passage) Transformer folders of a two-tower sentence-transformers ``Router`` model, or None
+    for an ordinary one-tower folder."""
+    cfg = folder / "router_config.json"
+    if not cfg.is_file():
+        return None
+    structure = json.loads(cfg.read_text(encoding="utf-8"))["structure"]
+
+    def transformer(route: str) -> Path:
+        names = [m for m in structure.get(route, []) if m.endswith("_Transformer")]
+        if not names:
+            raise ValueError(f"{cfg}: route {route!r} has no Transformer module")
+        return folder / names[0]
+
+    return transformer("query"), transformer("document")
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
@@ -62,9 +81,15 @@ class Encoder(torch.nn.Module):
         self.config = config
         resolved = resolve_model(config.model)
         self.location = resolved.location
-        self.tokenizer = AutoTokenizer.from_pretrained(resolved.location)
-        self.model = AutoModel.from_pretrained(resolved.location).to(config.device)
+        towers = router_towers(Path(resolved.location)) if resolved.local else None
+        query_dir, passage_dir = towers if towers else (resolved.location, None)
+        self.tokenizer = AutoTokenizer.from_pretrained(query_dir)
+        self.model = AutoModel.from_pretrained(query_dir).to(config.device)
         self.model.eval()
+        self.passage_model = self.model  # the same module unless the folder has two towers
+        if passage_dir is not None:
+            self.passage_model = AutoModel.from_pretrained(passage_dir).to(config.device).eval()
+            self.passage_model.requires_grad_(False)
         self.pooling = (
             detect_pooling(Path(resolved.location))
             if config.pooling == "auto" and resolved.local
@@ -72,6 +97,10 @@ class Encoder(torch.nn.Module):
         )
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'auto', 'mean' or 'cls', got {config.pooling!r}")
+
+    @property
+    def two_towers(self) -> bool:
+        return self.passage_model is not self.model
 
     @property
     def dim(self) -> int:
@@ -88,7 +117,8 @@ class Encoder(torch.nn.Module):
             max_length=max_len,
             return_tensors="pt",
         ).to(self.config.device)
-        hidden = self.model(**batch).last_hidden_state  # (B, T, d)
+        model = self.model if is_query else self.passage_model
+        hidden = model(**batch).last_hidden_state  # (B, T, d)
         emb = pool(hidden, batch["attention_mask"], self.pooling)  # (B, d)
         return F.normalize(emb, dim=-1) if self.config.normalize else emb
 

@@ -58,11 +58,29 @@ def zero_shot_run(cfg: EncoderConfig, index: IndexPaths, queries: Sequence[Query
     return dense_run(Encoder(cfg), np.load(index.embeddings, mmap_mode="r"), index.doc_ids, queries, k, index_type)
 
 
+def passages_unchanged(student_dir: Path, index: IndexPaths) -> bool:
+    """True when the student was trained on its query tower only (``train.tower: query``) against the passage
+    encoder whose corpus embeddings the index holds, so they can be reused as they are."""
+    training = student_dir / "training.json"
+    if not training.is_file() or not (index.root / "corpus_emb.json").is_file():
+        return False
+    passage_model = read_json(training).get("passage_model")
+    return passage_model is not None and passage_model == read_json(index.root / "corpus_emb.json").get("model")
+
+
 def student_run(
-    cfg: EncoderConfig, docs: Sequence[Doc], queries: Sequence[Query], k: int, index_type: str = "Flat"
+    cfg: EncoderConfig,
+    docs: Sequence[Doc],
+    queries: Sequence[Query],
+    k: int,
+    index_type: str = "Flat",
+    index: IndexPaths | None = None,
 ) -> Run:
-    """A (fine-tuned) student: encode the corpus with it, then search."""
+    """A (fine-tuned) student: encode the corpus with its passage tower, then search. A query-tower student
+    reuses the index's corpus embeddings instead (see :func:`passages_unchanged`)."""
     encoder = Encoder(cfg)
+    if index is not None and encoder.two_towers and passages_unchanged(Path(cfg.model), index):
+        return dense_run(encoder, np.load(index.embeddings, mmap_mode="r"), index.doc_ids, queries, k, index_type)
     corpus_emb = encoder.encode_passages([d.contents for d in docs], progress="encode corpus (student)")
     return dense_run(encoder, corpus_emb, [d.doc_id for d in docs], queries, k, index_type)
 
@@ -74,8 +92,8 @@ def significance(
     return {m: round(paired_randomization(pqs[system][m], pqs[baseline][m], seed=seed), 4) for m in measures}
 
 
-def hybrid_run(runs: Sequence[Run], k: int) -> Run:
-    fused = rrf(runs, k=60)
+def hybrid_run(runs: Sequence[Run], k: int, rrf_k: int = 60) -> Run:
+    fused = rrf(runs, k=rrf_k)
     return {q: dict(sorted(s.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, s in fused.items()}
 
 

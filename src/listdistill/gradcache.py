@@ -88,23 +88,32 @@ def cached_step(
     chunk_size: int,
     bf16: bool = False,
     world: World = SINGLE,
+    frozen_passages: torch.Tensor | None = None,
 ) -> float:
     """Accumulate into the encoder's ``.grad`` the gradient of ``loss_fn(queries (B, d), passages (P, d))`` over the
     whole batch, holding the graph of at most ``chunk_size`` texts at a time; return the loss value.
 
     In a multi-process ``world`` every process passes the same global batch, embeds its share, gathers the rest,
     backpropagates through its share only, and the gradients are summed (see :mod:`listdistill.distributed`).
+
+    ``frozen_passages`` (P, d): fixed passage embeddings (query-tower training); ``passages`` are then not
+    encoded at all and only the query side receives gradients.
     """
     qs, ps = world.part(len(queries)), world.part(len(passages))
     q_local, q_states = embed_without_graph(encoder, queries[qs], True, chunk_size, bf16)  # (B_r, d)
-    p_local, p_states = embed_without_graph(encoder, passages[ps], False, chunk_size, bf16)  # (P_r, d)
     q = world.gather_rows(q_local, len(queries)).requires_grad_(True)  # (B, d)
-    p = world.gather_rows(p_local, len(passages)).requires_grad_(True)  # (P, d)
+    if frozen_passages is None:
+        p_local, p_states = embed_without_graph(encoder, passages[ps], False, chunk_size, bf16)  # (P_r, d)
+        p = world.gather_rows(p_local, len(passages)).requires_grad_(True)  # (P, d)
+    else:
+        p = frozen_passages.to(q.device, torch.float32)  # (P, d), no gradient
     loss = loss_fn(q, p)
     loss.backward()  # step 2: gradients w.r.t. the embeddings only
-    assert q.grad is not None and p.grad is not None
+    assert q.grad is not None
     backward_from_cache(encoder, queries[qs], True, q.grad[qs], q_states, chunk_size, bf16)
-    backward_from_cache(encoder, passages[ps], False, p.grad[ps], p_states, chunk_size, bf16)
+    if frozen_passages is None:
+        assert p.grad is not None
+        backward_from_cache(encoder, passages[ps], False, p.grad[ps], p_states, chunk_size, bf16)
     world.sum_gradients(encoder.model)
     return float(loss.detach())
 

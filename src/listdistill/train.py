@@ -13,6 +13,13 @@ InfoNCE its in-batch negatives (see :mod:`listdistill.losses`). Gradients come f
 The loop: AdamW, linear warmup then linear decay, gradient clipping, optional bf16 autocast and gradient
 checkpointing, a dev loss after each epoch, early stopping with patience, the best epoch's weights kept, and a
 checkpoint folder from which an interrupted run resumes where it stopped.
+
+Towers (``TrainConfig.tower``): ``both`` trains one shared encoder on queries and passages; ``query`` trains the
+query encoder only, against the passage embeddings the index stage already computed (:class:`FrozenPassages`), so
+no passage passes through the encoder in training and the corpus never needs re-indexing (index-preserving
+query-side adaptation). Weight-space ensembling (WiSE-FT, Wortsman et al., 2022, "Robust fine-tuning of zero-shot
+models") mixes the fine-tuned weights with the zero-shot ones at the end: ``(1 - alpha) * zero_shot + alpha *
+tuned`` (:func:`interpolate`; ``alpha`` 1 keeps the fine-tuned weights).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from listdistill.io import FormatError, iter_jsonl, write_json
 from listdistill.losses import LOSSES, LossConfig, Scores, get_loss, negative_mask
 
 SCORED_KEYS = ("query_id", "text", "source_doc_id", "candidates")
+TOWERS = ("both", "query")
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,7 @@ class Batch:
 
     queries: list[str]  # (B,)
     passages: list[str]  # (U,) distinct passage texts
+    passage_ids: list[str]  # (U,) their doc ids
     index: torch.Tensor  # (B * L,) long: column -> row of the passage embeddings
     doc_ids: torch.Tensor  # (B, L) long: equal ids = same passage; padding has unique negative ids
     teacher: torch.Tensor  # (B, L)
@@ -157,6 +166,7 @@ def make_batch(examples: Sequence[Example], texts: Mapping[str, str]) -> Batch:
     return Batch(
         queries=[e.text for e in examples],
         passages=[texts[d] for d in rows],
+        passage_ids=list(rows),
         index=doc_ids.clamp(min=0).reshape(-1),
         doc_ids=doc_ids,
         teacher=teacher,
@@ -184,6 +194,38 @@ def batch_scores(q: torch.Tensor, p: torch.Tensor, batch: Batch, threshold: floa
 
 
 @dataclass(frozen=True)
+class FrozenPassages:
+    """Passage embeddings computed once by the index stage, for query-tower training."""
+
+    emb: torch.Tensor  # (N, d)
+    rows: Mapping[str, int]  # doc_id -> row of emb
+
+    @classmethod
+    def load(cls, emb_path: Path, doc_ids: Sequence[str]) -> FrozenPassages:
+        import numpy as np
+
+        emb = torch.from_numpy(np.load(emb_path).astype(np.float32))  # (N, d)
+        if len(emb) != len(doc_ids):
+            raise FormatError(f"{emb_path}: {len(emb)} embeddings for {len(doc_ids)} doc ids")
+        return cls(emb, {d: i for i, d in enumerate(doc_ids)})
+
+    def lookup(self, doc_ids: Sequence[str]) -> torch.Tensor:
+        return self.emb[[self.rows[d] for d in doc_ids]]  # (U, d)
+
+
+def interpolate(zero_shot: Mapping[str, torch.Tensor], tuned: Mapping[str, torch.Tensor], alpha: float) -> dict:
+    """WiSE-FT: ``(1 - alpha) * zero_shot + alpha * tuned`` for every floating tensor (others are taken from
+    ``tuned``); ``alpha`` 1 returns the tuned weights, 0 the zero-shot ones."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"the interpolation weight alpha must be in [0, 1], got {alpha}")
+    out = {}
+    for name, t in tuned.items():
+        z = zero_shot[name]
+        out[name] = (1.0 - alpha) * z.to(t.dtype) + alpha * t if t.is_floating_point() else t
+    return out
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The optimisation; the data (query mix, list length, caps) is chosen before, by :func:`load_examples`."""
 
@@ -200,6 +242,8 @@ class TrainConfig:
     bf16: bool = False
     gradient_checkpointing: bool = False
     max_steps: int = 0  # stop after this many optimizer steps (0: run every epoch); for smoke runs
+    tower: str = "both"  # both | query (the query encoder only, against frozen passage embeddings)
+    wise_alpha: float = 1.0  # WiSE-FT weight of the fine-tuned weights (1: no interpolation)
     checkpoint_every: int = 10  # optimizer steps between resumable checkpoints (and after each epoch)
     losses: LossConfig = field(default_factory=LossConfig)
 
@@ -345,7 +389,13 @@ def make_loss(
 
 
 @torch.no_grad()
-def dev_losses(encoder: Encoder, batches: Sequence[Batch], cfg: TrainConfig, world: World = SINGLE) -> dict[str, float]:
+def dev_losses(
+    encoder: Encoder,
+    batches: Sequence[Batch],
+    cfg: TrainConfig,
+    world: World = SINGLE,
+    frozen: FrozenPassages | None = None,
+) -> dict[str, float]:
     """Every registered loss on the dev batches (model in eval mode), averaged over queries, and each loss by query
     type as ``<loss>@<type>`` for batches of one type (see :func:`dev_batches`). The texts are shared out between
     the processes of ``world`` and the embeddings gathered, so every process gets the same numbers."""
@@ -356,8 +406,12 @@ def dev_losses(encoder: Encoder, batches: Sequence[Batch], cfg: TrainConfig, wor
     for batch in tqdm(batches, desc="dev loss", unit="batch", leave=False, disable=not world.is_main):
         qs, ps = world.part(len(batch.queries)), world.part(len(batch.passages))
         q, _ = embed_without_graph(encoder, batch.queries[qs], True, cfg.chunk_size, cfg.bf16)  # (B_r, d)
-        p, _ = embed_without_graph(encoder, batch.passages[ps], False, cfg.chunk_size, cfg.bf16)  # (U_r, d)
-        q, p = world.gather_rows(q, len(batch.queries)), world.gather_rows(p, len(batch.passages))  # (B, d), (U, d)
+        q = world.gather_rows(q, len(batch.queries))  # (B, d)
+        if frozen is not None:
+            p = frozen.lookup(batch.passage_ids).to(q.device)  # (U, d)
+        else:
+            p, _ = embed_without_graph(encoder, batch.passages[ps], False, cfg.chunk_size, cfg.bf16)  # (U_r, d)
+            p = world.gather_rows(p, len(batch.passages))  # (U, d)
         scores = batch_scores(q, p, batch, cfg.losses.false_negative_threshold)
         for name, fn in LOSSES.items():
             value = float(fn(scores, cfg.losses)) * len(batch.queries)
@@ -379,17 +433,25 @@ def train(
     checkpoint_dir: Path,
     on_step: Callable[[TrainState], None] | None = None,
     world: World = SINGLE,
+    frozen: FrozenPassages | None = None,
 ) -> TrainState:
     """Train ``encoder`` in place; on return it holds the best epoch's weights (by dev loss; the last epoch's
     without dev data). Resumes from ``checkpoint_dir`` when it holds a checkpoint of the same run.
 
     Under torchrun, every process calls this with the same data and ``world`` (see
     :mod:`listdistill.distributed`): they share out each global batch, sum gradients and take identical steps;
-    only the main process writes checkpoints (``checkpoint_dir`` must be on a filesystem they all see)."""
+    only the main process writes checkpoints (``checkpoint_dir`` must be on a filesystem they all see).
+
+    With ``cfg.tower == "query"``, ``frozen`` holds the passage embeddings the queries are scored against."""
     if not train_examples:
         raise ValueError("no training examples: check the scored lists and the query_mix")
     get_loss(cfg.loss)  # fail early on an unknown name
+    if cfg.tower not in TOWERS:
+        raise ValueError(f"tower must be one of {TOWERS}, got {cfg.tower!r}")
+    if (cfg.tower == "query") != (frozen is not None):
+        raise ValueError("tower 'query' trains against frozen passage embeddings: pass them (and only then)")
     model = encoder.model
+    zero_shot = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.wise_alpha < 1 else {}
     if cfg.gradient_checkpointing:
         enable_checkpointing(model)
     torch.manual_seed(cfg.seed + world.rank)  # dropout: one stream per process
@@ -414,7 +476,7 @@ def train(
             torch.cuda.set_rng_state_all(blobs["rng"]["cuda"])
         state.resumed_at_step = state.step
     elif dev:
-        state.dev.append({"epoch": 0, "step": 0, **_dev_row(dev_losses(encoder, dev, cfg, world), cfg.loss)})
+        state.dev.append({"epoch": 0, "step": 0, **_dev_row(dev_losses(encoder, dev, cfg, world, frozen), cfg.loss)})
 
     start = time.monotonic() - state.seconds
     bar = tqdm(total=total, initial=state.step, desc=f"train ({cfg.loss})", unit="step", disable=not world.is_main)
@@ -424,7 +486,8 @@ def train(
             model.train()
             batch = make_batch([train_examples[i] for i in batches[state.batch]], texts)
             loss_fn = make_loss(cfg, batch)
-            loss = cached_step(encoder, batch.queries, batch.passages, loss_fn, cfg.chunk_size, cfg.bf16, world)
+            fixed = frozen.lookup(batch.passage_ids) if frozen is not None else None  # (U, d)
+            loss = cached_step(encoder, batch.queries, batch.passages, loss_fn, cfg.chunk_size, cfg.bf16, world, fixed)
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
@@ -448,13 +511,15 @@ def train(
             if state.step % cfg.checkpoint_every == 0:
                 state.seconds = time.monotonic() - start
                 ckpt.save_last(state, model, optimizer, scheduler)
-        _end_epoch(state, encoder, dev, cfg, ckpt, total, len(batches), world)
+        _end_epoch(state, encoder, dev, cfg, ckpt, total, len(batches), world, frozen)
         state.seconds = time.monotonic() - start
         ckpt.save_last(state, model, optimizer, scheduler)
     bar.close()
     best = ckpt.load_best()
     if best is not None:
         model.load_state_dict(best)
+    if zero_shot:
+        model.load_state_dict(interpolate(zero_shot, model.state_dict(), cfg.wise_alpha))
     model.eval()
     return state
 
@@ -475,13 +540,14 @@ def _end_epoch(
     total: int,
     n: int,
     world: World = SINGLE,
+    frozen: FrozenPassages | None = None,
 ) -> None:
     """Close an epoch (or a run cut short by max_steps): dev loss, best weights, early stopping."""
     epoch_done = state.batch >= n
     state.epoch += 1
     state.batch = 0
     if dev:
-        row = _dev_row(dev_losses(encoder, dev, cfg, world), cfg.loss)
+        row = _dev_row(dev_losses(encoder, dev, cfg, world, frozen), cfg.loss)
         state.dev.append({"epoch": state.epoch, "step": state.step, **row})
         if state.best_dev_loss is None or row["dev_loss"] < state.best_dev_loss:
             state.best_dev_loss, state.best_epoch, state.bad_epochs = row["dev_loss"], state.epoch, 0
@@ -523,17 +589,52 @@ def sentence_transformers_files(encoder: Encoder) -> dict[str, Any]:
     }
 
 
-def save_student(encoder: Encoder, out: Path, training: Mapping[str, Any]) -> None:
-    """Write an ordinary Hugging Face model folder that ``SentenceTransformer(out)`` and
-    ``Encoder(EncoderConfig(model=out))`` load with the same pooling; ``training`` goes to training.json."""
+def save_student(encoder: Encoder, out: Path, training: Mapping[str, Any], passage_model: str | None = None) -> None:
+    """Write the student atomically; ``training`` goes to training.json.
+
+    One tower (``passage_model`` None): an ordinary Hugging Face model folder that ``SentenceTransformer(out)`` and
+    ``Encoder(EncoderConfig(model=out))`` load with the same pooling. Two towers (query-tower training;
+    ``passage_model`` the folder of the untouched passage encoder): a sentence-transformers ``Router`` whose
+    ``encode_query`` runs the fine-tuned encoder and ``encode_document`` the passage encoder; :class:`Encoder`
+    loads it the same way (see :func:`listdistill.encoder.router_towers`)."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    encoder.model.save_pretrained(tmp)
-    encoder.tokenizer.save_pretrained(tmp)
-    for name, obj in sentence_transformers_files(encoder).items():
-        write_json(tmp / name, obj)
-    if encoder.config.normalize:
-        (tmp / "2_Normalize").mkdir()
+    if passage_model is None:
+        encoder.model.save_pretrained(tmp)
+        encoder.tokenizer.save_pretrained(tmp)
+        for name, obj in sentence_transformers_files(encoder).items():
+            write_json(tmp / name, obj)
+        if encoder.config.normalize:
+            (tmp / "2_Normalize").mkdir()
+    else:
+        _save_router(encoder, passage_model, tmp)
     write_json(tmp / "training.json", training)
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
+
+
+def _save_router(encoder: Encoder, passage_model: str, folder: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Router, Transformer
+
+    query_dir = folder.with_name(folder.name + ".query")
+    shutil.rmtree(query_dir, ignore_errors=True)
+    encoder.model.save_pretrained(query_dir)
+    encoder.tokenizer.save_pretrained(query_dir)
+    cfg = encoder.config
+
+    def tower(path: str, max_length: int) -> list[Any]:
+        modules: list[Any] = [Transformer(path, max_seq_length=max_length), Pooling(encoder.dim, encoder.pooling)]
+        return modules + ([Normalize()] if cfg.normalize else [])
+
+    router = Router.for_query_document(
+        tower(str(query_dir), cfg.query_max_length), tower(passage_model, cfg.passage_max_length)
+    )
+    st = SentenceTransformer(
+        modules=[router],
+        device="cpu",
+        prompts={"query": cfg.query_prefix, "document": cfg.passage_prefix},
+        similarity_fn_name="cosine" if cfg.normalize else "dot",
+    )
+    st.save(str(folder))
+    shutil.rmtree(query_dir, ignore_errors=True)

@@ -49,6 +49,7 @@ from listdistill.generate.clean import (
     vocabulary,
     words,
 )
+from listdistill.generate.extract import extract_queries
 from listdistill.generate.prompts import Prompt, PromptBuilder
 from listdistill.io import Doc, FormatError, atomic_open, iter_jsonl, write_json, write_jsonl
 from listdistill.shard import WHOLE, Shard, ShardError
@@ -340,10 +341,23 @@ def generate_queries(
     and reused by a rerun; :func:`write_outputs` removes the file once the outputs are written.
     """
     plan = _plan(config, pool)
+    if plan.qtype.kind == "extract":
+        return _extract(config, plan)
     backend, prompts = _prompts(config, plan, backend)
     ckpt_path = _checkpoint_path(config, checkpoint_dir, WHOLE)
     completions = generate_completions(config, backend, prompts, Checkpoint(ckpt_path), progress)
     return _finish(config, plan, prompts, completions, ckpt_path)
+
+
+def _extract(config: GenerateConfig, plan: _Plan) -> GenerateResult:
+    """A type cut from the passages (no model; :mod:`.extract`): the same outputs and stats as a generated one."""
+    assert plan.qtype.extract is not None
+    queries, dropped = extract_queries(plan.docs, plan.qtype.name, plan.qtype.extract, config.seed)
+    rows = [{**q, "status": "kept", "raw": q["text"], "finished": True} for q in queries]
+    rows += [{"text": "", **d, "raw": d.get("text", ""), "finished": True} for d in dropped]
+    stats = summarise(plan.qtype, rows)
+    stats["passages"] = len(plan.docs)
+    return GenerateResult(queries, rows, stats, None)
 
 
 PART_FILE = "completions.jsonl"
@@ -363,6 +377,8 @@ def generate_part(
     and ``finished``). Its checkpoint is ``<checkpoint_dir>/<type>.<i>-of-<N>.jsonl``, removed once the part
     is written. Returns the number of batches of the whole run (the shards' work units)."""
     plan = _plan(config, pool)
+    if plan.qtype.kind == "extract":
+        raise ShardError(f"query type {plan.qtype.name!r} is cut from the passages with no model: run it whole")
     backend, prompts = _prompts(config, plan, backend)
     ckpt_path = _checkpoint_path(config, checkpoint_dir, shard)
     completions = generate_completions(config, backend, prompts, Checkpoint(ckpt_path), progress, shard)

@@ -6,6 +6,9 @@ number of comma-separated items) and a handful of few-shot examples (short domai
 output we want). One file per type keeps the DVC stages independent: ``generate@<type>`` depends on its own
 file only, so adding or editing a type reruns that type alone.
 
+A type with ``kind: extract`` needs no language model: its queries are sentences or word spans of the passage
+itself (:mod:`.extract`; the inverse cloze task), set by ``per_passage``, ``min_words`` and ``max_words``.
+
 Types follow Tamber et al. (2025), "Improving Dense Retrieval with Listwise Distillation and Diverse Synthetic
 Queries": questions, claims, titles, keywords, search-engine queries and random-aspect queries.
 """
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from listdistill.generate.extract import ExtractConfig
 
 TYPES_DIR = Path(__file__).parent / "types"
 
@@ -43,6 +48,8 @@ class QueryType:
     max_words: int | None = None  # the type's own word cap (terse search queries); None: the global cap
     first_sentence: bool = False  # keep the first sentence only (claims)
     description: str = ""
+    kind: str = "llm"  # llm: written by the generator | extract: cut from the passage (no model)
+    extract: ExtractConfig | None = None  # kind extract: how many spans of what length
 
 
 def available_types(types_dir: Path = TYPES_DIR) -> list[str]:
@@ -64,6 +71,18 @@ def load_type(name: str, types_dir: Path = TYPES_DIR) -> QueryType:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping")
+    kind = raw.get("kind", "llm")
+    if kind == "extract":
+        known = set(ExtractConfig.__dataclass_fields__)
+        try:
+            cfg = ExtractConfig(**{k: int(raw[k]) for k in known if k in raw})
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {sorted(known)} must be integers") from e
+        if cfg.per_passage < 1 or not 1 <= cfg.min_words <= cfg.max_words:
+            raise ValueError(f"{path}: need per_passage >= 1 and 1 <= min_words <= max_words, got {cfg}")
+        return QueryType(name, "", "", (), description=_text(raw.get("description", "")), kind=kind, extract=cfg)
+    if kind != "llm":
+        raise ValueError(f"{path}: kind must be 'llm' or 'extract', got {kind!r}")
     for key in ("instruction", "request", "examples"):
         if not raw.get(key):
             raise ValueError(f"{path}: missing key {key!r}")
