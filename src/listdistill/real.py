@@ -1,0 +1,126 @@
+"""Real-query diagnostic arms: a seeded share of the collection's own queries as training queries.
+
+``prepare`` splits the test queries by a seeded hash of the query id (:func:`split_queries`): a query goes to
+training when the hash falls below ``fraction``, and only the other queries (with their qrels) are written as the
+test set, so no system can be evaluated on a query it was trained on. This module turns the training queries
+into scored lists in the format of the ``score`` stage, labelled one of two ways:
+
+* ``teacher``: the first ``depth`` fused (BM25 + student) candidates scored by the teacher, normalised like
+  ``score`` does (percentiles of all pairs); the teacher's top passage is the positive. The qrels are not read.
+  This separates "bad synthetic queries" from "bad teacher": same teacher, real queries.
+* ``qrels``: the supervised upper bound. The same candidates labelled by the training half's judgments: a
+  passage's score is its grade over the query's best grade (unjudged: 0); the best-graded judged passage is the
+  positive (added in place of the last candidate when not retrieved); queries with no usable judged passage are
+  dropped. A sound recipe must not lose with these labels.
+
+In both, the candidate lists exclude the passages judged relevant for a *test* query (and duplicates), as
+``mine`` does for synthetic queries; a training query's own judged passage is dropped too when it is also
+relevant to a test query. Records: ``{"query_id": "real-<id>", "text", "query_type": "real", "source_doc_id",
+"candidates": [{"doc_id", "teacher_score", "raw_score"}]}``, split into train/dev like ``score``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from listdistill.io import Doc, Qrels, Query, Run, ranked
+from listdistill.score import PRECISION, in_dev, percentile_normalise
+from listdistill.teachers import Candidates, Teacher
+
+LABELS = ("teacher", "qrels")
+QUERY_TYPE = "real"
+
+
+@dataclass(frozen=True)
+class RealConfig:
+    labels: str = "teacher"  # teacher | qrels
+    depth: int = 20  # candidates per list (L)
+    norm_low: float = 1.0
+    norm_high: float = 99.0
+    dev_fraction: float = 0.1
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.labels not in LABELS:
+            raise ValueError(f"labels must be one of {LABELS}, got {self.labels!r}")
+
+
+def split_queries(
+    queries: Sequence[Query], qrels: Qrels, fraction: float, seed: int
+) -> tuple[list[Query], Qrels, list[Query], Qrels]:
+    """(training queries, their qrels, test queries, their qrels): a query trains when a seeded hash of its id
+    falls below ``fraction`` (0: every query is a test query)."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"the real-query training fraction must be in [0, 1), got {fraction}")
+    train = [q for q in queries if in_dev(q.query_id, fraction, seed)]
+    ids = {q.query_id for q in train}
+    test = [q for q in queries if q.query_id not in ids]
+    return train, {q: r for q, r in qrels.items() if q in ids}, test, {q: r for q, r in qrels.items() if q not in ids}
+
+
+def query_id(qid: str) -> str:
+    return f"{QUERY_TYPE}-{qid}"
+
+
+def qrels_list(ids: list[str], judged: Mapping[str, int], depth: int) -> tuple[list[str], list[float]] | None:
+    """The list (best-graded judged passage forced in) and its grade-based scores, or None with no judged one."""
+    best = max(judged.values(), default=0)
+    if best <= 0:
+        return None
+    ids = ids[:depth]
+    top = min((d for d, g in judged.items() if g == best), key=lambda d: (ids.index(d) if d in ids else depth, d))
+    if top not in ids:
+        ids = ids[: depth - 1] + [top]
+    return ids, [max(judged.get(d, 0), 0) / best for d in ids]
+
+
+def label_lists(
+    queries: Sequence[Query],
+    fused: Run,
+    config: RealConfig,
+    docs: Mapping[str, Doc],
+    teacher: Teacher | None = None,
+    qrels: Qrels | None = None,
+    excluded: set[str] | None = None,
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(train, dev) scored records for the training queries from their ``fused`` candidate runs."""
+    excluded = excluded or set()
+    lists = {q.query_id: [d for d, _ in ranked(fused.get(q.query_id, {})) if d not in excluded] for q in queries}
+    records: list[dict[str, object]] = []
+    if config.labels == "teacher":
+        if teacher is None:
+            raise ValueError("labels 'teacher' need a teacher")
+        usable = [q for q in queries if len(lists[q.query_id]) >= 2]
+        cands = [Candidates(q.query_id, q.text, tuple(lists[q.query_id][: config.depth])) for q in usable]
+        raw = [np.asarray(s, dtype=np.float64) for s in teacher.score(cands, docs)] if cands else []
+        norm = percentile_normalise(raw, config.norm_low, config.norm_high)
+        for q, c, r, n in zip(usable, cands, raw, norm, strict=True):
+            records.append(_record(q, list(c.doc_ids), list(n), list(r), c.doc_ids[int(np.argmax(r))]))
+    else:
+        if qrels is None:
+            raise ValueError("labels 'qrels' need the training queries' qrels")
+        for q in queries:
+            judged = {d: g for d, g in qrels.get(q.query_id, {}).items() if d not in excluded}
+            made = qrels_list(lists[q.query_id], judged, config.depth)
+            if made is not None:
+                ids, scores = made
+                records.append(_record(q, ids, scores, scores, ids[int(np.argmax(scores))]))
+    train = [r for r in records if not in_dev(str(r["query_id"]), config.dev_fraction, config.seed)]
+    dev = [r for r in records if in_dev(str(r["query_id"]), config.dev_fraction, config.seed)]
+    return train, dev
+
+
+def _record(q: Query, ids: list[str], norm: list[float], raw: list[float], source: str) -> dict[str, object]:
+    return {
+        "query_id": query_id(q.query_id),
+        "text": q.text,
+        "query_type": QUERY_TYPE,
+        "source_doc_id": source,
+        "candidates": [
+            {"doc_id": d, "teacher_score": round(float(n), PRECISION), "raw_score": round(float(r), PRECISION)}
+            for d, n, r in zip(ids, norm, raw, strict=True)
+        ],
+    }

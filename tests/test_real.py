@@ -1,0 +1,75 @@
+"""The real-query arm: the split never lets a training query be tested; qrels and teacher labelling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from listdistill.io import Doc, Query, read_qrels, read_queries
+from listdistill.real import RealConfig, label_lists, qrels_list, split_queries
+from listdistill.teachers import Candidates, Teacher
+from stages import prepare
+
+QUERIES = [Query(str(i), f"query {i}") for i in range(1, 201)]
+QRELS = {str(i): {f"d{i}": 2, f"d{i + 1}": 1} for i in range(1, 201)}
+
+
+def test_split_is_disjoint_seeded_and_sized():
+    train, train_qrels, test, test_qrels = split_queries(QUERIES, QRELS, 0.5, seed=7)
+    tr, te = {q.query_id for q in train}, {q.query_id for q in test}
+    assert not tr & te and tr | te == {q.query_id for q in QUERIES}
+    assert set(train_qrels) == tr and set(test_qrels) == te
+    assert 70 < len(train) < 130
+    assert [q.query_id for q in split_queries(QUERIES, QRELS, 0.5, seed=7)[0]] == [q.query_id for q in train]
+    assert split_queries(QUERIES, QRELS, 0.0, seed=7)[0] == []  # off: every query is a test query
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        split_queries(QUERIES, QRELS, 1.0, seed=7)
+
+
+def test_prepare_tests_only_the_held_out_queries(shared_datasets, tmp_path):
+    out = tmp_path / "prepared"
+    argv = ["--dataset", "cranfield", "--mirror", str(shared_datasets), "--out", str(out)]
+    r = CliRunner().invoke(prepare.main, [*argv, "--stats", str(tmp_path / "s.json"), "--real-query-fraction", "0.5"])
+    assert r.exit_code == 0, r.output
+    test, real = read_queries(out / "queries.jsonl"), read_queries(out / "real_queries.jsonl")
+    assert len(test) + len(real) == 225 and not {q.query_id for q in test} & {q.query_id for q in real}
+    assert set(read_qrels(out / "qrels.txt")) <= {q.query_id for q in test}  # evaluate sees only the test half
+    assert set(read_qrels(out / "real_qrels.txt")) <= {q.query_id for q in real}
+    assert json.loads((tmp_path / "s.json").read_text())["real_training_queries"] == len(real)
+
+
+def test_qrels_list_forces_the_best_judged_passage_in():
+    assert qrels_list(["a", "b", "c"], {"c": 1, "b": 2}, 3) == (["a", "b", "c"], [0.0, 1.0, 0.5])
+    assert qrels_list(["a", "b", "c"], {"z": 3, "b": 1}, 3) == (["a", "b", "z"], [0.0, 1 / 3, 1.0])
+    assert qrels_list(["a", "b"], {"b": 0}, 3) is None
+
+
+class OverlapTeacher(Teacher):
+    """Scores a passage by the words it shares with the query."""
+
+    def score(self, lists: Sequence[Candidates], docs: Mapping[str, Doc]) -> list[np.ndarray]:
+        return [
+            np.array([len(set(c.text.split()) & set(docs[d].text.split())) for d in c.doc_ids], float) for c in lists
+        ]
+
+
+def test_label_lists_by_teacher_and_by_qrels_exclude_test_passages():
+    docs = {d: Doc(d, "", t) for d, t in {"a": "wing lift", "b": "wing", "c": "shell", "t": "wing lift drag"}.items()}
+    queries = [Query("1", "wing lift drag")]
+    fused = {"1": {"t": 4.0, "a": 3.0, "b": 2.0, "c": 1.0}}
+    cfg = RealConfig(labels="teacher", depth=3, dev_fraction=0.0)
+    train, dev = label_lists(queries, fused, cfg, docs, teacher=OverlapTeacher(), excluded={"t"})
+    assert dev == [] and len(train) == 1
+    rec = train[0]
+    assert rec["query_id"] == "real-1" and rec["query_type"] == "real" and rec["source_doc_id"] == "a"
+    assert [c["doc_id"] for c in rec["candidates"]] == ["a", "b", "c"]  # the test-relevant "t" never listed
+    assert [c["raw_score"] for c in rec["candidates"]] == [2.0, 1.0, 0.0]
+    qrels = {"1": {"t": 2, "c": 1}}
+    train, _ = label_lists(queries, fused, RealConfig(labels="qrels", depth=3, dev_fraction=0.0), docs, qrels=qrels,
+                           excluded={"t"})  # fmt: skip
+    assert train[0]["source_doc_id"] == "c"  # "t" is relevant to a test query too: never a training positive
+    assert [c["teacher_score"] for c in train[0]["candidates"]] == [0.0, 0.0, 1.0]
