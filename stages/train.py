@@ -25,7 +25,17 @@ from listdistill.encoder import Encoder
 from listdistill.io import atomic_open, read_docs, read_json, write_json
 from listdistill.losses import LOSSES, LossConfig
 from listdistill.models import resolve_model
-from listdistill.train import TOWERS, Checkpoints, FrozenPassages, TrainConfig, cap, load_examples, save_student, train
+from listdistill.train import (
+    TOWERS,
+    Checkpoints,
+    FrozenPassages,
+    TrainConfig,
+    calibrate_teacher_temperature,
+    cap,
+    load_examples,
+    save_student,
+    train,
+)
 from stages.options import encoder_options, make_encoder_config
 
 D, LD = TrainConfig(), LossConfig()
@@ -50,6 +60,23 @@ def write_tsv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["step"], delimiter="\t", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+class TemperatureType(click.ParamType):
+    """A positive float, or ``auto``."""
+
+    name = "float|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | str:
+        if isinstance(value, float) or value == "auto":
+            return value
+        try:
+            t = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if not t > 0:
+            self.fail(f"a temperature must be > 0, got {t}", param, ctx)
+        return t
 
 
 def load_frozen(index_dir: Path | None, model: str) -> FrozenPassages:
@@ -82,7 +109,12 @@ def load_frozen(index_dir: Path | None, model: str) -> FrozenPassages:
 @click.option("--weight-decay", type=float, default=D.weight_decay)
 @click.option("--grad-clip", type=float, default=D.grad_clip, help="Max gradient norm (0: off).")
 @click.option("--student-temperature", type=float, default=LD.student_temperature)
-@click.option("--teacher-temperature", type=float, default=LD.teacher_temperature)
+@click.option(
+    "--teacher-temperature",
+    type=TemperatureType(),
+    default=str(LD.teacher_temperature),
+    help="A temperature > 0, or auto: matched to the zero-shot student's sharpness on the training lists.",
+)
 @click.option("--infonce-temperature", type=float, default=LD.infonce_temperature)
 @click.option("--infonce-weight", type=float, default=LD.infonce_weight)
 @click.option("--false-negative-threshold", type=float, default=LD.false_negative_threshold)
@@ -124,7 +156,8 @@ def main(**kw: Any) -> None:
     mix = list(kw["query_mix"]) or (read_query_mix(kw["params"]) if kw["params"] else [])
     if not mix:
         raise click.UsageError("give --query-mix or --params (a file with a top-level query_mix list)")
-    losses = LossConfig(**{k: kw[k] for k in LossConfig.__dataclass_fields__})
+    auto = kw["teacher_temperature"] == "auto"
+    losses = LossConfig(**{k: kw[k] for k in LossConfig.__dataclass_fields__ if k != "teacher_temperature"})
     shared = set(TrainConfig.__dataclass_fields__) - {"bf16", "losses", "batch_size"}
     cfg = TrainConfig(**{k: kw[k] for k in shared}, batch_size=kw["train_batch_size"], bf16=bf16, losses=losses)
     docs = read_docs(kw["corpus"])
@@ -137,6 +170,10 @@ def main(**kw: Any) -> None:
     encoder = Encoder(enc)
     if kw["train_passage_max_length"] > 0:
         encoder.config = dataclasses.replace(enc, passage_max_length=kw["train_passage_max_length"])
+    teacher_t = (
+        calibrate_teacher_temperature(encoder, train_ex, texts, cfg, frozen) if auto else kw["teacher_temperature"]
+    )
+    cfg = dataclasses.replace(cfg, losses=dataclasses.replace(losses, teacher_temperature=teacher_t))
     ckpt_dir: Path = kw["checkpoint_dir"]
     state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir, world=world, frozen=frozen)
     encoder.config = enc
@@ -148,6 +185,8 @@ def main(**kw: Any) -> None:
         "loss": cfg.loss,
         "tower": cfg.tower,
         "wise_alpha": cfg.wise_alpha,
+        "teacher_temperature": teacher_t,
+        "teacher_temperature_auto": auto,
         "query_mix": mix,
         "train_queries": len(train_ex),
         "dev_queries": len(dev_ex),

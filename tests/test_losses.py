@@ -118,3 +118,16 @@ def test_registry_names_and_combination():
 def test_unknown_loss_lists_valid_names():
     with pytest.raises(ValueError, match=r"unknown loss 'kl'; valid losses: infonce, listwise, listwise\+infonce"):
         get_loss("kl")
+
+
+def test_match_entropy_recovers_the_temperature_of_a_target_sharpness():
+    from listdistill.losses import match_entropy, mean_entropy
+
+    g = torch.Generator().manual_seed(0)
+    scores = torch.rand(32, 10, generator=g)  # (B, L)
+    valid = torch.ones(32, 10, dtype=torch.bool)
+    valid[0, 7:] = False  # a padded list
+    for t in (0.02, 0.1, 0.7):
+        assert match_entropy(scores, valid, mean_entropy(scores / t, valid)) == pytest.approx(t, rel=1e-4)
+    uniform = torch.zeros(4, 5)
+    assert mean_entropy(uniform, torch.ones(4, 5, dtype=torch.bool)) == pytest.approx(1.0)  # normalised: log n -> 1

@@ -140,3 +140,14 @@ def test_train_stage_with_the_packaged_minilm(workspace: Path):
     ours = Encoder(EncoderConfig(model=str(out))).encode_passages(DOCS[:3])
     theirs = SentenceTransformer(str(out), device="cpu").encode(DOCS[:3])
     assert ours.shape == (3, 384) and abs(ours - theirs).max() < 1e-4
+
+
+def test_teacher_temperature_auto_is_calibrated_on_the_training_lists(workspace: Path):
+    result = CliRunner().invoke(main, args(workspace, "auto", "--query-mix", "questions", "--max-steps", "1",
+                                           "--loss", "listwise", "--teacher-temperature", "auto"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((workspace / "auto.json").read_text())
+    assert metrics["teacher_temperature_auto"] is True and 0.001 < metrics["teacher_temperature"] < 10
+    for bad, message in (("0", "must be > 0"), ("warm", "neither a number nor 'auto'")):
+        result = CliRunner().invoke(main, args(workspace, "bad", "--teacher-temperature", bad))
+        assert result.exit_code == 2 and message in result.output

@@ -173,3 +173,28 @@ def get_loss(name: str) -> LossFn:
         return LOSSES[name]
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(sorted(LOSSES))}") from None
+
+
+def mean_entropy(logits: torch.Tensor, valid: torch.Tensor) -> float:
+    """Mean entropy of the softmax over each row's valid entries, divided by log(valid count): (B, L) -> scalar."""
+    logits = logits.masked_fill(~valid, float("-inf"))  # (B, L)
+    logp = torch.log_softmax(logits, dim=-1).masked_fill(~valid, 0.0)  # (B, L)
+    h = -(logp.exp() * logp).sum(-1)  # (B,)
+    n = valid.sum(-1).clamp(min=2).to(h.dtype)  # (B,)
+    return float((h / n.log()).mean())
+
+
+def match_entropy(
+    teacher: torch.Tensor, valid: torch.Tensor, target: float, lo: float = 1e-3, hi: float = 10.0
+) -> float:
+    """The teacher temperature at which the teacher's softmax over each list has the mean normalised entropy
+    ``target`` (bisection on log temperature; entropy grows with temperature). Used to calibrate
+    ``teacher_temperature`` to the student: ``target`` is the zero-shot student's entropy at its own temperature,
+    so the target is as sharp as the student's own distribution, whatever the scale of the teacher's scores."""
+    for _ in range(60):
+        mid = (lo * hi) ** 0.5
+        if mean_entropy(teacher / mid, valid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return round((lo * hi) ** 0.5, 6)

@@ -42,7 +42,7 @@ from listdistill.distributed import SINGLE, World
 from listdistill.encoder import Encoder
 from listdistill.gradcache import cached_step, embed_without_graph
 from listdistill.io import FormatError, iter_jsonl, write_json
-from listdistill.losses import LOSSES, LossConfig, Scores, get_loss, negative_mask
+from listdistill.losses import LOSSES, LossConfig, Scores, get_loss, match_entropy, mean_entropy, negative_mask
 
 SCORED_KEYS = ("query_id", "text", "source_doc_id", "candidates")
 TOWERS = ("both", "query")
@@ -386,6 +386,32 @@ def make_loss(
     """The configured loss as a function of the batch's query (B, d) and passage (U, d) embeddings."""
     fn = get_loss(name or cfg.loss)
     return lambda q, p: fn(batch_scores(q, p, batch, cfg.losses.false_negative_threshold), cfg.losses)
+
+
+@torch.no_grad()
+def calibrate_teacher_temperature(
+    encoder: Encoder,
+    examples: Sequence[Example],
+    texts: Mapping[str, str],
+    cfg: TrainConfig,
+    frozen: FrozenPassages | None = None,
+    sample: int = 256,
+) -> float:
+    """``teacher_temperature: auto``: the teacher temperature whose softmax over each training list is as sharp
+    (mean normalised entropy) as the zero-shot student's softmax at ``student_temperature`` over the same lists
+    (:func:`listdistill.losses.match_entropy`), on a seeded sample of ``sample`` training lists. Training queries
+    only: no dev or test query is read."""
+    encoder.model.eval()
+    batch = make_batch(cap(list(examples), sample, cfg.seed), texts)
+    q, _ = embed_without_graph(encoder, batch.queries, True, cfg.chunk_size, cfg.bf16)  # (B, d)
+    if frozen is not None:
+        p = frozen.lookup(batch.passage_ids).to(q.device)  # (U, d)
+    else:
+        p, _ = embed_without_graph(encoder, batch.passages, False, cfg.chunk_size, cfg.bf16)  # (U, d)
+    scores = batch_scores(q, p, batch, cfg.losses.false_negative_threshold)
+    valid = scores.valid
+    target = mean_entropy(scores.own_list() / cfg.losses.student_temperature, valid)  # (B, L) -> scalar
+    return match_entropy(scores.teacher, valid, target)
 
 
 @torch.no_grad()
