@@ -1,25 +1,37 @@
-"""Benchmark: passages/second of the generate stage's code against a plain ``model.generate`` loop.
+"""Benchmark: passages/second and quality of the generation backends against a plain ``model.generate`` loop.
 
 All methods run on the same prompts (same few-shot draws, same truncated passages), in one process, with the
 same model, the same stopping rule (end of turn or end of the first line) and the same ``max_new_tokens``:
 
-* ``plain``: one ``model.generate`` call per prompt, whole prompt prefilled each time;
-* ``batched``: the stage's batching (length-sorted, padded) without prefix reuse;
-* ``stage``: the stage's code as it runs (batching + each few-shot prefix's KV cache computed once).
+* ``plain``: one ``model.generate`` call per prompt, whole prompt prefilled each time (transformers, float32);
+* ``batched``: the stage's batching (length-sorted, padded) without prefix reuse (transformers backend);
+* ``stage``: the transformers backend as the stage runs it (batching + each few-shot prefix's KV cache reused);
+* ``ctranslate2``: the ctranslate2 backend as the stage runs it (int8 weights, each batch split into groups that
+  share a few-shot prefix, each prefix's state cached by CTranslate2 as a static prompt);
+* ``ct2-whole``: the ctranslate2 backend with each batch in one call and whole prompts (no prefix reuse).
 
 Greedy decoding by default, so every method does the same work and the outputs can be compared (``agree``:
-share of outputs identical to the plain loop's). Wall-clock and CPU seconds are both reported: on a machine
-shared with other jobs the wall clock of one method can drift from the others', CPU time (with ``--threads 1``)
-much less. Example::
+share of outputs identical to the plain loop's; int8 weights change a few). Wall-clock and CPU seconds are
+both reported: on a machine shared with other jobs the wall clock of one method can drift from the others', CPU
+time (with ``--threads 1``) much less. Model loading (and the one-off CTranslate2 conversion) is not timed.
 
-    nice -n 10 python bench/bench_generate.py --pool data/prepared/pool.jsonl --passages 60 --threads 1
+Quality, per method: ``kept`` is the share of outputs the stage's own cleaning keeps (its drop rules, the pool's
+vocabulary); ``kept/cpu-s`` is kept queries per CPU-second; with ``--prepared`` and ``--index`` (the prepare
+and index stages' outputs) ``round-trip`` is the share of kept queries whose source passage is in the top 20 of
+the fused BM25 + zero-shot-student list (``mine``'s default filter), and ``rt/cpu-s`` those per CPU-second.
+Example::
+
+    nice -n 10 python bench/bench_generate.py --pool data/prepared/pool.jsonl --passages 60 --threads 1 \\
+        --prepared data/prepared --index data/index
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import torch
@@ -28,16 +40,27 @@ from listdistill.generate import (
     DEFAULT_MODEL,
     Checkpoint,
     GenerateConfig,
+    clean_all,
     generate_completions,
     read_pool,
     select_passages,
+    summarise,
 )
-from listdistill.generate.backends import TransformersBackend, first_line_stop
+from listdistill.generate.backends import (
+    Completion,
+    CTranslate2Backend,
+    TransformersBackend,
+    _first_line_done,
+    first_line_stop,
+)
 from listdistill.generate.catalog import load_type
+from listdistill.generate.clean import CleanConfig, vocabulary
 from listdistill.generate.prompts import Prompt, PromptBuilder
 
+METHODS = ("plain", "batched", "stage", "ctranslate2", "ct2-whole")
 
-def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig) -> list[str]:
+
+def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig) -> list[Completion]:
     """The baseline: ``model.generate`` on each whole prompt, one at a time."""
     tok, texts = backend.tokenizer, []
     sample = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
@@ -56,44 +79,111 @@ def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: Gene
                 stopping_criteria=first_line_stop(tok, ids.shape[1]),
                 **sample,
             )
-        texts.append(tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
+        new = out[0, ids.shape[1] :].tolist()
+        text = tok.decode(new, skip_special_tokens=True)
+        texts.append(Completion(text, any(i in backend.eos_ids for i in new) or _first_line_done(text)))
     return texts
 
 
-def stage_run(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig, reuse: bool) -> list[str]:
+def stage_run(
+    backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig, reuse: bool
+) -> list[Completion]:
     backend.prefix_cache = reuse
     backend._prefix_kv.clear()  # count every prefix prefill in the timing
     done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
-    return [done[p.doc_id].text for p in prompts]
+    return [done[p.doc_id] for p in prompts]
+
+
+def ct2_run(
+    backend: CTranslate2Backend, prompts: list[Prompt], config: GenerateConfig, groups: bool
+) -> list[Completion]:
+    backend.prefix_groups = groups
+    done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
+    return [done[p.doc_id] for p in prompts]
+
+
+def kept_queries(
+    query_type: str, prompts: list[Prompt], outputs: list[Completion], domain: set[str], max_copy_run: int
+) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The stage's cleaning of one method's outputs: kept rows and the summary (keep rate, drop reasons)."""
+    qtype = load_type(query_type)
+    completions = {p.doc_id: c for p, c in zip(prompts, outputs, strict=True)}
+    rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=max_copy_run), domain)
+    return [r for r in rows if r["status"] == "kept"], summarise(qtype, rows)
+
+
+def round_trip(kept: dict[str, list[dict[str, str]]], prepared: Path, index_dir: Path) -> dict[str, float]:
+    """Share of each method's kept queries that ``mine`` keeps (defaults: BM25 + zero-shot student, RRF, source
+    in the fused top 20), all methods' queries retrieved in one go."""
+    from listdistill.encoder import EncoderConfig
+    from listdistill.evaluation import IndexPaths
+    from listdistill.io import read_qrels
+    from listdistill.mine import (
+        GeneratedQuery,
+        MineConfig,
+        build_retrievers,
+        excluded_docs,
+        mine,
+        read_duplicates,
+        retrieve,
+    )
+
+    index = IndexPaths(index_dir)
+    doc_ids = index.doc_ids
+    excluded = excluded_docs(read_qrels(prepared / "qrels.txt"), read_duplicates(prepared / "duplicates.jsonl"))
+    retrievers = build_retrievers("bm25+dense", index.lucene, index.embeddings, doc_ids, EncoderConfig(), 0.9, 0.4)
+    queries = {
+        name: [GeneratedQuery(f"{name}:{r['query_id']}", r["text"], "q", r["source_doc_id"]) for r in rows]
+        for name, rows in kept.items()
+    }
+    config = MineConfig()
+    runs = retrieve(retrievers, [q for qs in queries.values() for q in qs], config.k, excluded, len(doc_ids))
+    out = {}
+    for name, qs in queries.items():
+        result = mine(qs, {r: {q.query_id: run.get(q.query_id, {}) for q in qs} for r, run in runs.items()}, config)
+        out[name] = len(result.candidates) / len(qs) if qs else 0.0
+    return out
 
 
 @click.command(context_settings={"show_default": True})
 @click.option("--pool", type=click.Path(path_type=Path, exists=True), default=Path("data/prepared/pool.jsonl"))
 @click.option("--query-type", default="questions")
 @click.option("--model", default=DEFAULT_MODEL)
+@click.option("--methods", default="plain,stage,ctranslate2", help=f"Comma-separated, of: {', '.join(METHODS)}.")
 @click.option("--passages", type=int, default=60)
 @click.option("--batch-size", type=int, default=32)
 @click.option("--num-examples", type=int, default=2)
 @click.option("--passage-max-tokens", type=int, default=128)
 @click.option("--max-new-tokens", type=int, default=32)
 @click.option("--temperature", type=float, default=0.0, help="0: greedy (outputs comparable across methods).")
-@click.option("--threads", type=int, default=0, help="torch threads (0: torch's default).")
+@click.option("--max-copy-run", type=int, default=8, help="Cleaning: generate.max_copy_run.")
+@click.option("--threads", type=int, default=0, help="torch and CTranslate2 threads (0: torch's default).")
 @click.option("--seed", type=int, default=42)
+@click.option("--prepared", type=click.Path(path_type=Path, exists=True), default=None, help="For the round trip.")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True), default=None)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON.")
 def main(
     pool: Path,
     query_type: str,
     model: str,
+    methods: str,
     passages: int,
     batch_size: int,
     num_examples: int,
     passage_max_tokens: int,
     max_new_tokens: int,
     temperature: float,
+    max_copy_run: int,
     threads: int,
     seed: int,
+    prepared: Path | None,
+    index_dir: Path | None,
     out: Path | None,
 ) -> None:
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(METHODS))
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown methods {unknown}; use {', '.join(METHODS)}", param_hint="--methods")
     if threads:
         torch.set_num_threads(threads)
     config = GenerateConfig(
@@ -106,23 +196,31 @@ def main(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         batch_size=batch_size,
+        max_copy_run=max_copy_run,
         seed=seed,
     )
-    backend = TransformersBackend(model, device="cpu")
-    docs = select_passages(read_pool(pool), passages, seed)
-    builder = PromptBuilder(backend.tokenizer, load_type(query_type), num_examples, passage_max_tokens, seed)
+    tf = TransformersBackend(model, device="cpu") if {"plain", "batched", "stage"} & set(chosen) else None
+    ct2 = CTranslate2Backend(model, device="cpu") if {"ctranslate2", "ct2-whole"} & set(chosen) else None
+    tokenizer = (tf or ct2).tokenizer  # the same folder's tokenizer: the same prompts
+    pool_docs = read_pool(pool)
+    docs = select_passages(pool_docs, passages, seed)
+    builder = PromptBuilder(tokenizer, load_type(query_type), num_examples, passage_max_tokens, seed)
     prompts = [builder.build(d) for d in docs]
-    plain_loop(backend, prompts[:1], config)  # warm-up (first-call allocations)
+    if tf is not None:
+        plain_loop(tf, prompts[:1], config)  # warm-up (first-call allocations)
 
+    runners: dict[str, Callable[[], list[Completion]]] = {
+        "plain": lambda: plain_loop(tf, prompts, config),
+        "batched": lambda: stage_run(tf, prompts, config, reuse=False),
+        "stage": lambda: stage_run(tf, prompts, config, reuse=True),
+        "ctranslate2": lambda: ct2_run(ct2, prompts, config, groups=True),
+        "ct2-whole": lambda: ct2_run(ct2, prompts, config, groups=False),
+    }
     results: dict[str, dict[str, float]] = {}
-    outputs: dict[str, list[str]] = {}
-    for name, run in (
-        ("plain", lambda: plain_loop(backend, prompts, config)),
-        ("batched", lambda: stage_run(backend, prompts, config, reuse=False)),
-        ("stage", lambda: stage_run(backend, prompts, config, reuse=True)),
-    ):
+    outputs: dict[str, list[Completion]] = {}
+    for name in chosen:
         wall, cpu = time.perf_counter(), time.process_time()
-        outputs[name] = run()
+        outputs[name] = runners[name]()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         results[name] = {
             "seconds": round(wall, 3),
@@ -130,25 +228,67 @@ def main(
             "passages_per_s": round(len(prompts) / wall, 4),
             "passages_per_cpu_s": round(len(prompts) / cpu, 4),
         }
-    base = results["plain"]
+
+    domain = vocabulary(d.contents for d in pool_docs)
+    kept: dict[str, list[dict[str, str]]] = {}
+    for name in chosen:
+        kept[name], summary = kept_queries(query_type, prompts, outputs[name], domain, max_copy_run)
+        results[name]["keep_rate"] = summary["keep_rate"]
+        results[name]["dropped"] = {k: v for k, v in summary["dropped"].items() if v}
+        results[name]["kept_per_cpu_s"] = round(len(kept[name]) / results[name]["cpu_seconds"], 4)
+    trip = round_trip(kept, prepared, index_dir) if prepared is not None and index_dir is not None else {}
+
+    base_name = "plain" if "plain" in results else chosen[0]
+    ref_name = "stage" if "stage" in results else base_name
+    base, ref = results[base_name], results[ref_name]
     prefix_len = sum(len(p.prefix_ids) for p in prompts) / len(prompts)
     suffix_len = sum(len(p.suffix_ids) for p in prompts) / len(prompts)
     print(
-        f"{len(prompts)} passages of {pool}, type {query_type}, batch {batch_size}, threads "
-        f"{torch.get_num_threads()}, mean prompt {prefix_len:.0f} prefix + {suffix_len:.0f} passage tokens, "
-        f"{len({p.prefix_ids for p in prompts})} distinct prefixes, temperature {temperature}"
+        f"{len(prompts)} passages of {pool}, model {model}, type {query_type}, batch {batch_size}, threads "
+        f"{torch.get_num_threads()}, {num_examples} examples, mean prompt {prefix_len:.0f} prefix + "
+        f"{suffix_len:.0f} passage tokens, {len({p.prefix_ids for p in prompts})} distinct prefixes, "
+        f"max_new_tokens {max_new_tokens}, temperature {temperature}"
     )
-    print(f"{'method':8} {'wall s':>7} {'cpu s':>7} {'passages/s':>10} {'speed-up':>8} {'(cpu)':>6} {'agree':>6}")
+    print(
+        f"{'method':11} {'wall s':>7} {'cpu s':>7} {'pass/cpu-s':>10} {'vs ' + base_name:>9} {'vs ' + ref_name:>9} "
+        f"{'agree':>6} {'kept':>5} {'kept/cpu-s':>10} {'round-trip':>10} {'rt/cpu-s':>8}"
+    )
     for name, r in results.items():
-        r["speedup"] = round(base["seconds"] / r["seconds"], 3)
         r["speedup_cpu"] = round(base["cpu_seconds"] / r["cpu_seconds"], 3)
-        r["agree"] = round(sum(a == b for a, b in zip(outputs[name], outputs["plain"], strict=True)) / len(prompts), 3)
+        r["speedup_cpu_vs_" + ref_name] = round(ref["cpu_seconds"] / r["cpu_seconds"], 3)
+        same = sum(a.text == b.text for a, b in zip(outputs[name], outputs[base_name], strict=True))
+        r["agree"] = round(same / len(prompts), 3)
+        rt = ""
+        if name in trip:
+            r["round_trip"] = round(trip[name], 4)
+            r["round_trip_per_cpu_s"] = round(trip[name] * len(kept[name]) / r["cpu_seconds"], 4)
+            rt = f"{r['round_trip']:10.3f} {r['round_trip_per_cpu_s']:8.3f}"
         print(
-            f"{name:8} {r['seconds']:7.1f} {r['cpu_seconds']:7.1f} {r['passages_per_s']:10.3f} "
-            f"{r['speedup']:7.2f}x {r['speedup_cpu']:5.2f}x {r['agree']:6.2f}"
+            f"{name:11} {r['seconds']:7.1f} {r['cpu_seconds']:7.1f} {r['passages_per_cpu_s']:10.3f} "
+            f"{r['speedup_cpu']:8.2f}x {r['speedup_cpu_vs_' + ref_name]:8.2f}x {r['agree']:6.2f} "
+            f"{r['keep_rate']:5.2f} {r['kept_per_cpu_s']:10.3f} {rt}"
         )
+    for name, r in results.items():
+        print(f"  {name} dropped: {r['dropped']}")
     if out is not None:
-        out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        settings = {
+            "pool": str(pool),
+            "model": model,
+            "query_type": query_type,
+            "passages": len(prompts),
+            "batch_size": batch_size,
+            "num_examples": num_examples,
+            "passage_max_tokens": passage_max_tokens,
+            "max_new_tokens": max_new_tokens,
+            "temperature": temperature,
+            "threads": torch.get_num_threads(),
+        }
+        samples = {
+            name: [[p.doc_id, c.text] for p, c in zip(prompts[:12], outputs[name][:12], strict=True)] for name in chosen
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"settings": settings, "results": results, "samples": samples}
+        out.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

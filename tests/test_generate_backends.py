@@ -183,3 +183,73 @@ def test_write_outputs(backend, pool, tmp_path):
     table = (tmp_path / "k.tsv").read_text().splitlines()
     assert table[0].split("\t") == ["query_id", "source_doc_id", "status", "text", "raw"] and len(table) == 5
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
+
+
+# --- ctranslate2: the packaged SmolLM2 itself, converted to int8 (a real generation on a few passages) ---
+
+
+@pytest.fixture(scope="module")
+def ct2():
+    from listdistill.generate.backends import CTranslate2Backend, load_backend
+
+    backend = load_backend("ctranslate2", DEFAULT_MODEL, device="cpu")
+    assert isinstance(backend, CTranslate2Backend)
+    return backend
+
+
+def test_ctranslate2_conversion_is_cached_and_complete(ct2):
+    from listdistill.generate.backends import ctranslate2_model
+    from listdistill.models import materialise, resolve_model
+
+    assert (ct2.path / "model.bin").is_file() and (ct2.path / "config.json").is_file()
+    assert ctranslate2_model(materialise(resolve_model(DEFAULT_MODEL))) == ct2.path  # no second conversion
+    assert not list(ct2.path.parent.glob(f"{ct2.path.name}.tmp*"))  # nothing half-written left behind
+    assert ct2.tokenizer.convert_tokens_to_ids("<|im_end|>") in ct2.eos_ids
+    newline = ct2.tokenizer.encode("a\nb", add_special_tokens=False)
+    assert any(i in ct2.end_ids for i in newline)  # decoding stops at the first newline
+    assert ct2.tokenizer.encode(" question", add_special_tokens=False)[0] not in ct2.end_ids
+
+
+@pytest.mark.parametrize("qtype", ["questions", "keywords"])
+def test_ctranslate2_queries_pass_cleaning_and_id_rules(ct2, pool, qtype):
+    config = GenerateConfig(qtype, backend="ctranslate2", passages=4, batch_size=4, max_new_tokens=24, temperature=0)
+    a = generate_queries(config, pool, backend=ct2, progress=False)
+    b = generate_queries(config, pool, backend=ct2, progress=False)
+    assert a.rows == b.rows and a.queries == b.queries  # greedy: deterministic across runs
+    assert a.stats["generated"] == 4 == a.stats["kept"] + a.stats["dropped_total"]
+    sources = [r["source_doc_id"] for r in a.rows]
+    assert sources == sorted(set(sources), key=int) and set(sources) <= {d.doc_id for d in read_pool(pool)}
+    assert [r["query_id"] for r in a.rows] == [f"{qtype}-{s}" for s in sources]
+    for r in a.rows:
+        assert "\n" not in r["raw"].strip()  # stopped at the end of the first line (or the type's early stop)
+        assert r["status"] == "kept" or r["status"] in a.stats["dropped"]
+    if qtype == "questions":  # the real model: one question per passage (the tiny pool's vocabulary drops some)
+        assert all(r["raw"].strip().endswith("?") and r["finished"] for r in a.rows), [r["raw"] for r in a.rows]
+    else:
+        assert a.queries, [r["raw"] for r in a.rows]
+    for q in a.queries:
+        assert set(q) == {"query_id", "text", "query_type", "source_doc_id"}
+        assert q["query_id"] == f"{qtype}-{q['source_doc_id']}" and q["query_type"] == qtype and q["text"]
+        assert q["text"] == " ".join(q["text"].split())  # cleaned: one line, whitespace collapsed
+
+
+def test_ctranslate2_prefix_groups_give_the_whole_prompts_outputs(ct2):
+    prompts = _prompts(ct2, 5)
+    assert len({p.prefix_ids for p in prompts}) > 1
+    sampling = SamplingConfig(max_new_tokens=12, temperature=0.0)
+    grouped = ct2.generate(prompts, sampling, seed=0)
+    ct2.prefix_groups = False
+    try:
+        whole = ct2.generate(prompts, sampling, seed=0)
+    finally:
+        ct2.prefix_groups = True
+    assert [c.text for c in grouped] == [c.text for c in whole]
+    assert all(c.text.strip() for c in grouped)
+
+
+def test_ctranslate2_sampling_is_seeded(ct2):
+    prompts = _prompts(ct2, 3)
+    sampling = SamplingConfig(max_new_tokens=8, temperature=1.0, top_p=0.9)
+    a = ct2.generate(prompts, sampling, seed=1)
+    assert a == ct2.generate(prompts, sampling, seed=1)
+    assert a != ct2.generate(prompts, sampling, seed=2)
