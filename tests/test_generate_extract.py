@@ -48,12 +48,12 @@ def test_extract_queries_ids_sources_and_duplicates():
 
 def test_sentences_type_in_the_catalog():
     qtype = load_type("sentences")
-    assert qtype.kind == "extract" and qtype.extract == ExtractConfig(per_passage=4, min_words=5, max_words=20)
+    assert qtype.kind == "extract" and qtype.extract == ExtractConfig(1000, per_passage=4, min_words=5, max_words=20)
 
 
 def test_bad_extract_type_is_named(tmp_path: Path):
     (tmp_path / "bad.yaml").write_text("kind: extract\nper_passage: 0\n")
-    with pytest.raises(ValueError, match=r"bad.yaml: need per_passage >= 1"):
+    with pytest.raises(ValueError, match=r"bad.yaml: need passages >= 0, per_passage >= 1"):
         load_type("bad", tmp_path)
 
 
@@ -70,6 +70,8 @@ def test_generate_stage_writes_extracted_queries_without_a_model(tmp_path: Path)
     assert {r["source_doc_id"] for r in rows} <= {str(i) for i in range(5)} and len(
         {r["source_doc_id"] for r in rows}
     ) == 3
-    assert len({r["query_id"] for r in rows}) == len(rows) and json.loads(stats.read_text())["passages"] == 3
+    assert (
+        len({r["query_id"] for r in rows}) == len(rows) and json.loads(stats.read_text())["passages"] == 5
+    )  # the type's own 1000
     r = CliRunner().invoke(main, [*argv, "--stats", str(stats), "--shard", "0/2"])
     assert r.exit_code != 0 and "run it whole" in r.output

@@ -289,7 +289,8 @@ class _Plan:
 def _plan(config: GenerateConfig, pool: str | Path) -> _Plan:
     qtype = load_type(config.query_type)  # unknown type: error before anything slow
     pool_docs = read_pool(pool)
-    return _Plan(qtype, pool_docs, select_passages(pool_docs, config.passages, config.seed))
+    n = qtype.extract.passages if qtype.extract is not None and qtype.extract.passages else config.passages
+    return _Plan(qtype, pool_docs, select_passages(pool_docs, n, config.seed))
 
 
 def _prompts(config: GenerateConfig, plan: _Plan, backend: Backend | None) -> tuple[Backend, list[Prompt]]:

@@ -78,8 +78,8 @@ def load_type(name: str, types_dir: Path = TYPES_DIR) -> QueryType:
             cfg = ExtractConfig(**{k: int(raw[k]) for k in known if k in raw})
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {sorted(known)} must be integers") from e
-        if cfg.per_passage < 1 or not 1 <= cfg.min_words <= cfg.max_words:
-            raise ValueError(f"{path}: need per_passage >= 1 and 1 <= min_words <= max_words, got {cfg}")
+        if cfg.passages < 0 or cfg.per_passage < 1 or not 1 <= cfg.min_words <= cfg.max_words:
+            raise ValueError(f"{path}: need passages >= 0, per_passage >= 1, 1 <= min_words <= max_words; got {cfg}")
         return QueryType(name, "", "", (), description=_text(raw.get("description", "")), kind=kind, extract=cfg)
     if kind != "llm":
         raise ValueError(f"{path}: kind must be 'llm' or 'extract', got {kind!r}")

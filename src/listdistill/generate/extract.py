@@ -30,6 +30,7 @@ EDGE_PUNCT = re.compile(r"^[\s.,;:!?'\"()\[\]-]+|[\s.,;:!?'\"()\[\]-]+$")
 
 @dataclass(frozen=True)
 class ExtractConfig:
+    passages: int = 0  # seeded sample of the pool for this type (0: generate.passages_per_type)
     per_passage: int = 4  # spans drawn per passage (all when fewer)
     min_words: int = 5
     max_words: int = 20
