@@ -18,10 +18,10 @@ from tests.conftest import ROOT
 # The smoke configuration, also documented in the README: a few passages per type, a few training steps.
 SMOKE = {
     "prepare.pool_size": 24,
-    "generate.types": ["questions", "keywords"],
+    "generate.types": ["questions", "keywords", "sentences"],
     "generate.passages_per_type": 6,
     "generate.max_new_tokens": 24,
-    "query_mix": ["questions", "keywords"],
+    "query_mix": ["questions", "keywords", "sentences"],
     "train.max_train_queries": 16,
     "train.max_dev_queries": 8,
     "train.batch_size": 4,
