@@ -213,7 +213,9 @@ class FrozenPassages:
         return self.emb[[self.rows[d] for d in doc_ids]]  # (U, d)
 
 
-def interpolate(zero_shot: Mapping[str, torch.Tensor], tuned: Mapping[str, torch.Tensor], alpha: float) -> dict:
+def interpolate(
+    zero_shot: Mapping[str, torch.Tensor], tuned: Mapping[str, torch.Tensor], alpha: float
+) -> dict[str, torch.Tensor]:
     """WiSE-FT: ``(1 - alpha) * zero_shot + alpha * tuned`` for every floating tensor (others are taken from
     ``tuned``); ``alpha`` 1 returns the tuned weights, 0 the zero-shot ones."""
     if not 0.0 <= alpha <= 1.0:
