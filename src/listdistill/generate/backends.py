@@ -128,7 +128,22 @@ def _load_tokenizer(location: str) -> Any:
     return tok
 
 
-class TransformersBackend:
+class _DecodesCompletions:
+    """Turns generated token ids into a :class:`Completion` (shared by the CPU backends)."""
+
+    tokenizer: Any
+    eos_ids: list[int]
+
+    def _text(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _completion(self, new_ids: list[int]) -> Completion:
+        text = self._text(new_ids)
+        ended = any(i in self.eos_ids for i in new_ids)
+        return Completion(text, ended or _first_line_done(text))
+
+
+class TransformersBackend(_DecodesCompletions):
     """Batched ``model.generate`` reusing the KV cache of each few-shot prefix (see the module docstring)."""
 
     name = "transformers"
@@ -276,14 +291,6 @@ class TransformersBackend:
                 mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)  # (b, T + 1)
                 step_ids, step_pos = token[:, None], step_pos[:, -1:] + 1  # (b, 1) each
         return out
-
-    def _text(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
-
-    def _completion(self, new_ids: list[int]) -> Completion:
-        text = self._text(new_ids)
-        ended = any(i in self.eos_ids for i in new_ids)
-        return Completion(text, ended or _first_line_done(text))
 
 
 def _sample(logits: Any, sampling: SamplingConfig, generator: Any) -> Any:
@@ -437,7 +444,7 @@ def eos_token_ids(location: str, tokenizer: Any) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-class CTranslate2Backend:
+class CTranslate2Backend(_DecodesCompletions):
     """CTranslate2 with int8 weights, batches grouped by few-shot prefix (see the module docstring)."""
 
     name = "ctranslate2"
@@ -537,14 +544,6 @@ class CTranslate2Backend:
             kwargs["callback"] = early_stop
         results = generator.generate_batch([self._tokens(ids) for ids in inputs], **kwargs)
         return [list(r.sequences_ids[0]) for r in results]
-
-    def _text(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
-
-    def _completion(self, new_ids: list[int]) -> Completion:
-        text = self._text(new_ids)
-        ended = any(i in self.eos_ids for i in new_ids)
-        return Completion(text, ended or _first_line_done(text))
 
 
 class VLLMBackend:
