@@ -100,25 +100,34 @@ def load_frozen(index_dir: Path | None, model: str) -> FrozenPassages:
 @encoder_options
 @click.option("--loss", type=click.Choice(sorted(LOSSES)), default=D.loss)
 @click.option("--seed", type=int, default=D.seed)
-@click.option("--epochs", type=int, default=D.epochs)
-@click.option("--train-batch-size", type=int, default=D.batch_size, help="Queries per optimizer step.")
-@click.option("--list-length", type=int, default=8, help="Passages per query list in training (positive included).")
+@click.option("--epochs", type=click.IntRange(min=1), default=D.epochs)
+@click.option(
+    "--train-batch-size", type=click.IntRange(min=1), default=D.batch_size, help="Queries per optimizer step."
+)
+@click.option(
+    "--list-length",
+    type=click.IntRange(min=2),
+    default=8,
+    help="Passages per query list in training (positive included).",
+)
 @click.option("--train-passage-max-length", type=int, default=0, help="Passage tokens in training (0: as encoder).")
-@click.option("--lr", type=float, default=D.lr)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=D.lr)
 @click.option("--warmup-ratio", type=float, default=D.warmup_ratio)
 @click.option("--weight-decay", type=float, default=D.weight_decay)
 @click.option("--grad-clip", type=float, default=D.grad_clip, help="Max gradient norm (0: off).")
-@click.option("--student-temperature", type=float, default=LD.student_temperature)
+@click.option("--student-temperature", type=click.FloatRange(min=0, min_open=True), default=LD.student_temperature)
 @click.option(
     "--teacher-temperature",
     type=TemperatureType(),
     default=str(LD.teacher_temperature),
     help="A temperature > 0, or auto: matched to the zero-shot student's sharpness on the training lists.",
 )
-@click.option("--infonce-temperature", type=float, default=LD.infonce_temperature)
+@click.option("--infonce-temperature", type=click.FloatRange(min=0, min_open=True), default=LD.infonce_temperature)
 @click.option("--infonce-weight", type=float, default=LD.infonce_weight)
 @click.option("--false-negative-threshold", type=float, default=LD.false_negative_threshold)
-@click.option("--chunk-size", type=int, default=D.chunk_size, help="Texts per forward pass with a graph.")
+@click.option(
+    "--chunk-size", type=click.IntRange(min=1), default=D.chunk_size, help="Texts per forward pass with a graph."
+)
 @click.option("--patience", type=int, default=D.patience, help="Early stopping patience in epochs (0: off).")
 @click.option("--bf16", type=click.Choice(["auto", "true", "false"]), default="auto", help="auto: on CUDA with bf16.")
 @click.option("--gradient-checkpointing", type=bool, default=D.gradient_checkpointing)
@@ -175,7 +184,10 @@ def main(**kw: Any) -> None:
     )
     cfg = dataclasses.replace(cfg, losses=dataclasses.replace(losses, teacher_temperature=teacher_t))
     ckpt_dir: Path = kw["checkpoint_dir"]
-    state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir, world=world, frozen=frozen)
+    try:
+        state = train(encoder, train_ex, dev_ex, texts, cfg, ckpt_dir, world=world, frozen=frozen)
+    except FloatingPointError as e:
+        raise click.ClickException(str(e)) from e
     encoder.config = enc
     if not world.is_main:
         distributed.shutdown(world)

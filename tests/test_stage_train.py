@@ -151,3 +151,14 @@ def test_teacher_temperature_auto_is_calibrated_on_the_training_lists(workspace:
     for bad, message in (("0", "must be > 0"), ("warm", "neither a number nor 'auto'")):
         result = CliRunner().invoke(main, args(workspace, "bad", "--teacher-temperature", bad))
         assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--epochs", "0"), ("--train-batch-size", "-1"), ("--list-length", "1"), ("--lr", "0"),
+     ("--chunk-size", "0"), ("--student-temperature", "0")],
+)  # fmt: skip
+def test_bad_numbers_are_rejected_before_any_work(workspace: Path, option: str, value: str):
+    result = CliRunner().invoke(main, args(workspace, "badnum", option, value))
+    assert result.exit_code == 2 and option in result.output
+    assert not (workspace / "badnum").exists() and not (workspace / "badnum.json").exists()

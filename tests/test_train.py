@@ -279,3 +279,13 @@ def test_training_with_wise_alpha_ends_between_zero_shot_and_tuned(tiny: Path, t
     for k in zero:
         if zero[k].is_floating_point():
             torch.testing.assert_close(m[k], 0.5 * zero[k] + 0.5 * t[k], rtol=1e-5, atol=1e-6)
+
+
+def test_diverging_training_stops_with_a_named_error_and_writes_nothing(tiny: Path, tmp_path: Path):
+    from listdistill.losses import LossConfig
+
+    cfg = TrainConfig(epochs=1, batch_size=2, lr=1e-3, chunk_size=4, loss="listwise",
+                      losses=LossConfig(student_temperature=0.0))  # fmt: skip
+    with pytest.raises(FloatingPointError, match=r"training diverged at step 1: loss nan"):
+        train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt" / "best").exists()

@@ -517,6 +517,11 @@ def train(
             fixed = frozen.lookup(batch.passage_ids) if frozen is not None else None  # (U, d)
             loss = cached_step(encoder, batch.queries, batch.passages, loss_fn, cfg.chunk_size, cfg.bf16, world, fixed)
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+            if not (math.isfinite(loss) and math.isfinite(float(norm))):
+                raise FloatingPointError(
+                    f"training diverged at step {state.step + 1}: loss {loss}, gradient norm {float(norm)} "
+                    "(check the temperatures and the learning rate); nothing was saved"
+                )
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
