@@ -68,8 +68,8 @@ def main(prepared: Path, index_dir: Path, scored: Path, query_mix: str, loss: st
          out: Path) -> None:  # fmt: skip
     index = IndexPaths(index_dir)
     meta = read_json(index_dir / "corpus_emb.json")
-    emb = np.load(index.embeddings)
     frozen = FrozenPassages.load(index.embeddings, meta["doc_ids"])
+    emb = frozen.emb.numpy()  # (N, d): the same array, for searching
     texts = {d.doc_id: d.contents for d in read_docs(prepared / "corpus.jsonl")}
     mix = query_mix.split(",")
     train_all, _ = load_examples(scored, mix, "train", list_length, set(texts))

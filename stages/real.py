@@ -8,10 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
-from listdistill.encoder import Encoder
-from listdistill.evaluation import IndexPaths, bm25_run, dense_run, hybrid_run
+from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import read_docs, read_qrels, read_queries, write_json, write_jsonl
 from listdistill.mine import excluded_docs, read_duplicates
 from listdistill.real import LABELS, RealConfig, label_lists
@@ -70,7 +68,7 @@ def main(
         index = IndexPaths(index_dir)
         docs = {d.doc_id: d for d in read_docs(prepared / "corpus.jsonl")}
         deep = k + len(excluded)  # enough to keep k candidates once the excluded passages are removed
-        dense = dense_run(Encoder(enc), np.load(index.embeddings, mmap_mode="r"), index.doc_ids, queries, deep)
+        dense = zero_shot_run(enc, index, queries, deep, "Flat")
         fused = hybrid_run([bm25_run(index, queries, deep, bm25_k1, bm25_b), dense], deep, rrf_k)
         teacher = None
         if labels == "teacher":
