@@ -1,5 +1,8 @@
-"""evaluate: BM25, the zero-shot student, their fusion, and the fine-tuned student when given, on the test
-queries; TREC runs, per-query measures, a significance test, and metrics/eval.json."""
+"""evaluate: BM25, the zero-shot student, their fusion, the teacher's rerank (its ceiling) and the fine-tuned
+student when given, on the test queries; TREC runs, per-query measures, a significance test, metrics/eval.json.
+
+Reads ``seed``, ``device``, ``student``, ``bm25``, ``teacher``, ``score.depth`` (the lists the teacher reranks),
+``mine.rrf_k`` and ``evaluate``."""
 
 from __future__ import annotations
 
@@ -18,82 +21,52 @@ from listdistill.evaluation import (
     zero_shot_run,
 )
 from listdistill.io import read_docs, read_qrels, read_queries, write_json
-from listdistill.teachers import KINDS, TeacherConfig, TeacherResources, build_teacher
+from listdistill.teachers import TeacherResources, build_teacher
 from listdistill.teachers.base import rerank_run
-from stages.options import bm25_options, encoder_options, make_encoder_config, teacher_options
+from stages.options import params_options, read_params
 
 
 @click.command(context_settings={"show_default": True})
+@params_options
 @click.option("--prepared", type=click.Path(path_type=Path, exists=True), required=True)
 @click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True), required=True)
-@encoder_options
 @click.option(
     "--student",
     "student_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Fine-tuned student folder; evaluated (with a significance test) when it exists.",
+    help="Fine-tuned student folder, tested against the zero-shot student.",
 )
-@click.option(
-    "--teacher",
-    "teacher_kind",
-    type=click.Choice(KINDS),
-    default=None,
-    help="Teacher kind; when given, the teacher reranks hybrid_rrf's top --teacher-depth (its ceiling).",
-)
-@teacher_options
-@click.option("--teacher-depth", type=int, default=20, help="Candidates the teacher reranks (L).")
-@bm25_options
-@click.option("--faiss-index", default="Flat", help="Flat, HNSW, IVF,PQ, IVF,Flat or a faiss factory string.")
-@click.option("--depth", type=int, default=100, help="Run depth written and evaluated.")
-@click.option("--rrf-k", type=click.IntRange(min=1), default=60, help="Reciprocal rank fusion constant (mine.rrf_k).")
-@click.option("--seed", type=int, default=42, help="Seed of the randomization test.")
+@click.option("--teacher/--no-teacher", default=True, help="Rerank hybrid_rrf's top score.depth with the teacher.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for runs and per-query TSV.")
 @click.option("--metrics", type=click.Path(path_type=Path), required=True)
-def main(
-    prepared: Path,
-    index_dir: Path,
-    student_dir: Path | None,
-    teacher_kind: str | None,
-    teacher_model: str,
-    ensemble: str,
-    normalise: str,
-    teacher_batch_size: int,
-    teacher_max_length: int,
-    teacher_depth: int,
-    bm25_k1: float,
-    bm25_b: float,
-    faiss_index: str,
-    depth: int,
-    rrf_k: int,
-    seed: int,
-    out: Path,
-    metrics: Path,
-    **enc: object,
-) -> None:
+def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_dir: Path, student_dir: Path | None,
+         teacher: bool, out: Path, metrics: Path) -> None:  # fmt: skip
+    p = read_params(params_path, overrides)
+    depth, faiss_index = p.evaluate.depth, p.evaluate.faiss_index
+    if student_dir is not None and not any((student_dir / f).is_file() for f in ("modules.json", "config.json")):
+        raise click.ClickException(f"--student {student_dir}: not a model folder (no config.json or modules.json)")
     queries = read_queries(prepared / "queries.jsonl")
     qrels = read_qrels(prepared / "qrels.txt", queries)
     index = IndexPaths(index_dir)
-    zero_shot = make_encoder_config(enc)
-    runs = {"bm25": bm25_run(index, queries, depth, bm25_k1, bm25_b)}
+    zero_shot = p.to_encoder()
+    runs = {"bm25": bm25_run(index, queries, depth, p.bm25.k1, p.bm25.b)}
     runs["student_zero_shot"] = zero_shot_run(zero_shot, index, queries, depth, faiss_index)
-    runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth, rrf_k)
+    runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth, p.mine.rrf_k)
     docs = read_docs(prepared / "corpus.jsonl")
-    if teacher_kind is not None:
-        tc = TeacherConfig(teacher_kind, teacher_model, ensemble, normalise, teacher_batch_size, teacher_max_length,
-                           device=zero_shot.device)  # fmt: skip
-        resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, zero_shot, bm25_k1, bm25_b)
-        teacher = build_teacher(tc, resources)
-        runs["teacher"] = rerank_run(teacher, queries, runs["hybrid_rrf"], {d.doc_id: d for d in docs}, teacher_depth)
+    if teacher:
+        resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, zero_shot, p.bm25.k1, p.bm25.b)
+        reranker = build_teacher(p.to_teacher(), resources)
+        texts = {d.doc_id: d for d in docs}
+        runs["teacher"] = rerank_run(reranker, queries, runs["hybrid_rrf"], texts, p.score.depth)
     if student_dir is not None:
-        if not (student_dir / "modules.json").is_file() and not (student_dir / "config.json").is_file():
-            raise click.ClickException(f"--student {student_dir}: not a model folder (no config.json or modules.json)")
         tuned = dataclasses.replace(zero_shot, model=str(student_dir))
         runs["student"] = student_run(tuned, docs, queries, depth, faiss_index, index)
     means, pqs = score_systems(qrels, runs, out, depth=depth)
     result: dict[str, object] = dict(means)
     if "student" in runs:
-        result["student_vs_zero_shot_p"] = significance(pqs, "student", "student_zero_shot", ["nDCG@10", "R@100"], seed)
+        pair = ["nDCG@10", "R@100"]
+        result["student_vs_zero_shot_p"] = significance(pqs, "student", "student_zero_shot", pair, p.seed)
     write_json(metrics, result)
     for name, m in means.items():
         click.echo(f"{name:20s} " + "  ".join(f"{k} {v:.4f}" for k, v in m.items()))

@@ -1,58 +1,42 @@
-"""Click options shared by the stages: the student encoder, the teacher settings, sharding."""
+"""What every stage shares: the validated params (``--params``, ``--set``) and the ``--shard``/``--merge`` plumbing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 
-from listdistill.encoder import EncoderConfig
-from listdistill.shard import Shard, parse_shard
+from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, load_params
+from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, parse_shard, read_manifests
 
 
-def encoder_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    d = EncoderConfig()
-    opts = [
-        click.option("--model", default=d.model, help="Student model reference (folder, pkg:..., hub id)."),
-        click.option("--pooling", type=click.Choice(["auto", "mean", "cls"]), default=d.pooling),
-        click.option("--normalize/--no-normalize", default=d.normalize),
-        click.option("--query-prefix", default=d.query_prefix, help="Prefix or instruction for queries."),
-        click.option("--passage-prefix", default=d.passage_prefix),
-        click.option("--query-max-length", type=int, default=d.query_max_length),
-        click.option("--passage-max-length", type=int, default=d.passage_max_length),
-        click.option("--batch-size", type=int, default=d.batch_size),
-        click.option("--device", default=d.device),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--params FILE`` (default params.yaml) and repeated ``--set section.key=value`` overrides, read and
+    validated into one :class:`Params` passed as ``params``."""
+    f = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override a param for this run, e.g. --set train.lr=1e-4 (repeat).",
+    )(f)
+    return click.option(
+        "--params",
+        "params_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=DEFAULT_PARAMS,
+        help="The params file (one dataclass per section: src/listdistill/config.py).",
+    )(f)
 
 
-def make_encoder_config(kw: dict[str, Any]) -> EncoderConfig:
-    keys = EncoderConfig.__dataclass_fields__
-    return EncoderConfig(**{k: kw.pop(k) for k in list(kw) if k in keys})
-
-
-def teacher_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Settings of the model-based and ensemble teachers, shared by score and evaluate (the kind is per stage)."""
-    opts = [
-        click.option("--teacher-model", default="", help="Model of the model-based kinds (folder, pkg:..., hub id)."),
-        click.option(
-            "--ensemble", default="0.5*bm25+0.5*dense", help="Ensemble members, '<weight>*<kind>' joined by '+'."
-        ),
-        click.option(
-            "--normalise",
-            type=click.Choice(["zscore", "minmax"]),
-            default="zscore",
-            help="Per-list normalisation of ensemble members.",
-        ),
-        click.option("--teacher-batch-size", type=int, default=16),
-        click.option("--teacher-max-length", type=int, default=512),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+def read_params(params_path: Path, overrides: tuple[str, ...]) -> Params:
+    try:
+        return load_params(params_path, overrides)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
 
 
 class ShardType(click.ParamType):
@@ -71,38 +55,59 @@ class ShardType(click.ParamType):
 
 def shard_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--shard i/N`` (run one part) and ``--merge N`` (merge the N parts into the final outputs)."""
-    opts = [
-        click.option(
-            "--shard",
-            type=ShardType(),
-            default="0/1",
-            help="Run only shard i of N (0-based) and write its part under <out>.shards/<i>-of-<N>/; "
-            "0/1 is the whole run, writing the final outputs.",
-        ),
-        click.option(
-            "--merge",
-            type=click.IntRange(min=0),
-            default=0,
-            help="Instead of running, merge the N parts under <out>.shards/ into the final outputs "
-            "(the same options as the shards).",
-        ),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    f = click.option(
+        "--merge",
+        type=click.IntRange(min=0),
+        default=0,
+        help="Instead of running, merge the N parts under <out>.shards/ into the final outputs (same params).",
+    )(f)
+    return click.option(
+        "--shard",
+        type=ShardType(),
+        default="0/1",
+        help="Run only shard i of N (0-based) into <out>.shards/<i>-of-<N>/; 0/1 is the whole run.",
+    )(f)
 
 
-def check_shard_options(shard: Shard, merge: int) -> None:
+@dataclass(frozen=True)
+class ShardRun:
+    """One run of a sharded stage: the whole run, one part (``--shard i/N``) or the merge (``--merge N``)."""
+
+    shard: Shard
+    merge: int
+    out: Path
+    key: str  # fingerprint of the settings and inputs that determine a part ("" for the whole run)
+
+    @property
+    def is_part(self) -> bool:
+        return not self.shard.whole
+
+    def parts(self) -> list[tuple[Path, dict[str, Any]]]:
+        """The N parts' folders and manifests, checked to match this merge."""
+        try:
+            return read_manifests(self.out, self.merge, self.key)
+        except (ShardError, FileNotFoundError) as e:
+            raise click.ClickException(str(e)) from e
+
+    def begin(self) -> Path:
+        """This part's folder, emptied of an earlier attempt's manifest."""
+        return begin_part(self.out, self.shard)
+
+    def finish(self, folder: Path, units: int, **info: Any) -> None:
+        """Write the manifest last (a part without one is incomplete): ``units`` is the whole run's count."""
+        finish_part(folder, self.shard, self.key, units, **info)
+
+
+def shard_run(shard: Shard, merge: int, out: Path, settings: Any, *files: Path) -> ShardRun:
+    """Check ``--shard``/``--merge`` and fingerprint ``settings`` and ``files`` when a part is run or merged."""
     if merge and not shard.whole:
         raise click.UsageError(f"--shard {shard} and --merge {merge} exclude each other: run the parts, then merge")
     if merge == 1:
         raise click.UsageError("--merge needs N >= 2 parts; the whole run (--shard 0/1) writes the outputs")
-
-
-def bm25_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Lucene BM25's k1 and b."""
-    f = click.option("--bm25-b", type=float, default=0.4)(f)
-    return click.option("--bm25-k1", type=float, default=0.9)(f)
+    if isinstance(settings, dict):  # parts may run on different devices (one GPU each)
+        settings = {k: v for k, v in settings.items() if k != "device"}
+    key = fingerprint(settings, *files) if merge or not shard.whole else ""
+    return ShardRun(shard, merge, out, key)
 
 
 def queries_per_unit_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

