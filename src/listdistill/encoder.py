@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from listdistill.models import resolve_model
+from listdistill.models import load_checked, resolve_model
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,12 @@ class Encoder(torch.nn.Module):
         self.location = resolved.location
         towers = router_towers(Path(resolved.location)) if resolved.local else None
         query_dir, passage_dir = towers if towers else (resolved.location, None)
-        self.tokenizer = AutoTokenizer.from_pretrained(query_dir)
-        self.model = AutoModel.from_pretrained(query_dir).to(config.device)
+        self.tokenizer = load_checked(AutoTokenizer, query_dir)
+        self.model = load_checked(AutoModel, query_dir).to(config.device)
         self.model.eval()
         self.passage_model = self.model  # the same module unless the folder has two towers
         if passage_dir is not None:
-            self.passage_model = AutoModel.from_pretrained(passage_dir).to(config.device).eval()
+            self.passage_model = load_checked(AutoModel, passage_dir).to(config.device).eval()
             self.passage_model.requires_grad_(False)
         self.pooling = (
             detect_pooling(Path(resolved.location))

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from listdistill.errors import StageError
+
 MODEL_CACHE_ENV = "LISTDISTILL_MODEL_CACHE"
 
 
@@ -138,3 +140,111 @@ def materialise(model: ResolvedModel) -> ResolvedModel:
     shutil.rmtree(folder, ignore_errors=True)
     tmp.replace(folder)
     return ResolvedModel(ref=model.ref, location=str(folder))
+
+
+# --- checked loading ------------------------------------------------------------------------------------------
+
+
+class ModelLoadError(StageError):
+    """A model folder that cannot be loaded: missing, not a model, corrupt weights, or the wrong kind."""
+
+
+# What each transformers Auto class accepts in ``config.json``'s ``architectures`` (a name ending so).
+EXPECTED_ARCHITECTURES = {
+    "AutoModelForCausalLM": (("ForCausalLM", "LMHeadModel"), "a causal language model (e.g. Qwen2ForCausalLM)"),
+    "AutoModelForSeq2SeqLM": (("ForConditionalGeneration",), "a sequence-to-sequence model (e.g. T5)"),
+}
+
+
+TOKENIZER_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json")
+
+
+def check_safetensors(path: Path) -> None:
+    """Check a ``.safetensors`` file's header and that the file holds every tensor it lists, without reading the
+    tensors; a truncated or overwritten file raises :class:`ModelLoadError` naming it."""
+    import json
+    import struct
+
+    size = path.stat().st_size
+    corrupt = f"{path}: {path.name} is truncated or corrupt"
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ModelLoadError(f"{corrupt} ({size} bytes, too short for a safetensors header)")
+        (n,) = struct.unpack("<Q", head)
+        if n > size - 8:
+            raise ModelLoadError(f"{corrupt} (header of {n} bytes in a file of {size})")
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ModelLoadError(f"{corrupt} (unreadable header: {e})") from None
+    if not isinstance(header, dict):
+        raise ModelLoadError(f"{corrupt} (header is not a JSON object)")
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if 8 + n + end > size:
+        raise ModelLoadError(f"{corrupt} (the header lists {8 + n + end} bytes, the file has {size})")
+
+
+def check_model_folder(location: str | Path, loader: str | None = None) -> None:
+    """Check a local Hugging Face model folder before ``from_pretrained``: ``config.json`` readable, every
+    weights file complete (safetensors headers and sizes; a ``pytorch_model.bin`` zip's index; the shards an
+    ``*.index.json`` names), and, for ``loader`` (an Auto class name), the architecture it needs."""
+    import json
+    import zipfile
+
+    folder = Path(location)
+    config = folder / "config.json"
+    if not config.is_file():
+        raise ModelLoadError(f"{folder}: not a Hugging Face model folder (no config.json)")
+    try:
+        cfg = json.loads(config.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ModelLoadError(f"{config}: config.json is not valid JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise ModelLoadError(f"{config}: expected a JSON object")
+    shards: set[str] = set()
+    for index in sorted(folder.glob("*.index.json")):
+        try:
+            shards |= set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (UnicodeDecodeError, ValueError, KeyError, AttributeError) as e:
+            raise ModelLoadError(f"{index}: {index.name} is truncated or corrupt ({e})") from None
+    for name in sorted(shards):
+        if not (folder / name).is_file():
+            raise ModelLoadError(f"{folder}: weights shard {name} named in the index is missing")
+    for weights in sorted(folder.glob("*.safetensors")):
+        check_safetensors(weights)
+    for weights in sorted(folder.glob("pytorch_model*.bin")):
+        if not zipfile.is_zipfile(weights):
+            raise ModelLoadError(f"{weights}: {weights.name} is truncated or corrupt (not a complete zip archive)")
+    if loader in EXPECTED_ARCHITECTURES:
+        endings, what = EXPECTED_ARCHITECTURES[loader]
+        archs = cfg.get("architectures") or []
+        if archs and not any(a.endswith(endings) for a in archs):
+            raise ModelLoadError(
+                f"{folder}: expected {what}, but config.json says {', '.join(archs)} "
+                f"(model_type {cfg.get('model_type')!r})"
+            )
+
+
+def load_checked(auto_class: Any, location: str | Path, **kwargs: Any) -> Any:
+    """``auto_class.from_pretrained(location, **kwargs)`` for a model or tokenizer, with a local folder checked
+    first (:func:`check_model_folder`) and any loading failure re-raised as :class:`ModelLoadError` naming the
+    folder and what is wrong, instead of a bare safetensors header error or an ``AttributeError`` later."""
+    name = getattr(auto_class, "__name__", str(auto_class))
+    local = Path(location).is_dir()
+    if local and "gguf_file" not in kwargs:
+        if "Tokenizer" not in name:
+            check_model_folder(location, name)
+        elif not any((Path(location) / f).is_file() for f in TOKENIZER_FILES):
+            raise ModelLoadError(f"{location}: not a Hugging Face model folder (no config.json or tokenizer files)")
+    try:
+        return auto_class.from_pretrained(str(location), **kwargs)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, AttributeError, TypeError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(f"{location}: cannot be loaded with {name} ({type(e).__name__}: {first})") from e
+    except Exception as e:  # safetensors' SafetensorError is a plain Exception subclass
+        if type(e).__name__ != "SafetensorError":
+            raise
+        raise ModelLoadError(f"{location}: a weights file is truncated or corrupt ({e})") from e

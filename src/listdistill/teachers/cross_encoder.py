@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from listdistill.models import materialise, resolve_model
+from listdistill.models import load_checked, materialise, resolve_model
 from listdistill.teachers.base import PairTeacher
 
 
@@ -33,7 +33,7 @@ class CrossEncoderTeacher(PairTeacher):
 
         resolved = materialise(resolve_model(model))
         self.tokenizer = AutoTokenizer.from_pretrained(resolved.location)
-        self.model = AutoModelForSequenceClassification.from_pretrained(resolved.location).to(device).eval()
+        self.model = load_checked(AutoModelForSequenceClassification, resolved.location).to(device).eval()
         self.batch_size, self.max_length, self.device = batch_size, max_length, device
 
     @torch.inference_mode()

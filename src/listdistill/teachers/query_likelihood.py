@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from listdistill.io import Doc
-from listdistill.models import materialise, resolve_model
+from listdistill.models import load_checked, materialise, resolve_model
 from listdistill.teachers.base import Candidates, Teacher, passages, split
 
 DEFAULT_PROMPT = "Passage: {passage}\nPlease write a question based on this passage.\nQuestion:"
@@ -47,7 +47,7 @@ class QueryLikelihoodTeacher(Teacher):
         self.config = config
         resolved = materialise(resolve_model(config.model))
         self.tokenizer = AutoTokenizer.from_pretrained(resolved.location)
-        self.model = AutoModelForCausalLM.from_pretrained(resolved.location).to(config.device).eval()
+        self.model = load_checked(AutoModelForCausalLM, resolved.location).to(config.device).eval()
         tok = self.tokenizer
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0))
         before, _, after = config.prompt.partition("{passage}")

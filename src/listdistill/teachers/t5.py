@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from listdistill.models import materialise, resolve_model
+from listdistill.models import load_checked, materialise, resolve_model
 from listdistill.teachers.base import PairTeacher
 
 
@@ -42,7 +42,7 @@ class T5Teacher(PairTeacher):
         resolved = materialise(resolve_model(model))
         self.name = variant
         self.tokenizer = AutoTokenizer.from_pretrained(resolved.location)
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(resolved.location).to(device).eval()
+        self.model = load_checked(AutoModelForSeq2SeqLM, resolved.location).to(device).eval()
         self.batch_size, self.max_length, self.device = batch_size, max_length, device
         if variant == "monot5":
             self.token_ids = [single_token_id(self.tokenizer, "true"), single_token_id(self.tokenizer, "false")]
