@@ -63,15 +63,17 @@ class World:
         if not self.active:
             return
         params = [p for p in model.parameters() if p.requires_grad]
+        grads = []
         for p in params:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-        flat = torch.cat([p.grad.reshape(-1) for p in params])
+            grads.append(p.grad)
+        flat = torch.cat([g.reshape(-1) for g in grads])
         td.all_reduce(flat, op=td.ReduceOp.SUM)
         offset = 0
-        for p in params:
-            p.grad.copy_(flat[offset : offset + p.numel()].view_as(p.grad))
-            offset += p.numel()
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
 
     def broadcast_parameters(self, model: torch.nn.Module) -> None:
         """Start every process from rank 0's weights."""

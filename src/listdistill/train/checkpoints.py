@@ -50,7 +50,7 @@ class Checkpoints:
         def write(tmp: Path) -> None:
             torch.save(model.state_dict(), tmp / "model.pt")
             torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optim.pt")
-            rng = {"cpu": torch.get_rng_state()}
+            rng: dict[str, Any] = {"cpu": torch.get_rng_state()}
             if torch.cuda.is_available():
                 rng["cuda"] = torch.cuda.get_rng_state_all()
             torch.save(rng, tmp / "rng.pt")

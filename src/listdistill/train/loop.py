@@ -157,7 +157,7 @@ def _step(
             f"training diverged at step {step}: loss {loss}, gradient norm {float(norm)} "
             "(check the temperatures and the learning rate); nothing was saved"
         )
-    lr = scheduler.get_last_lr()[0]
+    lr = float(scheduler.get_last_lr()[0])
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
