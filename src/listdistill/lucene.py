@@ -18,7 +18,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from listdistill.errors import StageError
 from listdistill.io import Doc, Run
 
 VECTOR_MODULE = "--add-modules=jdk.incubator.vector"
@@ -86,25 +86,74 @@ def autoclass(name: str) -> Any:
     return _autoclass(name)
 
 
+class IndexBuildError(StageError):
+    """The Lucene index could not be built completely (Lucene logs the cause, e.g. a full disk, and returns)."""
+
+
+def indexable(docs: Sequence[Doc]) -> int:
+    """The number of documents Anserini indexes: it skips those whose contents are blank."""
+    return sum(1 for d in docs if d.contents.strip())
+
+
+def index_doc_count(index_dir: str | Path) -> int:
+    """Open a Lucene index with Anserini's reader and return its document count; an index that cannot be opened
+    (no commit, a missing segment) raises :class:`IndexBuildError`."""
+    reader = None
+    try:
+        reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(index_dir))
+        return int(reader.numDocs())
+    except Exception as e:  # jnius.JavaException, without importing jnius here
+        raise IndexBuildError(f"{index_dir}: not a readable Lucene index ({str(e).splitlines()[0]})") from e
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+def _java_failure(index_dir: Path, e: Exception) -> str:
+    detail = " ".join(str(x) for x in (e, getattr(e, "innermessage", None), getattr(e, "classname", None)) if x)
+    if "No space left on device" in detail:
+        return (
+            f"No space left on device while writing {index_dir} (Lucene index build); the previous index is unchanged"
+        )
+    return f"{index_dir}: the Lucene index build failed ({detail or 'see the log above'})"
+
+
 def build_index(docs: Sequence[Doc], index_dir: str | Path, threads: int = 1) -> Path:
     """Index ``title + text`` of each document with Anserini's JsonCollection (positions, docvectors and raw
-    stored), writing to a temporary folder renamed into place when complete."""
+    stored) into a temporary sibling folder, check it (it opens, and holds one Lucene document per non-blank
+    document), and only then move it into place. Anserini logs a failed write (a full disk) and returns
+    normally; the check turns that into :class:`IndexBuildError`, and the previous index stays as it was."""
+    from listdistill.atomic import stage_outputs
+
     index_dir = Path(index_dir)
-    tmp = index_dir.with_name(index_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "input").mkdir(parents=True)
-    with (tmp / "input" / "docs.jsonl").open("w", encoding="utf-8") as f:
-        for d in docs:
-            f.write(json.dumps({"id": d.doc_id, "contents": d.contents}) + "\n")
-    args = [
-        "-collection", "JsonCollection", "-input", str(tmp / "input"), "-index", str(tmp / "index"),
-        "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads),
-        "-storePositions", "-storeDocvectors", "-storeRaw", "-quiet",
-    ]  # fmt: skip
-    autoclass("io.anserini.index.IndexCollection").main(args)
-    shutil.rmtree(index_dir, ignore_errors=True)
-    (tmp / "index").replace(index_dir)
-    shutil.rmtree(tmp)
+    expected = indexable(docs)
+    if expected == 0:
+        raise IndexBuildError(f"{index_dir}: no document has text to index ({len(docs)} documents, all blank)")
+    with stage_outputs(index_dir) as (tmp,):
+        source = tmp.parent / ".docs-input"  # inside the staging folder, removed with it
+        source.mkdir()
+        with (source / "docs.jsonl").open("w", encoding="utf-8") as f:
+            for d in docs:
+                f.write(json.dumps({"id": d.doc_id, "contents": d.contents}) + "\n")
+        args = [
+            "-collection", "JsonCollection", "-input", str(source), "-index", str(tmp),
+            "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads),
+            "-storePositions", "-storeDocvectors", "-storeRaw", "-quiet",
+        ]  # fmt: skip
+        try:
+            autoclass("io.anserini.index.IndexCollection").main(args)
+        except Exception as e:
+            if type(e).__name__ != "JavaException":  # jnius' error for a Java exception
+                raise
+            raise IndexBuildError(_java_failure(index_dir, e)) from e
+        if not tmp.is_dir():
+            raise IndexBuildError(f"{index_dir}: Lucene wrote no index (see its log above; a full disk?)")
+        n = index_doc_count(tmp)
+        if n != expected:
+            raise IndexBuildError(
+                f"{index_dir}: the Lucene index holds {n} documents, expected {expected}; the build failed part-way "
+                "(see Lucene's log above: a full disk is the usual cause); the previous index is unchanged"
+            )
     return index_dir
 
 
