@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_params
 from safetensors.torch import load_file
-from test_stage_train import DOCS, scored_record
+from test_stage_train import BASE, DOCS, scored_record
 from tiny_bert import make_tiny_bert
 
 from listdistill.distributed import SINGLE, World
@@ -41,10 +42,8 @@ def test_single_process_collectives_are_identities():
 
 def train_args(root: Path, out: str) -> list[str]:
     return [
-        "--scored", str(root / "scored"), "--corpus", str(root / "corpus.jsonl"), "--model", str(root / "tiny"),
-        "--query-mix", "questions", "--query-mix", "claims", "--loss", "listwise+infonce", "--seed", "3",
-        "--epochs", "1", "--train-batch-size", "4", "--list-length", "3", "--chunk-size", "2", "--lr", "1e-3",
-        "--checkpoint-dir", str(root / f"{out}.ckpt"), "--out", str(root / out), "--device", "cpu",
+        "--params", str(root / "params.yaml"), "--scored", str(root / "scored"), "--corpus", str(root / "corpus.jsonl"),
+        "--checkpoint-dir", str(root / f"{out}.ckpt"), "--out", str(root / out),
         "--metrics", str(root / f"{out}.json"), "--curve", str(root / f"{out}_curve.tsv"),
         "--dev-curve", str(root / f"{out}_dev.tsv"),
     ]  # fmt: skip
@@ -67,6 +66,9 @@ def test_two_gloo_processes_equal_one(tmp_path: Path):
     for qtype, n in (("questions", 6), ("claims", 5)):  # 11 queries: batches of 4, 4, 3 (odd shares)
         write_jsonl(tmp_path / "scored" / qtype / "train.jsonl", [scored_record(qtype, i) for i in range(n)])
         write_jsonl(tmp_path / "scored" / qtype / "dev.jsonl", [scored_record(qtype, i) for i in range(n, n + 3)])
+    own = {"query_mix": ["questions", "claims"], "loss": "listwise+infonce", "seed": 3, "train.chunk_size": 2,
+           "train.lr": 1e-3, "device": "cpu"}  # fmt: skip
+    write_params(tmp_path, {**BASE, "student.model": str(tmp_path / "tiny"), **own})
     run([sys.executable, "-m", "stages.train", *train_args(tmp_path, "one")])
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     run([*torchrun, "-m", "stages.train", *train_args(tmp_path, "two")])
