@@ -17,7 +17,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from listdistill.io import Doc, FormatError, Qrels, Query, iter_jsonl
+from listdistill.data.checks import check_utf8, read_jsonl_records, record_id, record_text
+from listdistill.io import Doc, FormatError, Qrels, Query
 
 BEIR_ARCHIVE = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
 
@@ -26,7 +27,12 @@ def is_beir_folder(path: Path) -> bool:
     return (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file()
 
 
+def beir_qrels(folder: Path, split: str) -> Path:
+    return folder / "qrels" / f"{split}.tsv"
+
+
 def read_beir_qrels(path: Path) -> Qrels:
+    check_utf8(path)
     qrels: Qrels = {}
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
@@ -44,23 +50,30 @@ def read_beir_qrels(path: Path) -> Qrels:
                 score = int(parts[2])
             except ValueError as e:
                 raise FormatError(f"{path}: line {lineno}: score {parts[2]!r} is not an integer") from e
+            if not parts[0].strip() or not parts[1].strip():
+                raise FormatError(f"{path}:{lineno}: empty query-id or corpus-id")
             qrels.setdefault(parts[0].strip(), {})[parts[1].strip()] = score
     return qrels
 
 
 def load_beir_folder(folder: Path, split: str = "test") -> tuple[list[Doc], list[Query], Qrels]:
     """Load a BEIR folder; only queries that have judgments in ``qrels/<split>.tsv`` are kept."""
-    qrels_path = folder / "qrels" / f"{split}.tsv"
+    qrels_path = beir_qrels(folder, split)
     if not qrels_path.is_file():
         raise FileNotFoundError(f"{qrels_path}: missing BEIR qrels for split {split!r}")
+    corpus, queries_file = folder / "corpus.jsonl", folder / "queries.jsonl"
     docs = [
-        Doc(str(o["_id"]), str(o.get("title") or ""), str(o["text"]))
-        for o in iter_jsonl(folder / "corpus.jsonl", ("_id", "text"))
+        Doc(
+            record_id(o, "_id", f"{corpus}:{n}"),
+            record_text(o, "title", f"{corpus}:{n}", required=False),
+            record_text(o, "text", f"{corpus}:{n}"),
+        )
+        for n, o in read_jsonl_records(corpus)
     ]
-    all_queries = {
-        str(o["_id"]): Query(str(o["_id"]), str(o["text"]))
-        for o in iter_jsonl(folder / "queries.jsonl", ("_id", "text"))
-    }
+    all_queries = {}
+    for n, o in read_jsonl_records(queries_file):
+        qid = record_id(o, "_id", f"{queries_file}:{n}")
+        all_queries[qid] = Query(qid, record_text(o, "text", f"{queries_file}:{n}"))
     qrels = read_beir_qrels(qrels_path)
     _check_qrels(qrels, all_queries, qrels_path)
     return docs, [all_queries[q] for q in qrels], qrels
@@ -82,8 +95,14 @@ def load_beir_hub(
     corpus = datasets.load_dataset(corpus_repo, "corpus", split="corpus", **kw)
     queries_ds = datasets.load_dataset(corpus_repo, "queries", split="queries", **kw)
     qrels_ds = datasets.load_dataset(qrels_repo, split=split, **kw)
-    docs = [Doc(str(r["_id"]), str(r.get("title") or ""), str(r["text"])) for r in corpus]
-    all_queries = {str(r["_id"]): Query(str(r["_id"]), str(r["text"])) for r in queries_ds}
+    docs = [
+        Doc(record_id(r, "_id", f"{corpus_repo} corpus row {i}"), str(r.get("title") or ""), str(r["text"] or ""))
+        for i, r in enumerate(corpus)
+    ]
+    all_queries = {}
+    for i, r in enumerate(queries_ds):
+        qid = record_id(r, "_id", f"{corpus_repo} queries row {i}")
+        all_queries[qid] = Query(qid, str(r["text"] or ""))
     qrels: Qrels = {}
     for r in qrels_ds:
         qrels.setdefault(str(r["query-id"]), {})[str(r["corpus-id"])] = int(r["score"])

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from listdistill.data.checks import check_utf8
 from listdistill.io import Doc, FormatError, Qrels, Query
 
 GLASGOW = "http://ir.dcs.gla.ac.uk/resources/test_collections"
@@ -230,36 +231,50 @@ def _download(name: str, cache_dir: Path) -> Path:
     return dest
 
 
-def load_glasgow(
-    name: str, mirror: Path | None, cache_dir: Path, relevance: str = "binary"
-) -> tuple[list[Doc], list[Query], Qrels]:
+def glasgow_folder(name: str, mirror: Path | None, cache_dir: Path) -> Path:
+    """The folder holding ``name``'s raw files: the mirror's, else the downloaded archive's."""
     folder = mirror / name if mirror is not None else None
     if folder is None or not folder.is_dir():
         folder = _download(name, cache_dir)
+    return folder
+
+
+def glasgow_files(name: str, folder: Path) -> tuple[Path, Path, Path]:
+    """(corpus, queries, qrels) files of ``name`` in ``folder`` (Vaswani: the TREC layout or the NPL one)."""
     if name == "cranfield":
-        files = [folder / n for n in ("cran.all.1400", "cran.qry", "cranqrel")]
-        for p in files:
-            if not p.is_file():
-                raise FileNotFoundError(f"{p}: missing Cranfield file")
-            verify_md5(p)
+        names = ("cran.all.1400", "cran.qry", "cranqrel")
+    elif (folder / "doc-text.trec").is_file():
+        names = ("doc-text.trec", "query-text.trec", "qrels")
+    else:
+        names = ("doc-text", "query-text", "rlv-ass")
+    corpus, queries, qrels = (folder / n for n in names)
+    return corpus, queries, qrels
+
+
+def load_glasgow(
+    name: str, mirror: Path | None, cache_dir: Path, relevance: str = "binary"
+) -> tuple[list[Doc], list[Query], Qrels]:
+    folder = glasgow_folder(name, mirror, cache_dir)
+    files = glasgow_files(name, folder)
+    for p in files:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: missing {name.capitalize()} file")
+        check_utf8(p)  # first: a stray byte is named with its line, not as an md5 mismatch
+        verify_md5(p)
+    if name == "cranfield":
         docs = parse_cranfield_docs(files[0])
         queries = parse_cranfield_queries(files[1])
         qrels = parse_cranfield_qrels(files[2], relevance)
-    elif (folder / "doc-text.trec").is_file():
-        for n in ("doc-text.trec", "query-text.trec", "qrels"):
-            verify_md5(folder / n)
-        docs = parse_trec_docs(folder / "doc-text.trec")
-        queries = parse_trec_topics(folder / "query-text.trec")
+    elif files[0].name == "doc-text.trec":
+        docs = parse_trec_docs(files[0])
+        queries = parse_trec_topics(files[1])
         from listdistill.io import read_qrels
 
-        qrels = read_qrels(folder / "qrels", queries)
+        qrels = read_qrels(files[2], queries)
     else:  # the original NPL archive layout
-        for n in ("doc-text", "query-text", "rlv-ass"):
-            if not (folder / n).is_file():
-                raise FileNotFoundError(f"{folder / n}: missing Vaswani file")
-        docs = [Doc(i, "", _clean(t)) for i, t in parse_npl(folder / "doc-text")]
-        queries = [Query(i, _clean(t).lower()) for i, t in parse_npl(folder / "query-text")]
-        qrels = npl_qrels(folder / "rlv-ass")
+        docs = [Doc(i, "", _clean(t)) for i, t in parse_npl(files[0])]
+        queries = [Query(i, _clean(t).lower()) for i, t in parse_npl(files[1])]
+        qrels = npl_qrels(files[2])
     n_docs, n_queries = EXPECTED_COUNTS[name]
     if (len(docs), len(queries)) != (n_docs, n_queries):
         raise FormatError(

@@ -1,0 +1,172 @@
+"""Checks every raw collection passes at prepare time, with errors naming the file and line.
+
+* the corpus has at least one document; no document or query id is null or empty;
+* every file is UTF-8 (a stray Latin-1 byte is reported with its line, not as a bare ``UnicodeDecodeError``);
+* no judged query has empty text, unless ``dataset.drop_empty_queries`` is set (then the query and its
+  judgments are dropped, and the count is noted);
+* every judged document is in the corpus, unless ``dataset.drop_unknown_judged_docs`` is set (then those
+  judgments are dropped and counted).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from listdistill.io import Doc, FormatError, Qrels, Query
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a collection's records came from (a file path, or a hub repo id), for error messages."""
+
+    corpus: str
+    queries: str
+    qrels: str
+
+
+@dataclass
+class Checked:
+    docs: list[Doc]
+    queries: list[Query]
+    qrels: Qrels
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def check_utf8(path: Path) -> None:
+    """Raise :class:`FormatError` naming the first line of ``path`` that is not valid UTF-8."""
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise FormatError(
+                    f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                    "save the file as UTF-8"
+                ) from None
+
+
+def read_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` from a raw JSONL file, with strict UTF-8 and errors naming the line."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise FormatError(
+                    f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                    "save the file as UTF-8"
+                ) from None
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise FormatError(f"{path}:{lineno}: expected a JSON object, got invalid JSON ({e.msg})") from None
+            if not isinstance(obj, dict):
+                raise FormatError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield lineno, obj
+
+
+def record_id(obj: dict[str, Any], key: str, where: str) -> str:
+    """A record's id as a string; null, empty or non-scalar ids are errors (``None`` must not become ``"None"``)."""
+    if key not in obj:
+        raise FormatError(f"{where}: missing key {key!r}")
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise FormatError(f"{where}: {key!r} must be a non-empty string or integer, got {json.dumps(value)}")
+    return str(value).strip()
+
+
+def record_text(obj: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+    if key not in obj:
+        if required:
+            raise FormatError(f"{where}: missing key {key!r}")
+        return ""
+    value = obj[key]
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise FormatError(f"{where}: {key!r} must be a string, got {json.dumps(value)}")
+    return value
+
+
+def line_of(path: str, *tokens: str) -> str:
+    """``path:line`` of the first line holding all ``tokens`` as fields, or ``path`` when not a local file."""
+    p = Path(path)
+    if p.is_file():
+        with p.open(encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, start=1):
+                fields = line.split()
+                if all(t in fields for t in tokens):
+                    return f"{path}:{lineno}"
+    return path
+
+
+def query_line(path: str, query_id: str) -> str:
+    """``path:line`` of a query's record (a JSONL ``_id``/``query_id``, else a line holding the id as a field)."""
+    p = Path(path)
+    if p.suffix == ".jsonl" and p.is_file():
+        with p.open(encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, start=1):
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict) and str(obj.get("_id", obj.get("query_id"))) == query_id:
+                    return f"{path}:{lineno}"
+        return path
+    return line_of(path, query_id)
+
+
+def check_collection(
+    docs: list[Doc],
+    queries: list[Query],
+    qrels: Qrels,
+    sources: Sources,
+    drop_empty_queries: bool = False,
+    drop_unknown_judged_docs: bool = False,
+) -> Checked:
+    """Apply the module's checks; return the (possibly filtered) records and notes on what was dropped."""
+    notes: dict[str, str] = {}
+    if not docs:
+        raise FormatError(f"{sources.corpus}: the corpus has no documents")
+    for d in docs:
+        if not d.doc_id.strip() or d.doc_id == "None":
+            raise FormatError(f"{sources.corpus}: a document has an empty or null id ({d.doc_id!r})")
+    for q in queries:
+        if not q.query_id.strip() or q.query_id == "None":
+            raise FormatError(f"{sources.queries}: a query has an empty or null id ({q.query_id!r})")
+    empty = [q for q in queries if not q.text.strip()]
+    if empty and not drop_empty_queries:
+        q = empty[0]
+        raise FormatError(
+            f"{query_line(sources.queries, q.query_id)}: query {q.query_id!r} has empty text ({len(empty)} such); "
+            "fix the file, or set dataset.drop_empty_queries to drop them and their judgments"
+        )
+    if empty:
+        gone = {q.query_id for q in empty}
+        queries = [q for q in queries if q.query_id not in gone]
+        qrels = {qid: judged for qid, judged in qrels.items() if qid not in gone}
+        notes["dropped_empty_queries"] = str(len(gone))
+    known = {d.doc_id for d in docs}
+    unknown = [(qid, did) for qid, judged in qrels.items() for did in judged if did not in known]
+    if unknown and not drop_unknown_judged_docs:
+        qid, did = unknown[0]
+        raise FormatError(
+            f"{line_of(sources.qrels, did)}: judged document {did!r} (query {qid!r}) is not in the corpus "
+            f"{sources.corpus} ({len(unknown)} such judgments); fix the qrels, or set "
+            "dataset.drop_unknown_judged_docs to drop them"
+        )
+    if unknown:
+        qrels = {qid: {d: r for d, r in judged.items() if d in known} for qid, judged in qrels.items()}
+        qrels = {qid: judged for qid, judged in qrels.items() if judged}
+        notes["dropped_unknown_judged_docs"] = str(len(unknown))
+    if not queries:
+        raise FormatError(f"{sources.queries}: no queries left to evaluate")
+    return Checked(docs, queries, qrels, notes)

@@ -1,0 +1,90 @@
+"""Bad raw collections are errors at prepare time, naming the file and line (unless a documented flag allows)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_data_beir import CORPUS, QUERIES, make_beir_folder
+
+from listdistill.data import DatasetSpec, load_collection
+from listdistill.data.glasgow import load_glasgow
+from listdistill.errors import user_message
+from listdistill.io import FormatError
+
+
+def load(folder, **flags):
+    return load_collection(DatasetSpec(str(folder), cache_dir=str(folder.parent / "cache"), **flags))
+
+
+def jsonl(rows):
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "match"),
+    [
+        ("corpus.jsonl", "", r"corpus\.jsonl: the corpus has no documents"),
+        (
+            "corpus.jsonl",
+            jsonl([CORPUS[0], {"_id": None, "text": "x"}]),
+            r"corpus\.jsonl:2: '_id' must be a non-empty string or integer, got null",
+        ),
+        ("corpus.jsonl", jsonl([{"_id": " ", "text": "x"}]), r"corpus\.jsonl:1: '_id' must be a non-empty"),
+        ("corpus.jsonl", jsonl([{"_id": "d1", "text": None}]), r"corpus\.jsonl:1: 'text' must be a string, got null"),
+        ("corpus.jsonl", jsonl([{"_id": "d1"}]), r"corpus\.jsonl:1: missing key 'text'"),
+        ("corpus.jsonl", jsonl(CORPUS) + "[1]\n", r"corpus\.jsonl:4: expected a JSON object, got list"),
+        ("corpus.jsonl", jsonl(CORPUS) + jsonl(CORPUS[:1]), r"corpus\.jsonl: duplicate doc_id 'd1'"),
+        ("queries.jsonl", jsonl([{"_id": None, "text": "q"}]), r"queries\.jsonl:1: '_id' must be a non-empty"),
+        (
+            "queries.jsonl",
+            jsonl([QUERIES[0], {"_id": "q2", "text": "  "}]),
+            r"queries\.jsonl:2: query 'q2' has empty text \(1 such\); fix the file, or set dataset\.drop_empty_queries",
+        ),
+        (
+            "qrels/test.tsv",
+            "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td9\t1\n",
+            r"test\.tsv:3: judged document 'd9' \(query 'q2'\) is not in the corpus .*drop_unknown_judged_docs",
+        ),
+        ("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\t\t1\n", r"test\.tsv:2: empty query-id or corpus-id"),
+    ],
+)
+def test_bad_beir_collections(tmp_path, file, content, match):
+    folder = make_beir_folder(tmp_path / "toy")
+    (folder / file).write_text(content)
+    with pytest.raises(FormatError, match=match):
+        load(folder)
+
+
+@pytest.mark.parametrize("file", ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv"])
+def test_non_utf8_bytes_named_with_the_line(tmp_path, file):
+    folder = make_beir_folder(tmp_path / "toy")
+    lines = (folder / file).read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1][:3] + b"\xe9" + lines[1][3:]  # a Latin-1 e-acute
+    (folder / file).write_bytes(b"".join(lines))
+    with pytest.raises(FormatError) as info:
+        load(folder)
+    assert user_message(info.value).startswith(f"{folder / file}:2: not valid UTF-8 (byte 0xe9 at column 4)")
+
+
+def test_flags_drop_empty_queries_and_unknown_judged_docs(tmp_path):
+    folder = make_beir_folder(tmp_path / "toy", ("q1\td1\t1", "q1\td9\t1", "q2\td2\t1"))
+    (folder / "queries.jsonl").write_text(jsonl([QUERIES[0], {"_id": "q2", "text": ""}]))
+    with pytest.raises(FormatError, match="empty text"):
+        load(folder)
+    with pytest.raises(FormatError, match="'d9'"):
+        load(folder, drop_empty_queries=True)
+    col = load(folder, drop_empty_queries=True, drop_unknown_judged_docs=True)
+    assert [q.query_id for q in col.queries] == ["q1"]
+    assert col.qrels == {"q1": {"d1": 1}}
+    assert col.notes == {"dropped_empty_queries": "1", "dropped_unknown_judged_docs": "1"}
+
+
+def test_glasgow_npl_layout_non_utf8(tmp_path):
+    folder = tmp_path / "mirror" / "vaswani"
+    folder.mkdir(parents=True)
+    (folder / "doc-text").write_bytes(b"1\ncompact memories\n/\n2\nfast r\xe9sistors\n/\n")
+    (folder / "query-text").write_text("1\nmemories\n/\n")
+    (folder / "rlv-ass").write_text("1\n1\n/\n")
+    with pytest.raises(FormatError, match=r"doc-text:5: not valid UTF-8 \(byte 0xe9 at column 7\)"):
+        load_glasgow("vaswani", tmp_path / "mirror", tmp_path / "cache")
