@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_params
 
 from listdistill.generate.catalog import load_type
 from listdistill.generate.extract import ExtractConfig, draw, extract_queries, spans
@@ -63,11 +64,13 @@ def test_generate_stage_writes_extracted_queries_without_a_model(tmp_path: Path)
         [{"doc_id": str(i), "title": "", "text": PUNCTUATED + f" Case {i} of many variants"} for i in range(5)],
     )
     out, stats = tmp_path / "q.jsonl", tmp_path / "s.json"
-    argv = ["--query-type", "sentences", "--pool", str(tmp_path / "pool.jsonl"), "--passages", "3", "--out", str(out)]
-    r = CliRunner().invoke(main, [*argv, "--stats", str(stats), "--model", "no/such-model"])
+    params = write_params(tmp_path, {"generate.passages_per_type": 3, "generate.model": "no/such-model"})
+    argv = ["--params", str(params), "--query-type", "sentences", "--pool", str(tmp_path / "pool.jsonl")]
+    r = CliRunner().invoke(main, [*argv, "--out", str(out), "--stats", str(stats)])
     assert r.exit_code == 0, r.output  # no model is loaded for an extract type
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert {r["source_doc_id"] for r in rows} == {str(i) for i in range(5)}  # the type's own 1000, not --passages
+    # the type's own 1000, not generate.passages_per_type
+    assert {r["source_doc_id"] for r in rows} == {str(i) for i in range(5)}
     assert len({r["query_id"] for r in rows}) == len(rows) and json.loads(stats.read_text())["passages"] == 5
-    r = CliRunner().invoke(main, [*argv, "--stats", str(stats), "--shard", "0/2"])
+    r = CliRunner().invoke(main, [*argv, "--out", str(out), "--stats", str(stats), "--shard", "0/2"])
     assert r.exit_code != 0 and "run it whole" in r.output
