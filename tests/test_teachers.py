@@ -3,13 +3,28 @@ from scratch, the ensemble's normalisation and parsing, and reranking a run."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 from tiny_teachers import make_cross_encoder, make_llama, make_t5
 
 from listdistill.io import Doc, Query
-from listdistill.teachers import Candidates, Teacher, TeacherConfig, TeacherResources, build_teacher, rerank_run
+from listdistill.teachers import (
+    KINDS,
+    MODEL_KINDS,
+    RETRIEVER_KINDS,
+    TEACHERS,
+    Candidates,
+    Teacher,
+    TeacherConfig,
+    TeacherResources,
+    build_teacher,
+    member_kinds,
+    register_teacher,
+    rerank_run,
+)
 from listdistill.teachers.base import normalise_list
 from listdistill.teachers.ensemble import EnsembleTeacher, parse_ensemble
 
@@ -92,6 +107,53 @@ def test_rerank_run_orders_head_by_teacher_and_keeps_tail():
     assert sorted(run["q"], key=run["q"].get, reverse=True) == ["b", "c", "a", "d"]
     assert list(rerank_run(teacher, [Query("q", "t")], base, {}, depth=3, keep_tail=False)["q"]) == ["b", "c", "a"]
     assert rerank_run(teacher, [Query("missing", "t")], base, {}, depth=3) == {}
+
+
+# the registry --------------------------------------------------------------------------------------------------
+class Constant(Teacher):
+    """Every candidate scores ``value``: the smallest teacher a user might register."""
+
+    name = "constant"
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def score(self, lists, docs):
+        return [np.full(len(c.doc_ids), self.value) for c in lists]
+
+
+def test_kinds_are_the_registry_in_the_usual_order():
+    assert KINDS == tuple(TEACHERS) == (*MODEL_KINDS, *RETRIEVER_KINDS, "ensemble")
+    assert member_kinds() == KINDS[:-1]
+
+
+def test_a_registered_kind_is_a_valid_kind_and_ensemble_member_until_removed():
+    @register_teacher("constant")
+    def build_constant(config: TeacherConfig, resources: TeacherResources) -> Teacher:
+        return Constant(float(config.batch_size))
+
+    try:
+        teacher = build_teacher(TeacherConfig(kind="constant", batch_size=3))
+        assert isinstance(teacher, Constant)
+        assert [s.tolist() for s in teacher.score(LISTS[1:2], DOCS)] == [[3.0, 3.0]]
+        ensemble = build_teacher(TeacherConfig(kind="ensemble", ensemble="2*constant"))
+        assert isinstance(ensemble, EnsembleTeacher)
+        assert [(w, type(t)) for w, t in ensemble.members] == [(2.0, Constant)]
+        with pytest.raises(ValueError, match="unknown teacher kind 'llm_judge'") as err:
+            TeacherConfig(kind="llm_judge")
+        assert str([*KINDS, "constant"]) in str(err.value)  # the error lists every registered kind
+        with pytest.raises(ValueError, match="already registered"):
+            register_teacher("constant")(build_constant)
+    finally:
+        del TEACHERS["constant"]
+    assert tuple(TEACHERS) == KINDS
+    with pytest.raises(ValueError, match=f"unknown teacher kind 'constant'; use one of {re.escape(str(list(KINDS)))}"):
+        TeacherConfig(kind="constant")
+    with pytest.raises(ValueError, match="unknown kind 'constant'"):
+        TeacherConfig(kind="ensemble", ensemble="2*constant")
+    with pytest.raises(ValueError, match="lower-case"):
+        register_teacher("Bad-Kind")(build_constant)
+    assert "Bad-Kind" not in TEACHERS
 
 
 # first-stage retrievers as teachers ---------------------------------------------------------------------------

@@ -460,5 +460,5 @@ def stage_settings(p: Params, stage: str) -> dict[str, Any]:
         node: Any = p
         for part in key.split("."):
             node = getattr(node, part)
-        out[key] = dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
+        out[key] = dataclasses.asdict(node) if dataclasses.is_dataclass(node) and not isinstance(node, type) else node
     return out

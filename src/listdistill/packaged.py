@@ -393,8 +393,20 @@ def convert_nomic_bert_gguf(gguf_path: Path, dest: Path) -> None:
 
     reader = gguf.GGUFReader(str(gguf_path))
 
-    def meta(key: str) -> object:
+    def meta(key: str) -> object:  # ReaderField.contents() is typed Any: a str, int, float, bool or list of them
         return reader.fields[key].contents()
+
+    def meta_number(key: str) -> int | float:
+        value = meta(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PackagedModelError(f"{gguf_path.name}: metadata {key} is {value!r}, not a number")
+        return value
+
+    def meta_strings(key: str) -> list[str]:
+        value = meta(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PackagedModelError(f"{gguf_path.name}: metadata {key} is not a list of strings")
+        return value
 
     if meta("general.architecture") != "nomic-bert":
         raise PackagedModelError(f"{gguf_path.name}: architecture {meta('general.architecture')!r}, not nomic-bert")
@@ -407,20 +419,20 @@ def convert_nomic_bert_gguf(gguf_path: Path, dest: Path) -> None:
         shape = tuple(int(x) for x in reversed(t.shape.tolist()))  # ggml lists dimensions innermost first
         return torch.from_numpy(np.asarray(t.data).reshape(shape).astype(np.float32))
 
-    tokens = meta("tokenizer.ggml.tokens")
-    hidden = int(meta("nomic-bert.embedding_length"))
-    layers = int(meta("nomic-bert.block_count"))
+    tokens = meta_strings("tokenizer.ggml.tokens")
+    hidden = int(meta_number("nomic-bert.embedding_length"))
+    layers = int(meta_number("nomic-bert.block_count"))
     config = NomicBertConfig(
         vocab_size=len(tokens),
         hidden_size=hidden,
         num_hidden_layers=layers,
-        num_attention_heads=int(meta("nomic-bert.attention.head_count")),
-        intermediate_size=int(meta("nomic-bert.feed_forward_length")),
-        max_position_embeddings=int(meta("nomic-bert.context_length")),
-        layer_norm_eps=float(meta("nomic-bert.attention.layer_norm_epsilon")),
-        pad_token_id=int(meta("tokenizer.ggml.padding_token_id")),
+        num_attention_heads=int(meta_number("nomic-bert.attention.head_count")),
+        intermediate_size=int(meta_number("nomic-bert.feed_forward_length")),
+        max_position_embeddings=int(meta_number("nomic-bert.context_length")),
+        layer_norm_eps=float(meta_number("nomic-bert.attention.layer_norm_epsilon")),
+        pad_token_id=int(meta_number("tokenizer.ggml.padding_token_id")),
         type_vocab_size=int(tensors["token_types.weight"].shape[-1]),
-        rope_parameters={"rope_type": "default", "rope_theta": float(meta("nomic-bert.rope.freq_base"))},
+        rope_parameters={"rope_type": "default", "rope_theta": float(meta_number("nomic-bert.rope.freq_base"))},
     )
     state = {
         "embeddings.word_embeddings.weight": array("token_embd.weight"),

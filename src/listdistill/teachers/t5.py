@@ -48,9 +48,9 @@ class T5Teacher(PairTeacher):
             self.token_ids = [single_token_id(self.tokenizer, "true"), single_token_id(self.tokenizer, "false")]
         else:
             tid = self.tokenizer.convert_tokens_to_ids("<extra_id_10>")
-            if tid is None or tid == self.tokenizer.unk_token_id:
+            if not isinstance(tid, int) or tid == self.tokenizer.unk_token_id:  # None when a tokenizer lacks it
                 raise ValueError("RankT5 needs the <extra_id_10> token, which this tokenizer lacks")
-            self.token_ids = [int(tid)]
+            self.token_ids = [tid]
         start = self.model.config.decoder_start_token_id
         self.decoder_start = int(start if start is not None else self.model.config.pad_token_id)
 
