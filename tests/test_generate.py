@@ -266,15 +266,17 @@ def _write(path: Path, lines: list[object]) -> Path:
 
 def test_pool_schema_errors_name_file_and_line(tmp_path):
     good = {"doc_id": "1", "title": "t", "text": "body"}
-    assert read_pool(_write(tmp_path / "ok.jsonl", [good, {"doc_id": 2, "text": "x"}]))[1].doc_id == "2"
+    assert read_pool(_write(tmp_path / "ok.jsonl", [good, {"doc_id": "2", "text": "x"}]))[1].doc_id == "2"
+    with pytest.raises(FormatError, match=r"int\.jsonl:2: expected 'doc_id' to be a non-empty string, got 2"):
+        read_pool(_write(tmp_path / "int.jsonl", [good, {"doc_id": 2, "text": "x"}]))
     bad = _write(tmp_path / "missing.jsonl", [good, {"doc_id": "2", "body": "x"}])
-    with pytest.raises(FormatError, match=r"missing.jsonl: line 2: missing key\(s\) \['text'\]"):
+    with pytest.raises(FormatError, match=r"missing.jsonl:2: missing key\(s\) \['text'\]"):
         read_pool(bad)
-    with pytest.raises(FormatError, match=r"record 2: duplicate doc_id '1'"):
+    with pytest.raises(FormatError, match=r"dup\.jsonl:2: expected a unique doc_id, '1' repeats"):
         read_pool(_write(tmp_path / "dup.jsonl", [good, good]))
-    with pytest.raises(FormatError, match=r"record 1: .*text and title strings"):
+    with pytest.raises(FormatError, match=r"type\.jsonl:1: expected 'text' to be a string"):
         read_pool(_write(tmp_path / "type.jsonl", [{"doc_id": "1", "text": ["a"]}]))
-    with pytest.raises(FormatError, match="not valid JSON"):
+    with pytest.raises(FormatError, match=r"json\.jsonl:1: expected a JSON object, got invalid JSON"):
         read_pool(_write(tmp_path / "json.jsonl", ["{oops"]))
     with pytest.raises(FormatError, match="empty"):
         read_pool(_write(tmp_path / "empty.jsonl", []))

@@ -9,17 +9,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listdistill.io import FormatError, Run, read_run
+from listdistill.io import FormatError, Run
 from listdistill.mine import (
-    GeneratedQuery,
     MineConfig,
     drop_excluded,
     excluded_docs,
+    merge_parts,
     mine,
+    mine_units,
     parse_retrievers,
-    read_generated,
     retrieve,
+    write_part,
 )
+from listdistill.records import Duplicate, GeneratedQuery, read_generated, read_run
 
 Q = GeneratedQuery("g1", "text", "question", "b")
 
@@ -27,7 +29,7 @@ Q = GeneratedQuery("g1", "text", "question", "b")
 def test_rrf_toy_example_known_order_and_scores():
     runs = {"r1": {"g1": {"a": 3.0, "b": 2.0, "c": 1.0}}, "r2": {"g1": {"b": 9.0, "c": 8.0, "d": 7.0}}}
     result = mine([Q], runs, MineConfig(k=10, rrf_k=60, round_trip_depth=1))
-    assert result.candidates[0]["candidates"] == ["b", "c", "a", "d"]
+    assert result.candidates[0].candidates == ("b", "c", "a", "d")
     assert result.run["g1"] == pytest.approx({"b": 1 / 62 + 1 / 61, "c": 1 / 63 + 1 / 62, "a": 1 / 61, "d": 1 / 63})
 
 
@@ -40,7 +42,7 @@ def test_round_trip_fused_vs_any():
     q = GeneratedQuery("g1", "t", "question", "s")
     assert mine([q], runs, MineConfig(round_trip_depth=2, round_trip_rule="fused")).candidates == []
     kept = mine([q], runs, MineConfig(round_trip_depth=2, round_trip_rule="any")).candidates
-    assert [c["query_id"] for c in kept] == ["g1"] and kept[0]["candidates"][:3] == ["x", "y", "s"]
+    assert [c.query_id for c in kept] == ["g1"] and kept[0].candidates[:3] == ("x", "y", "s")
     assert mine([q], runs, MineConfig(round_trip_depth=3, round_trip_rule="fused")).candidates != []
 
 
@@ -58,7 +60,7 @@ def test_stats_count_and_source_recall():
 
 def test_excluded_docs_judged_duplicates_and_copies_of_judged():
     qrels = {"1": {"j": 1, "n": 0}, "2": {"k": 2}}
-    duplicates = {"dup": "orig", "k": "kept_copy"}
+    duplicates = [Duplicate("dup", "orig", "exact"), Duplicate("k", "kept_copy", "contained")]
     assert excluded_docs(qrels, duplicates) == {"j", "k", "dup", "kept_copy"}  # not "n" (rel 0), not "orig"
 
 
@@ -98,6 +100,18 @@ def test_retrieve_does_not_search_deeper_when_the_retriever_ran_out():
     assert r.depths == [4] and list(runs["r"]["g"]) == ["a"]
 
 
+def test_parts_written_by_shards_merge_into_the_whole_result(tmp_path):
+    r = ListRetriever("r", ["s", "a", "b", "c"])
+    qs = [GeneratedQuery(f"g{i}", "t", "question", src) for i, src in enumerate(["s", "a", "c", "x"])]
+    cfg = MineConfig(k=3, round_trip_depth=2)
+    units = [range(0, 2), range(2, 4)]
+    whole = mine_units([r], qs, cfg, set(), 4, units)
+    for i, unit in enumerate(units):
+        write_part(tmp_path / f"{i}.jsonl", qs[unit.start : unit.stop], mine_units([r], qs, cfg, set(), 4, [unit]))
+    merged = merge_parts([tmp_path / "0.jsonl", tmp_path / "1.jsonl"], qs, ["fused", "r"], cfg)
+    assert merged == whole and [c.query_id for c in merged.candidates] == ["g0", "g1"]
+
+
 def test_parse_retrievers():
     assert parse_retrievers("bm25+dense+dense:BAAI/bge-small-en-v1.5") == [
         "bm25",
@@ -120,10 +134,10 @@ def test_read_generated_errors(tmp_path):
     good = {"query_id": "q1", "text": "t", "query_type": "question", "source_doc_id": "1"}
     path = tmp_path / "g.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
-    with pytest.raises(FormatError, match="repeats record 1"):
+    with pytest.raises(FormatError, match=r"g\.jsonl:2: expected a unique query_id, 'q1' repeats .*g\.jsonl:1"):
         read_generated(path)
     path.write_text(json.dumps({k: v for k, v in good.items() if k != "source_doc_id"}) + "\n")
-    with pytest.raises(FormatError, match=r"line 1: missing key\(s\) \['source_doc_id'\]"):
+    with pytest.raises(FormatError, match=r"g\.jsonl:1: missing key\(s\) \['source_doc_id'\]"):
         read_generated(path)
 
 
@@ -224,8 +238,8 @@ def test_extra_dense_model_corpus_embeddings_are_cached(tmp_path):
     from tiny_bert import make_tiny_bert
 
     from listdistill.encoder import EncoderConfig
-    from listdistill.io import Doc
     from listdistill.mine import cached_corpus_embeddings
+    from listdistill.records import Doc
 
     docs = [Doc(i, t, x) for i, t, x in CORPUS]
     corpus = tmp_path / "corpus.jsonl"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from listdistill.io import Doc, Query, read_qrels, read_queries
 from listdistill.real import RealConfig, label_lists, qrels_list, split_queries
+from listdistill.records import Doc, Query, read_qrels, read_queries
 from listdistill.teachers import Candidates, Teacher
 from stages import prepare
 
@@ -65,11 +65,11 @@ def test_label_lists_by_teacher_and_by_qrels_exclude_test_passages():
     train, dev = label_lists(queries, fused, cfg, docs, teacher=OverlapTeacher(), excluded={"t"})
     assert dev == [] and len(train) == 1
     rec = train[0]
-    assert rec["query_id"] == "real-1" and rec["query_type"] == "real" and rec["source_doc_id"] == "a"
-    assert [c["doc_id"] for c in rec["candidates"]] == ["a", "b", "c"]  # the test-relevant "t" never listed
-    assert [c["raw_score"] for c in rec["candidates"]] == [2.0, 1.0, 0.0]
+    assert rec.query_id == "real-1" and rec.query_type == "real" and rec.source_doc_id == "a"
+    assert [c.doc_id for c in rec.candidates] == ["a", "b", "c"]  # the test-relevant "t" never listed
+    assert [c.raw_score for c in rec.candidates] == [2.0, 1.0, 0.0]
     qrels = {"1": {"t": 2, "c": 1}}
     train, _ = label_lists(queries, fused, RealConfig(labels="qrels", depth=3, dev_fraction=0.0), docs, qrels=qrels,
                            excluded={"t"})  # fmt: skip
-    assert train[0]["source_doc_id"] == "c"  # "t" is relevant to a test query too: never a training positive
-    assert [c["teacher_score"] for c in train[0]["candidates"]] == [0.0, 0.0, 1.0]
+    assert train[0].source_doc_id == "c"  # "t" is relevant to a test query too: never a training positive
+    assert [c.teacher_score for c in train[0].candidates] == [0.0, 0.0, 1.0]

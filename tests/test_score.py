@@ -4,18 +4,18 @@ the split's disjointness, the output schema, and the stage's bad inputs."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from listdistill.io import FormatError
+from listdistill.records import MinedQuery, read_candidates
 from listdistill.score import (
-    MinedQuery,
     ScoreConfig,
     in_dev,
     percentile_normalise,
-    read_mined,
     score_queries,
     source_is_top,
     teacher_lists,
@@ -74,17 +74,17 @@ def test_consistency_and_top_score_filters_then_split():
     # q0..q3: the source is not first (inconsistent); tops are [3.5]*4 + [4, 5, 6, 7]: the 25th percentile is 3.5
     cfg = ScoreConfig(depth=3, min_top_percentile=25, dev_fraction=0.5, seed=1)
     res = score_queries(mined, ByRank(table), {}, cfg)
-    kept = {r["query_id"] for r in res.train + res.dev}
+    kept = {r.query_id for r in res.train + res.dev}
     assert kept == {"q4", "q5", "q6", "q7"}
     assert res.stats["inconsistent"] == 4 and res.stats["below_top_percentile"] == 0
-    assert not {r["query_id"] for r in res.train} & {r["query_id"] for r in res.dev}
-    assert {r["query_id"] for r in res.dev} == {q for q in kept if in_dev(q, 0.5, 1)}
+    assert not {r.query_id for r in res.train} & {r.query_id for r in res.dev}
+    assert {r.query_id for r in res.dev} == {q for q in kept if in_dev(q, 0.5, 1)}
     # without the consistency filter only the percentile decides (no top is below 3.5)
     res = score_queries(mined, ByRank(table), {}, ScoreConfig(depth=3, consistency=False))
     assert len(res.train + res.dev) == 8
     # a higher percentile drops the low tops
     res = score_queries(mined, ByRank(table), {}, ScoreConfig(depth=3, consistency=False, min_top_percentile=75))
-    assert {r["query_id"] for r in res.train + res.dev} == {"q6", "q7"}  # 75th pct of tops is 5.25
+    assert {r.query_id for r in res.train + res.dev} == {"q6", "q7"}  # 75th pct of tops is 5.25
 
 
 def test_records_schema_order_and_rounding():
@@ -92,10 +92,10 @@ def test_records_schema_order_and_rounding():
     table = {"a": {"x": 0.1234567891, "s": 2.0}, "b": {"s": 1.0, "x": -1.0}}
     res = score_queries(mined, ByRank(table), {}, ScoreConfig(depth=2, min_top_percentile=0, dev_fraction=0))
     a = res.train[0]
-    assert list(a) == ["query_id", "text", "query_type", "source_doc_id", "candidates"]
-    assert [c["doc_id"] for c in a["candidates"]] == ["x", "s"]  # candidate (mined) order, not teacher order
-    assert a["candidates"][0]["raw_score"] == 0.123457
-    assert all(0.0 <= c["teacher_score"] <= 1.0 for r in res.train for c in r["candidates"])
+    assert list(asdict(a)) == ["query_id", "text", "query_type", "source_doc_id", "candidates"]
+    assert [c.doc_id for c in a.candidates] == ["x", "s"]  # candidate (mined) order, not teacher order
+    assert a.candidates[0].raw_score == 0.123457
+    assert all(0.0 <= c.teacher_score <= 1.0 for r in res.train for c in r.candidates)
     assert res.stats["pairs_scored"] == 4 and res.stats["teacher_source_mrr"] == 1.0
 
 
@@ -106,15 +106,15 @@ def test_score_config_rejects_bad_values():
             ScoreConfig(**kw)
 
 
-def test_read_mined_errors(tmp_path):
+def test_read_candidates_errors(tmp_path):
     path = tmp_path / "c.jsonl"
     rec = {"query_id": "q", "text": "t", "query_type": "question", "source_doc_id": "1", "candidates": []}
     path.write_text(json.dumps(rec) + "\n")
-    with pytest.raises(FormatError, match="record 1: 'candidates' must be a non-empty list"):
-        read_mined(path)
+    with pytest.raises(FormatError, match=r"c\.jsonl:1: expected 'candidates' to be a non-empty list"):
+        read_candidates(path)
     path.write_text(json.dumps({k: v for k, v in rec.items() if k != "candidates"}) + "\n")
     with pytest.raises(FormatError, match="missing key"):
-        read_mined(path)
+        read_candidates(path)
 
 
 # the stage ------------------------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import numpy as np
 from listdistill import dense
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.fusion import rrf
-from listdistill.io import Doc, Qrels, Query, Run, atomic_open, read_json, write_run
+from listdistill.io import Qrels, Run, atomic_open, read_json
 from listdistill.metrics import DEFAULT_MEASURES, aggregate, paired_randomization, per_query
+from listdistill.records import Doc, EmbeddingsMeta, Query, natural_key, read_embeddings_meta, write_run
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,15 @@ class IndexPaths:
         return self.root / "corpus_emb.npy"
 
     @property
+    def meta(self) -> Path:
+        return self.root / "corpus_emb.json"
+
+    def read_meta(self) -> EmbeddingsMeta:
+        return read_embeddings_meta(self.meta)
+
+    @property
     def doc_ids(self) -> list[str]:
-        return list(read_json(self.root / "corpus_emb.json")["doc_ids"])
+        return list(self.read_meta().doc_ids)
 
 
 def bm25_run(index: IndexPaths, queries: Sequence[Query], k: int, k1: float, b: float) -> Run:
@@ -62,10 +70,10 @@ def passages_unchanged(student_dir: Path, index: IndexPaths) -> bool:
     """True when the student was trained on its query tower only (``train.tower: query``) against the passage
     encoder whose corpus embeddings the index holds, so they can be reused as they are."""
     training = student_dir / "training.json"
-    if not training.is_file() or not (index.root / "corpus_emb.json").is_file():
+    if not training.is_file() or not index.meta.is_file():
         return False
     passage_model = read_json(training).get("passage_model")
-    return passage_model is not None and passage_model == read_json(index.root / "corpus_emb.json").get("model")
+    return passage_model is not None and passage_model == index.read_meta().model
 
 
 def student_run(
@@ -114,6 +122,6 @@ def score_systems(
         f.write("system\tmeasure\tquery_id\tvalue\n")
         for name, pq in pqs.items():
             for m, values in pq.items():
-                for qid in sorted(values, key=lambda q: (0, int(q)) if q.isdigit() else (1, q)):
+                for qid in sorted(values, key=natural_key):
                     f.write(f"{name}\t{m}\t{qid}\t{values[qid]:.4f}\n")
     return means, pqs

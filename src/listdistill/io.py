@@ -1,13 +1,10 @@
-"""Records and the file formats passed between stages.
-
-Every stage reads and writes through this module, so the formats are written once:
-
-* JSONL with ir_datasets field names: documents ``{"doc_id", "title", "text"}``, queries
-  ``{"query_id", "text"}`` (synthetic queries add ``query_type`` and ``source_doc_id``).
-* TREC qrels ``qid 0 docid rel`` and TREC runs ``qid Q0 docid rank score tag``.
+"""Files written atomically, JSON, and the error every reader raises.
 
 Writers are atomic (temporary file in the same folder, then ``os.replace``), so a killed stage never
 leaves a half-written output behind. Readers raise :class:`FormatError` naming the file and line.
+
+The records passed between stages, with one reader and one writer per file kind, are in
+:mod:`listdistill.records` (documented in docs/formats.md); their old names here still work.
 """
 
 from __future__ import annotations
@@ -18,10 +15,9 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 Qrels = dict[str, dict[str, int]]  # query_id -> doc_id -> relevance
 Run = dict[str, dict[str, float]]  # query_id -> doc_id -> score
@@ -29,24 +25,6 @@ Run = dict[str, dict[str, float]]  # query_id -> doc_id -> score
 
 class FormatError(ValueError):
     """An input file does not match its documented format."""
-
-
-@dataclass(frozen=True)
-class Doc:
-    doc_id: str
-    title: str
-    text: str
-
-    @property
-    def contents(self) -> str:
-        """Title and body joined, as indexed and encoded."""
-        return f"{self.title}\n{self.text}".strip() if self.title else self.text
-
-
-@dataclass(frozen=True)
-class Query:
-    query_id: str
-    text: str
 
 
 def _umask() -> int:
@@ -121,86 +99,7 @@ def read_json(path: str | Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
-
-
-def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any] | Any]) -> int:
-    """Write one JSON object per line (dataclasses are converted); return the count."""
-    n = 0
-    with atomic_open(path) as f:
-        for rec in records:
-            obj = asdict(rec) if hasattr(rec, "__dataclass_fields__") else rec
-            f.write(json.dumps(obj, ensure_ascii=False, sort_keys=False))
-            f.write("\n")
-            n += 1
-    return n
-
-
-def iter_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
-    """Yield JSON objects from a JSONL file, checking that each has the ``required`` keys."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise FormatError(f"{path}: line {lineno}: not valid JSON ({e.msg})") from e
-            if not isinstance(obj, dict):
-                raise FormatError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
-            missing = [k for k in required if k not in obj]
-            if missing:
-                raise FormatError(f"{path}: line {lineno}: missing key(s) {missing}; expected {list(required)}")
-            yield obj
-
-
-def read_docs(path: str | Path) -> list[Doc]:
-    return [
-        Doc(str(o["doc_id"]), str(o.get("title") or ""), str(o["text"])) for o in iter_jsonl(path, ("doc_id", "text"))
-    ]
-
-
-def read_queries(path: str | Path) -> list[Query]:
-    return [Query(str(o["query_id"]), str(o["text"])) for o in iter_jsonl(path, ("query_id", "text"))]
-
-
-def read_qrels(path: str | Path, queries: Iterable[Query] | None = None) -> Qrels:
-    """Read TREC qrels (``qid iter docid rel``, whitespace separated).
-
-    With ``queries`` given, a qrels line naming a query id that is not among them is an error.
-    """
-    path = Path(path)
-    known = {q.query_id for q in queries} if queries is not None else None
-    qrels: Qrels = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 4:
-                raise FormatError(
-                    f"{path}: line {lineno}: expected 4 fields 'query_id iteration doc_id relevance', "
-                    f"got {len(parts)}: {line.strip()!r}"
-                )
-            qid, _, did, rel = parts
-            try:
-                rel_i = int(rel)
-            except ValueError as e:
-                raise FormatError(f"{path}: line {lineno}: relevance {rel!r} is not an integer") from e
-            if known is not None and qid not in known:
-                raise FormatError(f"{path}: line {lineno}: query id {qid!r} is not in the queries")
-            qrels.setdefault(qid, {})[did] = rel_i
-    return qrels
-
-
-def write_qrels(path: str | Path, qrels: Qrels) -> None:
-    with atomic_open(path) as f:
-        for qid in sorted(qrels, key=_natural):
-            for did in sorted(qrels[qid], key=_natural):
-                f.write(f"{qid} 0 {did} {qrels[qid][did]}\n")
+        raise FormatError(f"{path}:{e.lineno}: expected JSON, got invalid JSON ({e.msg})") from e
 
 
 def ranked(scores: Mapping[str, float], k: int | None = None) -> list[tuple[str, float]]:
@@ -209,33 +108,37 @@ def ranked(scores: Mapping[str, float], k: int | None = None) -> list[tuple[str,
     return items if k is None else items[:k]
 
 
-def write_run(path: str | Path, run: Run, tag: str, k: int | None = None) -> None:
-    """Write a TREC run with deterministic tie breaking and fixed float precision."""
-    with atomic_open(path) as f:
-        for qid in sorted(run, key=_natural):
-            for rank, (did, score) in enumerate(ranked(run[qid], k), start=1):
-                f.write(f"{qid} Q0 {did} {rank} {score:.6f} {tag}\n")
+# The records and their one reader and one writer per file kind live in listdistill.records (docs/formats.md);
+# these names still resolve here, lazily (records imports this module), for the code that imports them from io.
+_RECORDS = (
+    "Doc",
+    "Query",
+    "iter_jsonl",
+    "write_jsonl",
+    "read_docs",
+    "read_queries",
+    "read_qrels",
+    "write_qrels",
+    "read_run",
+    "write_run",
+)
+
+if TYPE_CHECKING:
+    from listdistill.records import Doc as Doc
+    from listdistill.records import Query as Query
+    from listdistill.records import iter_jsonl as iter_jsonl
+    from listdistill.records import read_docs as read_docs
+    from listdistill.records import read_qrels as read_qrels
+    from listdistill.records import read_queries as read_queries
+    from listdistill.records import read_run as read_run
+    from listdistill.records import write_jsonl as write_jsonl
+    from listdistill.records import write_qrels as write_qrels
+    from listdistill.records import write_run as write_run
 
 
-def read_run(path: str | Path) -> Run:
-    path = Path(path)
-    run: Run = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 6:
-                raise FormatError(
-                    f"{path}: line {lineno}: expected 6 fields 'qid Q0 docid rank score tag', got {len(parts)}"
-                )
-            try:
-                run.setdefault(parts[0], {})[parts[2]] = float(parts[4])
-            except ValueError as e:
-                raise FormatError(f"{path}: line {lineno}: score {parts[4]!r} is not a number") from e
-    return run
+def __getattr__(name: str) -> Any:
+    if name in _RECORDS:
+        from listdistill import records
 
-
-def _natural(key: str) -> tuple[int, int | str]:
-    """Numeric ids in numeric order, then the rest in string order."""
-    return (0, int(key)) if key.isdigit() else (1, key)
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,31 +22,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from listdistill import dense
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.fusion import rrf
-from listdistill.io import Doc, FormatError, Qrels, Run, iter_jsonl, ranked, write_jsonl
+from listdistill.io import FormatError, Qrels, Run, ranked
 from listdistill.models import dense_member_config, dense_member_ref
+from listdistill.records import Doc, Duplicate, GeneratedQuery, MinedQuery, numbered_jsonl, write_jsonl
+from listdistill.records import read_duplicates as read_duplicates  # the stages import it from here
+from listdistill.records import read_generated as read_generated  # the stages import it from here
 from listdistill.shard import ShardError
 
-GENERATED_KEYS = ("query_id", "text", "query_type", "source_doc_id")
 ROUND_TRIP_RULES = ("fused", "any")
-
-
-@dataclass(frozen=True)
-class GeneratedQuery:
-    """A synthetic query and the passage it was generated from."""
-
-    query_id: str
-    text: str
-    query_type: str
-    source_doc_id: str
 
 
 @dataclass(frozen=True)
@@ -66,7 +58,7 @@ class MineConfig:
 
 @dataclass
 class MineResult:
-    candidates: list[dict[str, object]]  # kept queries, in input order
+    candidates: list[MinedQuery]  # kept queries, in input order
     run: Run  # fused run of the kept queries (excluded passages removed)
     stats: dict[str, object] = field(default_factory=dict)
     # 1-based rank of each query's source passage (None: not retrieved), per list ("fused", then each retriever),
@@ -74,28 +66,7 @@ class MineResult:
     ranks: dict[str, list[int | None]] = field(default_factory=dict)
 
 
-def read_generated(path: str | Path) -> list[GeneratedQuery]:
-    """Read generated queries; duplicate query ids and empty fields are errors naming the file and line."""
-    out: list[GeneratedQuery] = []
-    seen: dict[str, int] = {}
-    for lineno, o in enumerate(iter_jsonl(path, GENERATED_KEYS), start=1):
-        q = GeneratedQuery(*(str(o[k]) for k in GENERATED_KEYS))
-        empty = [k for k in ("query_id", "source_doc_id") if not getattr(q, k).strip()]
-        if empty:
-            raise FormatError(f"{path}: record {lineno}: empty {empty}")
-        if q.query_id in seen:
-            raise FormatError(f"{path}: record {lineno}: query_id {q.query_id!r} repeats record {seen[q.query_id]}")
-        seen[q.query_id] = lineno
-        out.append(q)
-    return out
-
-
-def read_duplicates(path: str | Path) -> dict[str, str]:
-    """``{doc_id: duplicate_of}`` from prepare's duplicates.jsonl."""
-    return {str(o["doc_id"]): str(o["duplicate_of"]) for o in iter_jsonl(path, ("doc_id", "duplicate_of"))}
-
-
-def excluded_docs(qrels: Qrels, duplicates: Mapping[str, str]) -> set[str]:
+def excluded_docs(qrels: Qrels, duplicates: Iterable[Duplicate]) -> set[str]:
     """Passages no candidate list may contain.
 
     Every passage judged relevant (rel > 0) in the test qrels; every passage that prepare found to duplicate
@@ -103,8 +74,8 @@ def excluded_docs(qrels: Qrels, duplicates: Mapping[str, str]) -> set[str]:
     test-relevant text too.
     """
     judged = {d for per_q in qrels.values() for d, rel in per_q.items() if rel > 0}
-    kept_copies_of_judged = {duplicates[d] for d in judged if d in duplicates}
-    return judged | set(duplicates) | kept_copies_of_judged
+    kept_copy = {d.doc_id: d.duplicate_of for d in duplicates}
+    return judged | set(kept_copy) | {kept_copy[d] for d in judged if d in kept_copy}
 
 
 class Retriever(Protocol):
@@ -279,7 +250,7 @@ def mine(queries: Sequence[GeneratedQuery], runs: Mapping[str, Run], config: Min
         considered = ["fused"] if config.round_trip_rule == "fused" else list(runs)
         if not any((r := ranks[name][-1]) is not None and r <= config.round_trip_depth for name in considered):
             continue
-        result.candidates.append({**vars(q), "candidates": fused_ids})
+        result.candidates.append(MinedQuery(q.query_id, q.text, q.query_type, q.source_doc_id, tuple(fused_ids)))
         result.run[q.query_id] = {d: fused[q.query_id][d] for d in fused_ids}
     result.ranks = ranks
     result.stats = mine_stats(len(queries), len(result.candidates), ranks, config.recall_cutoffs)
@@ -320,13 +291,14 @@ def combine(parts: Sequence[MineResult], names: Sequence[str], config: MineConfi
 def write_part(path: str | Path, queries: Sequence[GeneratedQuery], result: MineResult) -> int:
     """A shard's results, one JSON line per query in: ``query_id``, ``ranks`` (list name -> source rank), and
     for a kept query its candidate record (``mined``) and fused ``scores`` (full precision; null when dropped)."""
-    kept: dict[str, dict[str, Any]] = {str(c["query_id"]): c for c in result.candidates}
+    kept = {c.query_id: c for c in result.candidates}
 
     def record(i: int, q: GeneratedQuery) -> dict[str, object]:
         mined = kept.get(q.query_id)
-        scores = None if mined is None else [result.run[q.query_id][d] for d in mined["candidates"]]
+        scores = None if mined is None else [result.run[q.query_id][d] for d in mined.candidates]
         ranks = {name: r[i] for name, r in result.ranks.items()}
-        return {"query_id": q.query_id, "ranks": ranks, "mined": mined, "scores": scores}
+        record = None if mined is None else asdict(mined)
+        return {"query_id": q.query_id, "ranks": ranks, "mined": record, "scores": scores}
 
     return write_jsonl(path, (record(i, q) for i, q in enumerate(queries)))
 
@@ -335,15 +307,19 @@ def read_part(path: str | Path, names: Sequence[str]) -> tuple[list[str], MineRe
     """The query ids and the results (without stats) of a part written by :func:`write_part`."""
     ids: list[str] = []
     result = MineResult(candidates=[], run={}, ranks={name: [] for name in names})
-    for lineno, o in enumerate(iter_jsonl(path, ("query_id", "ranks", "mined", "scores")), start=1):
+    for where, o in numbered_jsonl(path):
+        missing = [k for k in ("query_id", "ranks", "mined", "scores") if k not in o]
+        if missing:
+            raise FormatError(f"{where}: missing key(s) {missing}; expected a part written by write_part")
         if set(o["ranks"]) != set(names):
-            raise FormatError(f"{path}: line {lineno}: ranks of {sorted(o['ranks'])}, expected {sorted(names)}")
+            raise FormatError(f"{where}: expected ranks of {sorted(names)}, got {sorted(o['ranks'])}")
         ids.append(str(o["query_id"]))
         for name in names:
             result.ranks[name].append(o["ranks"][name])
         if o["mined"] is not None:
-            result.candidates.append(o["mined"])
-            result.run[ids[-1]] = dict(zip(o["mined"]["candidates"], map(float, o["scores"]), strict=True))
+            mined = MinedQuery(**{**o["mined"], "candidates": tuple(o["mined"]["candidates"])})
+            result.candidates.append(mined)
+            result.run[ids[-1]] = dict(zip(mined.candidates, map(float, o["scores"]), strict=True))
     return ids, result
 
 

@@ -15,8 +15,8 @@ into scored lists in the format of the ``score`` stage, labelled one of two ways
 
 In both, the candidate lists exclude the passages judged relevant for a *test* query (and duplicates), as
 ``mine`` does for synthetic queries; a training query's own judged passage is dropped too when it is also
-relevant to a test query. Records: ``{"query_id": "real-<id>", "text", "query_type": "real", "source_doc_id",
-"candidates": [{"doc_id", "teacher_score", "raw_score"}]}``, split into train/dev like ``score``.
+relevant to a test query. Records: :class:`~listdistill.records.ScoredQuery` with ``query_id`` ``real-<id>``,
+``query_type`` ``real`` and the positive in ``source_doc_id``, split into train/dev like ``score``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from listdistill.io import Doc, Qrels, Query, Run, ranked
-from listdistill.score import PRECISION, in_dev, percentile_normalise
+from listdistill.io import Qrels, Run, ranked
+from listdistill.records import PRECISION, Doc, Query, ScoredCandidate, ScoredQuery
+from listdistill.score import in_dev, percentile_normalise
 from listdistill.teachers import Candidates, Teacher
 
 LABELS = ("teacher", "qrels")
@@ -85,11 +86,11 @@ def label_lists(
     teacher: Teacher | None = None,
     qrels: Qrels | None = None,
     excluded: set[str] | None = None,
-) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+) -> tuple[list[ScoredQuery], list[ScoredQuery]]:
     """(train, dev) scored records for the training queries from their ``fused`` candidate runs."""
     excluded = excluded or set()
     lists = {q.query_id: [d for d, _ in ranked(fused.get(q.query_id, {})) if d not in excluded] for q in queries}
-    records: list[dict[str, object]] = []
+    records: list[ScoredQuery] = []
     if config.labels == "teacher":
         if teacher is None:
             raise ValueError("labels 'teacher' need a teacher")
@@ -108,19 +109,14 @@ def label_lists(
             if made is not None:
                 ids, scores = made
                 records.append(_record(q, ids, scores, scores, ids[int(np.argmax(scores))]))
-    train = [r for r in records if not in_dev(str(r["query_id"]), config.dev_fraction, config.seed)]
-    dev = [r for r in records if in_dev(str(r["query_id"]), config.dev_fraction, config.seed)]
+    train = [r for r in records if not in_dev(r.query_id, config.dev_fraction, config.seed)]
+    dev = [r for r in records if in_dev(r.query_id, config.dev_fraction, config.seed)]
     return train, dev
 
 
-def _record(q: Query, ids: list[str], norm: list[float], raw: list[float], source: str) -> dict[str, object]:
-    return {
-        "query_id": query_id(q.query_id),
-        "text": q.text,
-        "query_type": QUERY_TYPE,
-        "source_doc_id": source,
-        "candidates": [
-            {"doc_id": d, "teacher_score": round(float(n), PRECISION), "raw_score": round(float(r), PRECISION)}
-            for d, n, r in zip(ids, norm, raw, strict=True)
-        ],
-    }
+def _record(q: Query, ids: list[str], norm: list[float], raw: list[float], source: str) -> ScoredQuery:
+    scored = tuple(
+        ScoredCandidate(d, round(float(n), PRECISION), round(float(r), PRECISION))
+        for d, n, r in zip(ids, norm, raw, strict=True)
+    )
+    return ScoredQuery(query_id(q.query_id), q.text, QUERY_TYPE, source, scored)

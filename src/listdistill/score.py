@@ -29,12 +29,20 @@ from pathlib import Path
 
 import numpy as np
 
-from listdistill.io import Doc, FormatError, iter_jsonl, write_jsonl
-from listdistill.mine import GENERATED_KEYS
+from listdistill.records import (
+    PRECISION,
+    Doc,
+    ScoredCandidate,
+    ScoredQuery,
+    numbered_jsonl,
+    read_candidates,
+    write_jsonl,
+)
+from listdistill.records import MinedQuery as MinedQuery  # tests and bench import it from here
 from listdistill.shard import ShardError
 from listdistill.teachers import Candidates, Teacher
 
-PRECISION = 6
+read_mined = read_candidates  # the old name: stages/score.py imports it from here
 
 
 @dataclass(frozen=True)
@@ -58,31 +66,11 @@ class ScoreConfig:
             raise ValueError(f"dev_fraction must be in [0, 1), got {self.dev_fraction}")
 
 
-@dataclass(frozen=True)
-class MinedQuery:
-    query_id: str
-    text: str
-    query_type: str
-    source_doc_id: str
-    candidates: tuple[str, ...]
-
-
 @dataclass
 class ScoreResult:
-    train: list[dict[str, object]]
-    dev: list[dict[str, object]]
+    train: list[ScoredQuery]
+    dev: list[ScoredQuery]
     stats: dict[str, object] = field(default_factory=dict)
-
-
-def read_mined(path: str | Path) -> list[MinedQuery]:
-    """Read mine's candidates.jsonl, checking that each record has a non-empty list of doc ids."""
-    out = []
-    for lineno, o in enumerate(iter_jsonl(path, (*GENERATED_KEYS, "candidates")), start=1):
-        cands = o["candidates"]
-        if not isinstance(cands, list) or not cands or not all(isinstance(c, str) for c in cands):
-            raise FormatError(f"{path}: record {lineno}: 'candidates' must be a non-empty list of doc id strings")
-        out.append(MinedQuery(*(str(o[k]) for k in GENERATED_KEYS), tuple(cands)))
-    return out
 
 
 def teacher_lists(mined: Sequence[MinedQuery], depth: int) -> list[Candidates]:
@@ -162,10 +150,11 @@ def read_raw(paths: Sequence[str | Path], lists: Sequence[Candidates]) -> list[n
     """The raw scores of the parts (in shard order), checked to be those of ``lists``, in order."""
     raw: list[np.ndarray] = []
     for path in paths:
-        for lineno, o in enumerate(iter_jsonl(path, ("query_id", "doc_ids", "raw")), start=1):
+        for where, o in numbered_jsonl(path):
             i = len(raw)
-            if i >= len(lists) or (o["query_id"], tuple(o["doc_ids"])) != (lists[i].query_id, lists[i].doc_ids):
-                raise ShardError(f"{path}: line {lineno}: not the list of query {i + 1} of the mined candidates")
+            got = (o.get("query_id"), tuple(o.get("doc_ids") or ()))
+            if i >= len(lists) or got != (lists[i].query_id, lists[i].doc_ids) or "raw" not in o:
+                raise ShardError(f"{where}: expected the raw scores of query {i + 1} of the mined candidates")
             raw.append(np.asarray(o["raw"], dtype=np.float64))
     if len(raw) != len(lists):
         raise ShardError(f"the parts {[str(p) for p in paths]} hold {len(raw)} of the {len(lists)} mined queries")
@@ -187,16 +176,11 @@ def finalise(
         low += bool(r.max() < threshold)
         if (config.consistency and not consistent) or r.max() < threshold:
             continue
-        record = {
-            "query_id": q.query_id,
-            "text": q.text,
-            "query_type": q.query_type,
-            "source_doc_id": q.source_doc_id,
-            "candidates": [
-                {"doc_id": d, "teacher_score": round(float(ns), PRECISION), "raw_score": round(float(rs), PRECISION)}
-                for d, ns, rs in zip(c.doc_ids, n, r, strict=True)
-            ],
-        }
+        scored = tuple(
+            ScoredCandidate(d, round(float(ns), PRECISION), round(float(rs), PRECISION))
+            for d, ns, rs in zip(c.doc_ids, n, r, strict=True)
+        )
+        record = ScoredQuery(q.query_id, q.text, q.query_type, q.source_doc_id, scored)
         (result.dev if in_dev(q.query_id, config.dev_fraction, config.seed) else result.train).append(record)
     result.stats = score_stats(len(mined), raw, lists, mined, inconsistent, low, threshold, result, config)
     return result

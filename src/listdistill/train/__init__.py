@@ -33,7 +33,6 @@ from __future__ import annotations
 from listdistill.train.checkpoints import Checkpoints
 from listdistill.train.config import TrainConfig, TrainState, fingerprint
 from listdistill.train.data import (
-    SCORED_KEYS,
     Batch,
     Example,
     ListStats,
@@ -52,7 +51,6 @@ from listdistill.train.optim import linear_schedule, make_optimizer
 from listdistill.train.towers import TOWERS, FrozenPassages, interpolate
 
 __all__ = [
-    "SCORED_KEYS",
     "TOWERS",
     "Batch",
     "Checkpoints",

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from listdistill.io import FormatError, iter_jsonl
+from listdistill.io import FormatError
 from listdistill.losses import Scores, negative_mask
-
-SCORED_KEYS = ("query_id", "text", "source_doc_id", "candidates")
+from listdistill.records import read_scored
 
 
 @dataclass(frozen=True)
@@ -81,9 +80,9 @@ def load_examples(
             raise FileNotFoundError(
                 f"{path}: no scored {split} lists for query type {qtype!r}; found types {available}"
             )
-        for n, rec in enumerate(iter_jsonl(path, SCORED_KEYS), start=1):
+        for n, rec in enumerate(read_scored(path), start=1):  # checked: ids, text, teacher scores in [0, 1]
             where = f"{path}: record {n}"
-            ex, how = build_example(rec, str(rec.get("query_type") or qtype), list_length, where)
+            ex, how = build_example(asdict(rec), rec.query_type, list_length, where)
             stats.queries += 1
             stats.positive_moved += how == "moved"
             stats.positive_added += how == "added"
