@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_params
 
 from listdistill.real import RealConfig, label_lists, qrels_list, split_queries
 from listdistill.records import Doc, Query, read_qrels, read_queries
@@ -32,8 +33,9 @@ def test_split_is_disjoint_seeded_and_sized():
 
 def test_prepare_tests_only_the_held_out_queries(shared_datasets, tmp_path):
     out = tmp_path / "prepared"
-    argv = ["--dataset", "cranfield", "--mirror", str(shared_datasets), "--out", str(out)]
-    r = CliRunner().invoke(prepare.main, [*argv, "--stats", str(tmp_path / "s.json"), "--real-query-fraction", "0.5"])
+    params = write_params(tmp_path, {"dataset.name": "cranfield", "dataset.mirror": str(shared_datasets)})
+    argv = ["--params", str(params), "--out", str(out), "--stats", str(tmp_path / "s.json")]
+    r = CliRunner().invoke(prepare.main, [*argv, "--set", "prepare.real_query_fraction=0.5"])
     assert r.exit_code == 0, r.output
     test, real = read_queries(out / "queries.jsonl"), read_queries(out / "real_queries.jsonl")
     assert len(test) + len(real) == 225 and not {q.query_id for q in test} & {q.query_id for q in real}
