@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_params
 from test_mine import CORPUS as MINE_CORPUS
 from test_mine import write_prepared
 
@@ -87,7 +88,7 @@ def test_merge_names_the_missing_parts(tmp_path):
 def test_shard_options_errors(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(json.dumps({"doc_id": "1", "text": "a"}) + "\n")
-    base = ["--corpus", str(corpus), "--out", str(tmp_path / "index")]
+    base = ["--params", str(write_params(tmp_path)), "--corpus", str(corpus), "--out", str(tmp_path / "index")]
     r = CliRunner().invoke(index.main, [*base, "--shard", "3/3"])
     assert r.exit_code == 2 and "shard '3/3': expected 'i/N' with integers 0 <= i < N" in r.output
     r = CliRunner().invoke(index.main, [*base, "--shard", "1/3", "--merge", "3"])
@@ -102,7 +103,8 @@ def tiny(tmp_path_factory):
     """A prepare-style folder and the index stage's outputs, whole and merged from N shards."""
     root = tmp_path_factory.mktemp("tiny")
     prepared = write_prepared(root / "prepared", CORPUS)
-    args = ["--corpus", prepared / "corpus.jsonl", "--batch-size", 4]
+    params = write_params(root, {"student.batch_size": 4})
+    args = ["--params", params, "--corpus", prepared / "corpus.jsonl"]
     invoke(index.main, [*args, "--out", root / "index"])
     sharded(index.main, [*args, "--out", root / "index-merged"])
     return prepared, root / "index", root / "index-merged"
@@ -128,7 +130,8 @@ def mined(tiny, tmp_path_factory):
             for q, t, s in GENERATED
         )
     )
-    args = ["--queries", queries, "--prepared", prepared, "--index", index_dir, "--k", 6, "--round-trip-depth", 3,
+    params = write_params(root, {"mine.k": 6, "mine.round_trip_depth": 3})
+    args = ["--params", params, "--queries", queries, "--prepared", prepared, "--index", index_dir,
             "--queries-per-unit", 2]  # fmt: skip
     invoke(mine.main, [*args, "--out", root / "whole", "--stats", root / "whole.json"])
     sharded(mine.main, [*args, "--out", root / "merged", "--stats", root / "merged.json"])
@@ -146,7 +149,7 @@ def test_mine_shards_merge_into_the_whole_run(mined):
 def test_mine_merge_refuses_missing_or_foreign_parts(mined):
     root, args = mined
     out = ["--out", root / "merged", "--stats", root / "other.json"]
-    r = CliRunner().invoke(mine.main, [str(a) for a in [*args, "--k", 5, *out, "--merge", N]])
+    r = CliRunner().invoke(mine.main, [str(a) for a in [*args, "--set", "mine.k=5", *out, "--merge", N]])
     assert r.exit_code == 1 and "made with other settings or inputs" in r.output
     manifest = shard_dir(root / "merged", Shard(1, N)) / "shard.json"
     manifest.rename(manifest.with_suffix(".bak"))
@@ -161,9 +164,10 @@ def test_mine_merge_refuses_missing_or_foreign_parts(mined):
 def test_score_shards_merge_into_the_whole_run(tiny, mined, tmp_path):
     prepared, index_dir, _ = tiny
     root, _ = mined
-    args = ["--candidates", root / "whole" / "candidates.jsonl", "--corpus", prepared / "corpus.jsonl",
-            "--index", index_dir, "--depth", 4, "--consistency", "false", "--dev-fraction", 0.3,
-            "--queries-per-unit", 1]  # fmt: skip
+    # train.list_length <= score.depth is checked in every stage: the lists train reads are score's
+    sets = {"score.depth": 4, "score.consistency": False, "score.dev_fraction": 0.3, "train.list_length": 4}
+    args = ["--params", write_params(tmp_path, sets), "--candidates", root / "whole" / "candidates.jsonl",
+            "--corpus", prepared / "corpus.jsonl", "--index", index_dir, "--queries-per-unit", 1]  # fmt: skip
     invoke(score.main, [*args, "--out", tmp_path / "whole", "--stats", tmp_path / "whole.json"])
     sharded(score.main, [*args, "--out", tmp_path / "merged", "--stats", tmp_path / "merged.json"])
     same_files(tmp_path / "whole", tmp_path / "merged", ["train.jsonl", "dev.jsonl"])
@@ -176,9 +180,10 @@ def test_generate_shards_merge_into_the_whole_run(tmp_path, single_thread):
     pool = tmp_path / "pool.jsonl"
     pool.write_text("".join(json.dumps({"doc_id": d, "title": t, "text": x}) + "\n" for d, t, x in CORPUS))
     # 5 sampled passages in batches of 2: 3 batches, one per shard; sampled (temperature 0.7), so seeds matter
-    args = ["--query-type", "questions", "--pool", pool, "--device", "cpu", "--passages", 5, "--batch-size", 2,
-            "--max-new-tokens", 6, "--num-examples", 1, "--passage-max-tokens", 48, "--checkpoint-dir",
-            tmp_path / "ckpt"]  # fmt: skip
+    sets = {"generate.backend": "transformers", "generate.passages_per_type": 5, "generate.batch_size": 2,
+            "generate.max_new_tokens": 6, "generate.num_examples": 1, "generate.passage_max_tokens": 48}  # fmt: skip
+    args = ["--params", write_params(tmp_path, sets), "--query-type", "questions", "--pool", pool,
+            "--checkpoint-dir", tmp_path / "ckpt"]  # fmt: skip
     outs = {
         name: ["--out", tmp_path / name / "q.jsonl", "--stats", tmp_path / name / "q.json", "--dropped",
                tmp_path / name / "dropped.jsonl", "--sample", tmp_path / name / "sample.tsv"]
