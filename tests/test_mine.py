@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_params
 
 from listdistill.io import FormatError, Run
 from listdistill.mine import (
@@ -172,7 +173,9 @@ def tiny_prepared(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny")
     prepared = write_prepared(root / "prepared", CORPUS)
-    r = CliRunner().invoke(index.main, ["--corpus", str(prepared / "corpus.jsonl"), "--out", str(root / "index")])
+    params = write_params(root)
+    argv = ["--params", str(params), "--corpus", str(prepared / "corpus.jsonl"), "--out", str(root / "index")]
+    r = CliRunner().invoke(index.main, argv)
     assert r.exit_code == 0, r.output
     return prepared, root / "index"
 
@@ -198,8 +201,9 @@ def test_mine_stage_end_to_end(tiny_prepared, tmp_path):
         ],
     )
     out, stats = tmp_path / "mined", tmp_path / "mine.json"
-    args = ["--queries", str(queries), "--prepared", str(prepared), "--index", str(index_dir), "--k", "5",
-            "--round-trip-depth", "1", "--out", str(out), "--stats", str(stats)]  # fmt: skip
+    params = write_params(tmp_path, {"mine.k": 5, "mine.round_trip_depth": 1})
+    args = ["--params", str(params), "--queries", str(queries), "--prepared", str(prepared), "--index",
+            str(index_dir), "--out", str(out), "--stats", str(stats)]  # fmt: skip
     r = CliRunner().invoke(mine_stage.main, args)
     assert r.exit_code == 0, r.output
     cands = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
@@ -221,16 +225,22 @@ def test_mine_stage_bad_inputs(tiny_prepared, tmp_path):
     prepared, index_dir = tiny_prepared
     queries = tmp_path / "q.jsonl"
     write_generated(queries, [("g1", "nozzle", "99")])
+    params = write_params(tmp_path)
     base = ["--queries", str(queries), "--prepared", str(prepared), "--index", str(index_dir), "--out",
-            str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]  # fmt: skip
+            str(tmp_path / "o"), "--stats", str(tmp_path / "s.json"), "--params", str(params)]  # fmt: skip
     r = CliRunner().invoke(mine_stage.main, base)
     assert r.exit_code == 1 and "source_doc_id not in the corpus" in r.output
-    r = CliRunner().invoke(mine_stage.main, [*base, "--retrievers", "bm25+splade"])
-    assert r.exit_code == 2 and "unknown retriever 'splade'" in r.output
-    r = CliRunner().invoke(mine_stage.main, [*base, "--round-trip-rule", "best"])
-    assert r.exit_code == 2
+    # bad params are reported before any input is read (the queries' unknown source is not reached)
+    r = CliRunner().invoke(mine_stage.main, [*base, "--set", "mine.retrievers=bm25+splade"])
+    assert r.exit_code == 1 and "mine.retrievers:" in r.output and "unknown retriever 'splade'" in r.output
+    assert "source_doc_id" not in r.output
+    r = CliRunner().invoke(mine_stage.main, [*base, "--set", "mine.round_trip_rule=best"])
+    assert r.exit_code == 1 and "mine.round_trip_rule: expected one of fused, any, got 'best'" in r.output
+    r = CliRunner().invoke(mine_stage.main, [*base, "--set", "mine.k=5"])  # round_trip_depth stays 20
+    assert r.exit_code == 1 and "mine.round_trip_depth (20) must be <= mine.k (5)" in r.output
     r = CliRunner().invoke(mine_stage.main, [*base[:1], str(tmp_path / "missing.jsonl"), *base[2:]])
     assert r.exit_code == 2 and "does not exist" in r.output
+    assert not (tmp_path / "o").exists() and not (tmp_path / "s.json").exists()
 
 
 def test_extra_dense_model_corpus_embeddings_are_cached(tmp_path):
