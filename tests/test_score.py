@@ -9,6 +9,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_params
 
 from listdistill.io import FormatError
 from listdistill.records import MinedQuery, read_candidates
@@ -149,11 +150,13 @@ def test_score_stage_with_a_tiny_cross_encoder(stage_inputs, tmp_path):
 
     corpus, cands = stage_inputs
     model = make_cross_encoder(tmp_path / "ce")
+    # train.list_length <= score.depth is checked in every stage (train reads score's lists)
+    params = write_params(tmp_path, {"teacher.kind": "cross_encoder", "teacher.model": str(model), "score.depth": 3,
+                                     "score.consistency": False, "score.min_top_percentile": 0,
+                                     "score.dev_fraction": 0.5, "train.list_length": 3})  # fmt: skip
+    inputs = ["--params", str(params), "--candidates", str(cands), "--corpus", str(corpus)]
     out, stats = tmp_path / "scored", tmp_path / "score.json"
-    args = ["--candidates", str(cands), "--corpus", str(corpus), "--teacher", "cross_encoder", "--teacher-model",
-            str(model), "--depth", "3", "--consistency", "false", "--min-top-percentile", "0", "--dev-fraction", "0.5",
-            "--out", str(out), "--stats", str(stats)]  # fmt: skip
-    r = CliRunner().invoke(score.main, args)
+    r = CliRunner().invoke(score.main, [*inputs, "--out", str(out), "--stats", str(stats)])
     assert r.exit_code == 0, r.output
     train = [json.loads(x) for x in (out / "train.jsonl").read_text().splitlines()]
     dev = [json.loads(x) for x in (out / "dev.jsonl").read_text().splitlines()]
@@ -164,7 +167,8 @@ def test_score_stage_with_a_tiny_cross_encoder(stage_inputs, tmp_path):
     s = json.loads(stats.read_text())
     assert s["pairs_scored"] == 9 and s["kept"] == 3 and s["teacher"] == "cross_encoder"
     again = tmp_path / "again"
-    CliRunner().invoke(score.main, [*args[:-4], "--out", str(again), "--stats", str(tmp_path / "s2.json")])
+    r = CliRunner().invoke(score.main, [*inputs, "--out", str(again), "--stats", str(tmp_path / "s2.json")])
+    assert r.exit_code == 0, r.output
     assert (again / "train.jsonl").read_bytes() == (out / "train.jsonl").read_bytes()  # deterministic
 
 
@@ -172,22 +176,26 @@ def test_score_stage_bad_inputs(stage_inputs, tmp_path):
     from stages import score
 
     corpus, cands = stage_inputs
-    base = ["--candidates", str(cands), "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--stats",
-            str(tmp_path / "s.json")]  # fmt: skip
-    r = CliRunner().invoke(score.main, [*base, "--teacher", "gpt"])
-    assert r.exit_code == 2 and "Invalid value for '--teacher'" in r.output
-    r = CliRunner().invoke(score.main, [*base, "--ensemble", "0.5*bm25+0.5*colbert"])
-    assert r.exit_code == 2 and "unknown kind 'colbert'" in r.output
-    r = CliRunner().invoke(score.main, [*base, "--teacher", "cross_encoder"])
+    params = write_params(tmp_path)
+    base = ["--params", str(params), "--candidates", str(cands), "--corpus", str(corpus), "--out",
+            str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]  # fmt: skip
+    r = CliRunner().invoke(score.main, [*base, "--set", "teacher.kind=gpt"])
+    assert r.exit_code == 1 and "teacher: unknown teacher kind 'gpt'" in r.output
+    r = CliRunner().invoke(score.main, [*base, "--set", "teacher.ensemble=0.5*bm25+0.5*colbert"])
+    assert r.exit_code == 1 and "teacher: ensemble term '0.5*colbert': unknown kind 'colbert'" in r.output
+    r = CliRunner().invoke(score.main, [*base, "--set", "teacher.kind=cross_encoder"])
     assert r.exit_code == 1 and "needs a model" in r.output
-    r = CliRunner().invoke(score.main, [*base, "--teacher", "bm25"])
+    r = CliRunner().invoke(score.main, [*base, "--set", "teacher.kind=bm25"])
     assert r.exit_code == 1 and "Lucene index" in r.output
-    r = CliRunner().invoke(score.main, [*base, "--depth", "1"])
-    assert r.exit_code == 2 and "depth must be >= 2" in r.output
+    r = CliRunner().invoke(score.main, [*base, "--set", "score.depth=1"])
+    assert r.exit_code == 1 and "score.depth: expected an integer >= 2, got 1" in r.output
+    r = CliRunner().invoke(score.main, [*base, "--set", "score.norm_low=99", "--set", "score.norm_high=1"])
+    assert r.exit_code == 1 and "score.norm_low (99) must be below score.norm_high (1)" in r.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text(cands.read_text().replace('"4", "1"', '"4", "99"'))
-    r = CliRunner().invoke(score.main, [*base[:1], str(bad), *base[2:], "--teacher", "dense"])
+    r = CliRunner().invoke(score.main, [*base[:3], str(bad), *base[4:], "--set", "teacher.kind=dense"])
     assert r.exit_code == 1 and "'99'" in r.output and "not in the corpus" in r.output
+    assert not (tmp_path / "o").exists() and not (tmp_path / "s.json").exists()
 
 
 def test_no_queries_give_empty_outputs_and_zero_stats():
