@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test install-models repro test lint
+.PHONY: install install-test install-models repro test lint typecheck
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,13 @@ install-models: $(BIN)/python
 repro: install
 	$(BIN)/dvc repro
 
-test: install-test
+# The tests, after the linter and the type checker (CI runs exactly this: .ci/run).
+test: install-test lint typecheck
 	$(BIN)/python -m pytest
 
 lint:
 	$(BIN)/ruff check src stages tests bench
 	$(BIN)/ruff format --check src stages tests bench
+
+typecheck:
+	$(BIN)/mypy

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from listdistill.atomic import stage_outputs
+from listdistill.errors import friendly, run
 from listdistill.evaluation import (
     IndexPaths,
     bm25_run,
@@ -26,6 +28,7 @@ from listdistill.teachers.base import rerank_run
 from stages.options import params_options, read_params
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option("--prepared", type=click.Path(path_type=Path, exists=True), required=True)
@@ -62,15 +65,17 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     if student_dir is not None:
         tuned = dataclasses.replace(zero_shot, model=str(student_dir))
         runs["student"] = student_run(tuned, docs, queries, depth, faiss_index, index)
-    means, pqs = score_systems(qrels, runs, out, depth=depth)
-    result: dict[str, object] = dict(means)
-    if "student" in runs:
-        pair = ["nDCG@10", "R@100"]
-        result["student_vs_zero_shot_p"] = significance(pqs, "student", "student_zero_shot", pair, p.seed)
-    write_json(metrics, result)
+    with stage_outputs(out, metrics) as (tmp, tmp_metrics):
+        tmp.mkdir()
+        means, pqs = score_systems(qrels, runs, tmp, depth=depth)
+        result: dict[str, object] = dict(means)
+        if "student" in runs:
+            pair = ["nDCG@10", "R@100"]
+            result["student_vs_zero_shot_p"] = significance(pqs, "student", "student_zero_shot", pair, p.seed)
+        write_json(tmp_metrics, result)
     for name, m in means.items():
         click.echo(f"{name:20s} " + "  ".join(f"{k} {v:.4f}" for k, v in m.items()))
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from listdistill.atomic import stage_outputs
+from listdistill.errors import friendly, run
 from listdistill.generate import generate_part, generate_queries, merge_parts, write_outputs
 from listdistill.generate.catalog import UnknownQueryTypeError
 from listdistill.io import FormatError
@@ -21,6 +23,7 @@ from listdistill.shard import Shard, ShardError
 from stages.options import params_options, read_params, shard_options, shard_run
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option("--query-type", required=True, help="A type of the catalog (src/listdistill/generate/types/).")
@@ -60,10 +63,13 @@ def main(
             result = generate_queries(config, pool, checkpoint_dir=checkpoint_dir)
     except (UnknownQueryTypeError, FormatError, FileNotFoundError, ShardError) as e:
         raise click.ClickException(str(e)) from e
-    write_outputs(result, out, stats, sample=sample, dropped=dropped)
+    optional = [x for x in (sample, dropped) if x is not None]
+    with stage_outputs(out, stats, *optional) as (tmp_out, tmp_stats, *tmp_optional):
+        tmps = dict(zip(optional, tmp_optional, strict=True))
+        write_outputs(result, tmp_out, tmp_stats, sample=tmps.get(sample), dropped=tmps.get(dropped))
     s = result.stats
     click.echo(f"generate {query_type}: {s['kept']}/{s['generated']} kept; dropped {s['dropped']}")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,8 +13,10 @@ from pathlib import Path
 import click
 import numpy as np
 
+from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.encoder import Encoder
+from listdistill.errors import friendly, run
 from listdistill.io import Doc, read_docs, write_json
 from listdistill.lucene import build_index
 from listdistill.shard import Shard
@@ -23,18 +25,11 @@ from stages.options import params_options, read_params, shard_options, shard_run
 PART = "corpus_emb.npy"
 
 
-def save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.stem + ".tmp.npy")
-    np.save(tmp, array)
-    tmp.replace(path)
-
-
 def stack_npy(path: Path, parts: list[np.ndarray], rows: int = 65_536) -> None:
     """Write the row-wise concatenation of ``parts`` (memory-mapped slices) to ``path``, ``rows`` at a time, so a
     corpus larger than memory can be merged."""
-    tmp = path.with_name(path.stem + ".tmp.npy")
     n, d = sum(len(p) for p in parts), parts[0].shape[1]
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, d))
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
     start = 0
     for part in parts:
         for s in range(0, len(part), rows):
@@ -43,7 +38,6 @@ def stack_npy(path: Path, parts: list[np.ndarray], rows: int = 65_536) -> None:
             start += len(block)
     out.flush()
     del out
-    tmp.replace(path)
 
 
 def write_meta(out: Path, docs: list[Doc], dim: int, model: str, pooling: str) -> None:
@@ -51,6 +45,7 @@ def write_meta(out: Path, docs: list[Doc], dim: int, model: str, pooling: str) -
     write_json(out / "corpus_emb.json", meta)
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option("--corpus", type=click.Path(path_type=Path, exists=True), required=True)
@@ -66,9 +61,11 @@ def main(params_path: Path, overrides: tuple[str, ...], corpus: Path, shard: Sha
         if sum(len(x) for x in slices) != len(docs):
             n = sum(len(x) for x in slices)
             raise click.ClickException(f"the parts of {out} hold {n} embeddings for {len(docs)} passages")
-        build_index(docs, out / "lucene")
-        stack_npy(out / "corpus_emb.npy", slices)
-        write_meta(out, docs, int(slices[0].shape[1]), parts[0][1]["model"], parts[0][1]["pooling"])
+        with stage_outputs(out) as (tmp,):
+            tmp.mkdir()
+            build_index(docs, tmp / "lucene")
+            stack_npy(tmp / "corpus_emb.npy", slices)
+            write_meta(tmp, docs, int(slices[0].shape[1]), parts[0][1]["model"], parts[0][1]["pooling"])
         return
     rows = shard.slice(len(docs))
     encoder = Encoder(p.to_encoder())
@@ -76,14 +73,16 @@ def main(params_path: Path, overrides: tuple[str, ...], corpus: Path, shard: Sha
     model, pooling = encoder.config.model, encoder.pooling
     if run.is_part:
         folder = run.begin()
-        save_npy(folder / PART, emb)
+        np.save(folder / PART, emb)
         run.finish(folder, len(docs), rows=[rows.start, rows.stop], model=model, pooling=pooling)
         click.echo(f"index: shard {shard}: passages {rows.start}..{rows.stop - 1} encoded to {folder}")
         return
-    build_index(docs, out / "lucene")
-    save_npy(out / "corpus_emb.npy", emb)
-    write_meta(out, docs, int(emb.shape[1]), model, pooling)
+    with stage_outputs(out) as (tmp,):  # Lucene index and embeddings together, or the old ones stay
+        tmp.mkdir()
+        build_index(docs, tmp / "lucene")
+        np.save(tmp / "corpus_emb.npy", emb)
+        write_meta(tmp, docs, int(emb.shape[1]), model, pooling)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
+from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
+from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
 from listdistill.io import FormatError, read_docs, read_qrels, write_json, write_jsonl, write_run
 from listdistill.mine import (
@@ -30,6 +32,7 @@ from stages.options import params_options, queries_per_unit_option, read_params,
 PART = "mined.jsonl"
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option("--queries", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
@@ -90,9 +93,11 @@ def main(
             run.finish(folder, len(work))
             click.echo(f"mine {queries.name}: shard {shard}: {len(result.ranks['fused'])} queries to {folder}")
             return
-    write_run(out / "run.trec", result.run, tag="mine_rrf")
-    write_jsonl(out / "candidates.jsonl", result.candidates)
-    write_json(stats, {**result.stats, "excluded_passages": len(excluded), "retrievers": m.retrievers})
+    with stage_outputs(out, stats) as (tmp, tmp_stats):
+        tmp.mkdir()
+        write_run(tmp / "run.trec", result.run, tag="mine_rrf")
+        write_jsonl(tmp / "candidates.jsonl", result.candidates)
+        write_json(tmp_stats, {**result.stats, "excluded_passages": len(excluded), "retrievers": m.retrievers})
     click.echo(
         f"mine {queries.name}: {result.stats['kept']}/{result.stats['queries_in']} kept; "
         f"source recall (fused) {result.stats['source_recall_fused']}"
@@ -100,4 +105,4 @@ def main(
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from listdistill.errors import friendly, run
 from listdistill.mix import copy_mix
 from stages.options import params_options, read_params
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option("--scored", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
@@ -25,4 +27,4 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, out: Path)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, load_params
+from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, check_machine, load_params
 from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, parse_shard, read_manifests
 
 
@@ -34,7 +34,9 @@ def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def read_params(params_path: Path, overrides: tuple[str, ...]) -> Params:
     try:
-        return load_params(params_path, overrides)
+        params = load_params(params_path, overrides)
+        check_machine(params, str(params_path))
+        return params
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
 

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import click
 
+from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.data import DatasetSpec, load_collection
+from listdistill.errors import friendly, run
 from listdistill.io import write_json, write_jsonl, write_qrels
 from listdistill.pool import build_pool
-from listdistill.real import split_queries
+from listdistill.split import split_queries
 from stages.options import params_options, read_params
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=Path(".cache/datasets"))
@@ -28,23 +31,27 @@ def main(params_path: Path, overrides: tuple[str, ...], cache_dir: Path, out: Pa
 
 def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
     d = p.dataset
-    col = load_collection(DatasetSpec(d.name, d.mirror or None, str(cache_dir), d.split, d.cranfield_relevance))
+    spec = DatasetSpec(d.name, d.mirror or None, str(cache_dir), d.split, d.cranfield_relevance,
+                       d.drop_empty_queries, d.drop_unknown_judged_docs)  # fmt: skip
+    col = load_collection(spec)
     result = build_pool(col.docs, col.qrels, p.prepare.pool_size or None, p.seed)
-    write_jsonl(out / "corpus.jsonl", col.docs)
     real, real_qrels, test, test_qrels = split_queries(col.queries, col.qrels, p.prepare.real_query_fraction, p.seed)
-    write_jsonl(out / "queries.jsonl", test)  # the only queries any system is evaluated on
-    write_qrels(out / "qrels.txt", test_qrels)
-    write_jsonl(out / "real_queries.jsonl", real)  # training queries of the real-query arm (none by default)
-    write_qrels(out / "real_qrels.txt", real_qrels)
-    write_jsonl(out / "pool.jsonl", result.pool)
-    write_jsonl(out / "duplicates.jsonl", result.duplicates)
     n_judged = sum(1 for per_q in test_qrels.values() for r in per_q.values() if r > 0)
     counts = {"queries": len(test), "real_training_queries": len(real), "qrels_relevant": n_judged}
-    write_json(stats, {"dataset": d.name, **counts, **result.stats})
+    with stage_outputs(out, stats) as (tmp, tmp_stats):  # the whole set, or nothing, replaces the old one
+        tmp.mkdir()
+        write_jsonl(tmp / "corpus.jsonl", col.docs)
+        write_jsonl(tmp / "queries.jsonl", test)  # the only queries any system is evaluated on
+        write_qrels(tmp / "qrels.txt", test_qrels)
+        write_jsonl(tmp / "real_queries.jsonl", real)  # training queries of the real-query arm (none by default)
+        write_qrels(tmp / "real_qrels.txt", real_qrels)
+        write_jsonl(tmp / "pool.jsonl", result.pool)
+        write_jsonl(tmp / "duplicates.jsonl", result.duplicates)
+        write_json(tmp_stats, {"dataset": d.name, **counts, **result.stats, **col.notes})
     click.echo(
         f"prepare: {len(col.docs)} docs, {len(test)} test and {len(real)} training queries, pool {len(result.pool)}"
     )
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

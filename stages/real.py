@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
+from listdistill.atomic import stage_outputs
 from listdistill.config import Params
+from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import Query, read_docs, read_qrels, read_queries, write_json, write_jsonl
 from listdistill.mine import excluded_docs, read_duplicates
@@ -20,6 +22,7 @@ from stages.options import params_options, read_params
 Row = dict[str, object]
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option("--prepared", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
@@ -31,10 +34,12 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     p = read_params(params_path, overrides)
     queries = read_queries(prepared / "real_queries.jsonl")
     train, dev = label(p, prepared, index_dir, queries) if queries else ([], [])
-    write_jsonl(out / "train.jsonl", train)
-    write_jsonl(out / "dev.jsonl", dev)
     labels = p.real.labels
-    write_json(stats, {"labels": labels, "queries_in": len(queries), "train": len(train), "dev": len(dev)})
+    with stage_outputs(out, stats) as (tmp, tmp_stats):
+        tmp.mkdir()
+        write_jsonl(tmp / "train.jsonl", train)
+        write_jsonl(tmp / "dev.jsonl", dev)
+        write_json(tmp_stats, {"labels": labels, "queries_in": len(queries), "train": len(train), "dev": len(dev)})
     click.echo(f"real ({labels}): {len(queries)} training queries -> train {len(train)}, dev {len(dev)}")
 
 
@@ -56,4 +61,4 @@ def label(p: Params, prepared: Path, index_dir: Path, queries: list[Query]) -> t
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import click
 
+from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
+from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
 from listdistill.io import FormatError, read_docs, write_json, write_jsonl
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
@@ -24,6 +26,7 @@ from stages.options import params_options, queries_per_unit_option, read_params,
 PART = "raw.jsonl"
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option(
@@ -95,11 +98,13 @@ def main(
             return
     result = finalise(mined, lists, raw, config)
     seconds = time.perf_counter() - start
-    write_jsonl(out / "train.jsonl", result.train)
-    write_jsonl(out / "dev.jsonl", result.dev)
     t = p.teacher
     teacher = t.kind if t.kind != "ensemble" else f"ensemble({t.ensemble}; {t.normalise})"
-    write_json(stats, {**result.stats, "teacher": teacher})
+    with stage_outputs(out, stats) as (tmp, tmp_stats):
+        tmp.mkdir()
+        write_jsonl(tmp / "train.jsonl", result.train)
+        write_jsonl(tmp / "dev.jsonl", result.dev)
+        write_json(tmp_stats, {**result.stats, "teacher": teacher})
     pairs = int(result.stats["pairs_scored"])  # type: ignore[call-overload]
     click.echo(
         f"score {candidates.parent.name}: {result.stats['kept']}/{result.stats['queries_in']} kept "
@@ -109,4 +114,4 @@ def main(
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -17,8 +17,10 @@ import click
 import torch
 
 from listdistill import distributed
+from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.encoder import Encoder
+from listdistill.errors import friendly, run
 from listdistill.io import read_docs, read_json, write_json, write_tsv
 from listdistill.models import resolve_model
 from listdistill.train import (
@@ -107,6 +109,7 @@ def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, 
     }
 
 
+@friendly
 @click.command(context_settings={"show_default": True})
 @params_options
 @click.option(
@@ -172,13 +175,14 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
     if cfg.tower == "query":
         training["passage_model"] = enc.model  # evaluate reuses the index's corpus embeddings of this model
         passage_dir = resolve_model(enc.model).location
-    save_student(encoder, out, training, passage_model=passage_dir)
-    write_json(metrics, summary)
-    write_tsv(curve, state.curve)
-    write_tsv(dev_curve, state.dev)
+    with stage_outputs(out, metrics, curve, dev_curve) as (tmp_out, tmp_metrics, tmp_curve, tmp_dev):
+        save_student(encoder, tmp_out, training, passage_model=passage_dir)
+        write_json(tmp_metrics, summary)
+        write_tsv(tmp_curve, state.curve)
+        write_tsv(tmp_dev, state.dev)
     Checkpoints(checkpoint_dir).clear()
     distributed.shutdown(world)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

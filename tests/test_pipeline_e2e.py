@@ -102,21 +102,24 @@ def test_smoke_pipeline_produces_a_fine_tuned_student(smoke_repo):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("key", "value"), [("loss", "infonce"), ("query_mix", ["questions"])])
-def test_loss_or_mix_change_reruns_only_train(smoke_repo, key, value):
+@pytest.mark.parametrize(
+    ("key", "value", "stale"),
+    [("loss", "infonce", {"train"}), ("query_mix", ["questions"], {"mix", "train"}), ("train.lr", 1e-4, {"train"})],
+)
+def test_loss_or_mix_change_reruns_only_train(smoke_repo, key, value, stale):
     repo, env = smoke_repo
     original = (repo / "params.yaml").read_text()
     try:
         params = yaml.safe_load(original)
         set_param(params, key, value)
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        assert changed_stages(repo, env) == {"train"}  # evaluate follows train's new output
+        assert changed_stages(repo, env) == stale  # evaluate follows train's new output; mix is a copy
     finally:
         (repo / "params.yaml").write_text(original)
 
 
 @pytest.mark.slow
-def test_adding_a_query_type_generates_only_that_type(smoke_repo):
+def test_adding_a_type_outside_the_mix_generates_it_and_does_not_retrain(smoke_repo):
     repo, env = smoke_repo
     original = (repo / "params.yaml").read_text()
     try:
@@ -125,9 +128,17 @@ def test_adding_a_query_type_generates_only_that_type(smoke_repo):
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         changed = changed_stages(repo, env)
         assert "generate@titles" in changed
-        assert all(s.endswith("@titles") for s in changed), changed
-    finally:
-        (repo / "params.yaml").write_text(original)
+        assert all(s.endswith("@titles") or s == "mix" for s in changed), changed
+        out = sh(["dvc", "repro"], repo, env)
+        assert "Running stage 'generate@titles'" in out and "Running stage 'mix'" in out
+        assert "Running stage 'generate@questions'" not in out
+        assert "Running stage 'train'" not in out, "a type outside query_mix retrained the student"
+        assert (repo / "data" / "scored" / "titles" / "train.jsonl").is_file()
+        assert not (repo / "data" / "mix" / "titles").exists()
+    finally:  # back to the committed repro: params, lock, .gitignore entries, the new type's outputs
+        sh(["git", "reset", "-q", "--hard"], repo, env)
+        sh(["git", "clean", "-fdq"], repo, env)
+        sh(["dvc", "checkout", "-f"], repo, env)
 
 
 @pytest.mark.slow

@@ -1,36 +1,34 @@
-"""dvc.yaml wiring: each stage lists exactly the params its command reads, and outputs feed later stages."""
+"""dvc.yaml wiring: each stage tracks exactly the params it reads (config.STAGE_PARAMS), depends on every project
+module it imports, and its data outputs feed later stages."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from listdistill.config import STAGE_PARAMS, Params, load_params
+
 ROOT = Path(__file__).resolve().parents[1]
-DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+DVC_TEXT = (ROOT / "dvc.yaml").read_text()
+VARS = {k: v for d in yaml.safe_load(DVC_TEXT)["vars"] for k, v in d.items()}
 INTERP = re.compile(r"\$\{([^}]+)\}")
 
 
-def lookup(key: str):
-    node = PARAMS
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
 def expanded_stages() -> dict[str, dict]:
-    """Stages with foreach/matrix expanded over the params they iterate on."""
+    """Stages with vars filled in and foreach expanded over generate.types (of params.yaml)."""
+    text = INTERP.sub(lambda m: str(VARS.get(m.group(1), m.group(0))), DVC_TEXT)
     out = {}
-    for name, stage in DVC["stages"].items():
+    for name, stage in yaml.safe_load(text)["stages"].items():
         if "foreach" in stage:
-            items = stage["foreach"]
-            if isinstance(items, str):
-                items = lookup(INTERP.fullmatch(items).group(1))
-            for item in items:
-                body = yaml.safe_dump(stage["do"]).replace("${item}", str(item)).replace("${key}", str(item))
-                out[f"{name}@{item}"] = yaml.safe_load(body)
+            assert stage["foreach"] == "${generate.types}"
+            for item in load_params(ROOT / "params.yaml").generate.types:
+                out[f"{name}@{item}"] = yaml.safe_load(yaml.safe_dump(stage["do"]).replace("${item}", item))
         else:
             out[name] = stage
     return out
@@ -39,26 +37,8 @@ def expanded_stages() -> dict[str, dict]:
 STAGES = expanded_stages()
 
 
-def param_keys(stage: dict) -> set[str]:
-    keys = set()
-    for p in stage.get("params", []):
-        keys.update(p if isinstance(p, dict) else [p])
-    return keys
-
-
-def test_each_stage_lists_exactly_the_params_its_command_reads():
-    for name, stage in STAGES.items():
-        used = set(INTERP.findall(stage["cmd"]))
-        if "--params params.yaml" in stage["cmd"]:  # lists, which DVC cannot interpolate, are read from the file
-            used |= {k for k in param_keys(stage) if isinstance(lookup(k), list)}
-        assert used == param_keys(stage), f"stage {name}: cmd reads {sorted(used)}, lists {sorted(param_keys(stage))}"
-        for key in used:
-            lookup(key)  # every key exists in params.yaml
-
-
-def test_no_code_reads_params_yaml_directly():
-    for path in list((ROOT / "stages").glob("*.py")) + list((ROOT / "src").rglob("*.py")):
-        assert "params.yaml" not in path.read_text(), f"{path} reads params.yaml; pass params in cmd instead"
+def _paths(entries) -> list[str]:
+    return [next(iter(e)) if isinstance(e, dict) else e for e in entries or []]
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -66,8 +46,50 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
-def _paths(entries) -> list[str]:
-    return [next(iter(e)) if isinstance(e, dict) else e for e in entries or []]
+def test_stages_are_exactly_the_config_stages():
+    assert {n.split("@")[0] for n in STAGES} == set(STAGE_PARAMS)
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_each_stage_tracks_the_params_it_reads(name: str):
+    stage = STAGES[name]
+    assert stage["params"] == list(STAGE_PARAMS[name.split("@")[0]])
+    assert "--params params.yaml" in stage["cmd"]
+    assert not INTERP.search(stage["cmd"]), f"{name}: values belong in params.yaml, read by the stage"
+
+
+def test_every_listed_param_exists():
+    p = Params()
+    for keys in STAGE_PARAMS.values():
+        for key in keys:
+            node = p
+            for part in key.split("."):
+                node = getattr(node, part)  # AttributeError: a listed key the schema lacks
+
+
+def test_generate_does_not_track_the_type_list():
+    """Adding a type must not rerun the other types' generation."""
+    assert "generate.types" not in STAGE_PARAMS["generate"] and "generate" not in STAGE_PARAMS["generate"]
+
+
+def imported_project_files(module: str) -> list[str]:
+    code = (
+        "import importlib, json, sys; importlib.import_module(sys.argv[1]); "
+        "print(json.dumps(sorted(m.__file__ for n, m in list(sys.modules.items()) "
+        "if n.split('.')[0] in ('listdistill', 'stages') and getattr(m, '__file__', None))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, module], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [str(Path(f).resolve().relative_to(ROOT)) for f in json.loads(out.stdout)]
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_PARAMS))
+def test_deps_cover_the_project_modules_a_stage_imports(stage: str):
+    name = next(n for n in STAGES if n.split("@")[0] == stage)
+    deps = _paths(STAGES[name]["deps"])
+    markers = ("stages/__init__.py", "src/listdistill/__init__.py")  # empty package markers
+    imported = [f for f in imported_project_files(f"stages.{stage}") if f not in markers]
+    missing = [f for f in imported if not any(_overlaps(f, d) for d in deps)]
+    assert not missing, f"stage {stage} imports modules it does not depend on: {missing}"
 
 
 def test_data_deps_are_produced_and_outs_are_consumed():
@@ -91,3 +113,27 @@ def test_stage_commands_are_module_entry_points_that_exist():
         m = re.match(r"python -m (stages\.\w+)", stage["cmd"])
         assert m, f"stage {name}: cmd should run `python -m stages.<name>`"
         assert (ROOT / (m.group(1).replace(".", "/") + ".py")).is_file()
+
+
+def test_only_the_config_module_reads_params_files():
+    for path in list((ROOT / "stages").glob("*.py")) + list((ROOT / "src").rglob("*.py")):
+        if path.name in ("config.py", "options.py"):
+            continue
+        text = path.read_text()
+        assert "yaml.safe_load" not in text or path.parent.name == "generate", f"{path} parses YAML params itself"
+
+
+@pytest.mark.parametrize(
+    ("stage", "builders"),
+    [("index", ["to_encoder"]), ("generate", ["to_generate"]), ("mine", ["to_encoder"]),
+     ("score", ["to_encoder", "to_teacher"]), ("real", ["to_encoder", "to_teacher"]), ("train", ["to_encoder"]),
+     ("evaluate", ["to_encoder", "to_teacher"])],
+)  # fmt: skip
+def test_model_running_stages_build_their_models_from_the_config(stage: str, builders: list[str]):
+    """Models get their device only through Params.to_* (which resolve `device`; tests/test_config.py), so a
+    stage must not build a library config itself."""
+    source = (ROOT / "stages" / f"{stage}.py").read_text()
+    for builder in builders:
+        assert f".{builder}(" in source, f"stage {stage} does not call Params.{builder}"
+    for direct in ("EncoderConfig(", "TeacherConfig(", "GenerateConfig("):
+        assert direct not in source, f"stage {stage} builds {direct[:-1]} itself, bypassing the device"

@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_params
 
-from listdistill.real import RealConfig, label_lists, qrels_list, split_queries
+from listdistill.real import RealConfig, label_lists, qrels_list
 from listdistill.records import Doc, Query, read_qrels, read_queries
+from listdistill.split import split_queries
 from listdistill.teachers import Candidates, Teacher
 from stages import prepare
 

@@ -55,6 +55,8 @@ class DatasetSection:
     mirror: str = _p("../shared/datasets", "raw Glasgow files; LISTDISTILL_DATA_MIRROR overrides")
     split: str = _p("test", "qrels split of a BEIR collection")
     cranfield_relevance: str = _p("binary", "grade >= 1 relevant, or gain = grade", choices=("binary", "graded"))
+    drop_empty_queries: bool = _p(False, "drop judged queries with empty text (else an error naming them)")
+    drop_unknown_judged_docs: bool = _p(False, "drop judgments of documents not in the corpus (else an error)")
 
 
 @dataclass
@@ -427,6 +429,16 @@ def check(p: Params) -> list[str]:
     if not _device_ok(p.device):
         problems.append(f"device: expected auto, cpu, cuda or cuda:N, got {p.device!r}")
     return problems
+
+
+def check_machine(p: Params, source: str = str(DEFAULT_PARAMS)) -> None:
+    """What the params ask of this machine, checked before a stage starts (not by :func:`load_params`, so that a
+    GPU configuration such as configs/paper.yaml validates anywhere): a CUDA device must exist."""
+    if p.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(source, [f"device: {p.device!r}, but torch sees no CUDA GPU here; use auto or cpu"])
 
 
 def _device_ok(device: str) -> bool:

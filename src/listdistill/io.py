@@ -65,10 +65,14 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON with sorted keys and a trailing newline (stable diffs for DVC metrics)."""
+    """Write JSON with sorted keys and a trailing newline (stable diffs for DVC metrics). NaN and infinities are
+    not JSON: they are an error naming the file, never a metric."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError as e:
+        raise ValueError(f"{path}: cannot write a non-finite number (NaN or infinity) as JSON ({e})") from e
     with atomic_open(path) as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
+        f.write(text + "\n")
 
 
 def write_tsv(path: str | Path, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> None:

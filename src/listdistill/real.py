@@ -1,9 +1,9 @@
 """Real-query diagnostic arms: a seeded share of the collection's own queries as training queries.
 
-``prepare`` splits the test queries by a seeded hash of the query id (:func:`split_queries`): a query goes to
-training when the hash falls below ``fraction``, and only the other queries (with their qrels) are written as the
-test set, so no system can be evaluated on a query it was trained on. This module turns the training queries
-into scored lists in the format of the ``score`` stage, labelled one of two ways:
+``prepare`` splits the test queries by a seeded hash of the query id (:func:`listdistill.split.split_queries`): a
+query goes to training when the hash falls below ``fraction``, and only the other queries (with their qrels) are
+written as the test set, so no system can be evaluated on a query it was trained on. This module turns the
+training queries into scored lists in the format of the ``score`` stage, labelled one of two ways:
 
 * ``teacher``: the first ``depth`` fused (BM25 + student) candidates scored by the teacher, normalised like
   ``score`` does (percentiles of all pairs); the teacher's top passage is the positive. The qrels are not read.
@@ -28,7 +28,8 @@ import numpy as np
 
 from listdistill.io import Qrels, Run, ranked
 from listdistill.records import PRECISION, Doc, Query, ScoredCandidate, ScoredQuery
-from listdistill.score import in_dev, percentile_normalise
+from listdistill.score import percentile_normalise
+from listdistill.split import in_dev
 from listdistill.teachers import Candidates, Teacher
 
 LABELS = ("teacher", "qrels")
@@ -47,19 +48,6 @@ class RealConfig:
     def __post_init__(self) -> None:
         if self.labels not in LABELS:
             raise ValueError(f"labels must be one of {LABELS}, got {self.labels!r}")
-
-
-def split_queries(
-    queries: Sequence[Query], qrels: Qrels, fraction: float, seed: int
-) -> tuple[list[Query], Qrels, list[Query], Qrels]:
-    """(training queries, their qrels, test queries, their qrels): a query trains when a seeded hash of its id
-    falls below ``fraction`` (0: every query is a test query)."""
-    if not 0 <= fraction < 1:
-        raise ValueError(f"the real-query training fraction must be in [0, 1), got {fraction}")
-    train = [q for q in queries if in_dev(q.query_id, fraction, seed)]
-    ids = {q.query_id for q in train}
-    test = [q for q in queries if q.query_id not in ids]
-    return train, {q: r for q, r in qrels.items() if q in ids}, test, {q: r for q, r in qrels.items() if q not in ids}
 
 
 def query_id(qid: str) -> str:

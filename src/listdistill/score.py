@@ -22,7 +22,6 @@ scores of all queries (:func:`read_raw` joins the shards' parts). :func:`score_q
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from listdistill.records import (
 )
 from listdistill.records import MinedQuery as MinedQuery  # tests and bench import it from here
 from listdistill.shard import ShardError
+from listdistill.split import in_dev
 from listdistill.teachers import Candidates, Teacher
 
 read_mined = read_candidates  # the old name: stages/score.py imports it from here
@@ -101,12 +101,6 @@ def source_is_top(doc_ids: Sequence[str], scores: np.ndarray, source: str) -> bo
     i = list(doc_ids).index(source)
     others = np.delete(np.asarray(scores), i)
     return bool(others.size == 0 or scores[i] > others.max())
-
-
-def in_dev(query_id: str, fraction: float, seed: int) -> bool:
-    """A query's split side: a uniform number from a hash of (seed, query id), compared with ``fraction``."""
-    h = int.from_bytes(hashlib.sha256(f"{seed}\x00{query_id}".encode()).digest()[:8], "big")
-    return h / 2**64 < fraction
 
 
 def raw_scores(
