@@ -113,9 +113,8 @@ def test_bad_query_mix_is_reported(workspace: Path):
     # keywords is a generated type (valid params) but has no scored lists here: reported when the lists are read
     result = CliRunner().invoke(main, args(workspace, "bad", "--set", "query_mix=[keywords]"))
     assert result.exit_code != 0
-    assert "no scored train lists for query type 'keywords'; found types ['claims', 'questions']" in str(
-        result.exception
-    )
+    message = "no scored train lists for query type 'keywords'; found types ['claims', 'questions']"
+    assert message in result.output + str(result.exception)  # an 'Error:' line, or the exception raised
     bad = write_params(workspace, {**BASE, "query_mix": "questions"}, "bad.yaml")
     result = CliRunner().invoke(main, args(workspace, "bad", "--params", str(bad)))
     assert result.exit_code == 1 and "query_mix: expected a non-empty list of names, got 'questions'" in result.output
