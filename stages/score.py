@@ -63,7 +63,9 @@ def main(
     mined = read_mined(candidates)
     lists = teacher_lists(mined, config.depth)
     work = units(len(lists), queries_per_unit)
-    settings = {**stage_settings(p, "score"), "queries_per_unit": queries_per_unit, "index": index_dir is not None}
+    # what determines the raw scores (a merge may filter, normalise and split them with other score.* values)
+    raw = {k: v for k, v in stage_settings(p, "score").items() if k in ("student", "bm25", "teacher")}
+    settings = {**raw, "depth": config.depth, "queries_per_unit": queries_per_unit, "index": index_dir is not None}
     index_ids = [index_dir / "corpus_emb.json"] if index_dir is not None else []
     run = shard_run(shard, merge, out, settings, candidates, corpus, *index_ids)
     start = time.perf_counter()

@@ -1,14 +1,15 @@
-# usage: traineval.sh <exp dir> <name> <scored dir> [train args...]
+# usage: traineval.sh <exp dir> <name> <scored dir> [--set key=value ...]  (params: ./params.yaml plus these)
 # Run from the repository root with the virtual environment active.
 set -e
 E=$1; N=$2; S=$3; shift 3
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 R=$E/runs/$N; mkdir -p $R
 start=$(date +%s)
-python -m stages.train --scored $S --corpus $E/prepared/corpus.jsonl --index $E/index --device cpu \
+python -m stages.train --scored $S --corpus $E/prepared/corpus.jsonl --index $E/index --set device=cpu \
   --checkpoint-dir $R/ckpt --out $R/student --metrics $R/train.json --curve $R/curve.tsv --dev-curve $R/dev.tsv "$@" > $R/train.log 2>&1
 mid=$(date +%s)
-python -m stages.evaluate --prepared $E/prepared --index $E/index --student $R/student --out $R/eval --metrics $R/eval.json > $R/eval.log 2>&1
+python -m stages.evaluate --prepared $E/prepared --index $E/index --student $R/student --out $R/eval --metrics $R/eval.json \
+  --set device=cpu "$@" > $R/eval.log 2>&1
 end=$(date +%s)
 echo "$N train_s=$((mid-start)) eval_s=$((end-mid)) $(python -c "
 import json; m=json.load(open('$R/eval.json')); t=json.load(open('$R/train.json'))
