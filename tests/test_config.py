@@ -48,7 +48,7 @@ BAD = [
     ("train.epoch=2", "train.epoch: unknown key; did you mean train.epochs?"),
     ("train.batch_size=many", "train.batch_size: expected an integer >= 1, got 'many'"),
     ("loss=kl", "loss: expected one of"),
-    ("teacher.kind=gpt", "teacher: unknown teacher kind 'gpt'"),
+    ("teacher.kind=gpt", "teacher.kind: unknown teacher kind 'gpt'"),
     ("mine.retrievers=bm25+splade", "mine.retrievers: unknown retriever 'splade'"),
     ("query_mix=[questions, faqs]", "query_mix: 'faqs' is not generated (generate.types) nor 'real'"),
     ("score.norm_low=99", "score.norm_low (99) must be below score.norm_high (99)"),

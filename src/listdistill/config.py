@@ -300,7 +300,19 @@ def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None
         if not isinstance(node, dict):
             problems.append(f"--set {item!r}: {part} is not a section")
             return
-    node[leaf] = yaml.safe_load(value) if value.strip() else ""
+    node[leaf] = _yaml_value(value)
+
+
+def _yaml_value(text: str) -> Any:
+    """A ``--set`` value parsed as YAML (numbers, booleans, lists); text YAML would read as a mapping or cannot
+    parse (``student.query_prefix=query: ``) stays the plain string."""
+    if not text.strip():
+        return ""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return text if isinstance(value, dict) else value
 
 
 def from_dict(raw: dict[str, Any], problems: list[str], cls: type = Params, prefix: str = "") -> Any:
@@ -425,7 +437,9 @@ def check(p: Params) -> list[str]:
     try:
         p.to_teacher()
     except ValueError as e:
-        problems.append(f"teacher: {e}")
+        text = str(e)
+        key = "ensemble" if "ensemble" in text.split(";")[0] else "normalise" if "normalis" in text else "kind"
+        problems.append(f"teacher.{key}: {e}")
     if not _device_ok(p.device):
         problems.append(f"device: expected auto, cpu, cuda or cuda:N, got {p.device!r}")
     return problems

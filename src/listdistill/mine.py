@@ -184,7 +184,9 @@ def build_retrievers(
                 raise ValueError(f"retriever {part!r} needs the corpus to encode")
             if [d.doc_id for d in docs] != list(doc_ids):
                 raise ValueError("the corpus file does not match the index's doc ids")
-            cfg = dense_member_config(student, dense_member_ref(part))
+            ref = dense_member_ref(part)
+            assert ref is not None  # parse_retrievers accepted it as dense:<model-ref>
+            cfg = dense_member_config(student, ref)
             emb = cached_corpus_embeddings(cfg, docs, corpus_file, cache_dir)
             out.append(DenseRetriever(Encoder(cfg), emb, doc_ids, index_type, name=part))
     return out

@@ -215,5 +215,5 @@ def score_stats(
         "top_score_threshold": r6(threshold),
         "norm_low_value": r6(lo),
         "norm_high_value": r6(hi),
-        "teacher_source_mrr": r6(np.mean([1 / r for r in source_ranks])) if source_ranks else 0.0,
+        "teacher_source_mrr": r6(float(np.mean([1 / r for r in source_ranks]))) if source_ranks else 0.0,
     }
