@@ -180,9 +180,9 @@ def test_score_stage_bad_inputs(stage_inputs, tmp_path):
     base = ["--params", str(params), "--candidates", str(cands), "--corpus", str(corpus), "--out",
             str(tmp_path / "o"), "--stats", str(tmp_path / "s.json")]  # fmt: skip
     r = CliRunner().invoke(score.main, [*base, "--set", "teacher.kind=gpt"])
-    assert r.exit_code == 1 and "teacher: unknown teacher kind 'gpt'" in r.output
+    assert r.exit_code == 1 and "teacher.kind: unknown teacher kind 'gpt'" in r.output
     r = CliRunner().invoke(score.main, [*base, "--set", "teacher.ensemble=0.5*bm25+0.5*colbert"])
-    assert r.exit_code == 1 and "teacher: ensemble term '0.5*colbert': unknown kind 'colbert'" in r.output
+    assert r.exit_code == 1 and "teacher.ensemble: ensemble term '0.5*colbert': unknown kind 'colbert'" in r.output
     r = CliRunner().invoke(score.main, [*base, "--set", "teacher.kind=cross_encoder"])
     assert r.exit_code == 1 and "needs a model" in r.output
     r = CliRunner().invoke(score.main, [*base, "--set", "teacher.kind=bm25"])
