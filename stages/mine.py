@@ -13,6 +13,7 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
+from listdistill.data.checks import query_line
 from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
 from listdistill.io import FormatError, read_docs, read_qrels, write_json, write_jsonl, write_run
@@ -62,12 +63,18 @@ def main(
     p = read_params(params_path, overrides)
     config, m = p.to_mine(), p.mine
     generated = read_generated(queries)
+    if not generated:
+        raise click.ClickException(f"{queries}: expected generated queries, got an empty file (generate kept none?)")
     index = IndexPaths(index_dir)
     doc_ids = index.doc_ids
     known = set(doc_ids)
-    unknown = [q.query_id for q in generated if q.source_doc_id not in known]
+    unknown = [q for q in generated if q.source_doc_id not in known]
     if unknown:
-        raise click.ClickException(f"{queries}: source_doc_id not in the corpus for queries {unknown[:5]}")
+        where, ids = query_line(str(queries), unknown[0].query_id), [q.query_id for q in unknown[:5]]
+        raise click.ClickException(
+            f"{where}: source_doc_id not in the corpus for queries {ids} ({len(unknown)} in all; first "
+            f"{unknown[0].source_doc_id!r})"
+        )
     excluded = excluded_docs(read_qrels(prepared / "qrels.txt"), read_duplicates(prepared / "duplicates.jsonl"))
     names = ["fused", *parse_retrievers(m.retrievers)]
     work = units(len(generated), queries_per_unit)

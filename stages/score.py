@@ -15,6 +15,7 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
+from listdistill.data.checks import query_line
 from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
 from listdistill.io import FormatError, read_docs, write_json, write_jsonl
@@ -61,6 +62,8 @@ def main(
     p = read_params(params_path, overrides)
     config, tc = p.to_score(), p.to_teacher()
     mined = read_mined(candidates)
+    if not mined:
+        raise click.ClickException(f"{candidates}: expected mined queries, got an empty file (mine kept none?)")
     lists = teacher_lists(mined, config.depth)
     work = units(len(lists), queries_per_unit)
     # what determines the raw scores (a merge may filter, normalise and split them with other score.* values)
@@ -86,12 +89,17 @@ def main(
             bm25_b=p.bm25.b,
         )
         own = shard.take(work)
+        bad = next((c for c in lists if any(d not in docs for d in c.doc_ids)), None)
+        if bad is not None:  # checked before the teacher is built; its own errors name what they are about
+            missing = sorted({d for c in lists for d in c.doc_ids if d not in docs})
+            where = query_line(str(candidates), bad.query_id)
+            raise click.ClickException(f"{where}: candidate doc id(s) {missing[:5]} not in the corpus {corpus}")
+        teacher = build_teacher(tc, resources)
         try:
-            teacher = build_teacher(tc, resources)
             start = time.perf_counter()
             raw = raw_scores(lists, teacher, docs, own)
         except (ValueError, KeyError) as e:
-            raise click.ClickException(f"{candidates}: {e}") from e
+            raise click.ClickException(f"{candidates}: {e.args[0] if isinstance(e, KeyError) else e}") from e
         if run.is_part:
             folder = run.begin()
             write_raw(folder / PART, [c for u in own for c in lists[u.start : u.stop]], raw)

@@ -49,7 +49,7 @@ def load_frozen(index_dir: Path | None, model: str) -> FrozenPassages:
         raise click.UsageError("train.tower query trains against the index's corpus embeddings: give --index")
     meta = read_json(index_dir / "corpus_emb.json")
     if meta.get("model") != model:
-        raise click.UsageError(
+        raise click.ClickException(
             f"{index_dir / 'corpus_emb.json'}: the corpus embeddings are of model {meta.get('model')!r}, "
             f"not of the student {model!r}; rerun the index stage"
         )

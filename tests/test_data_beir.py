@@ -39,7 +39,7 @@ def test_beir_folder(tmp_path):
 
 def test_beir_qrels_bad_line(tmp_path):
     folder = make_beir_folder(tmp_path / "toy", ("q1\td1\t1", "q2 d2 1"))
-    with pytest.raises(FormatError, match=r"test\.tsv: line 3: expected 3 tab-separated fields"):
+    with pytest.raises(FormatError, match=r"test\.tsv:3: expected 3 tab-separated fields"):
         load_collection(DatasetSpec(str(folder), cache_dir=str(tmp_path)))
 
 

@@ -34,7 +34,7 @@ def jsonl(rows):
         ("corpus.jsonl", jsonl([{"_id": "d1", "text": None}]), r"corpus\.jsonl:1: 'text' must be a string, got null"),
         ("corpus.jsonl", jsonl([{"_id": "d1"}]), r"corpus\.jsonl:1: missing key 'text'"),
         ("corpus.jsonl", jsonl(CORPUS) + "[1]\n", r"corpus\.jsonl:4: expected a JSON object, got list"),
-        ("corpus.jsonl", jsonl(CORPUS) + jsonl(CORPUS[:1]), r"corpus\.jsonl: duplicate doc_id 'd1'"),
+        ("corpus.jsonl", jsonl(CORPUS) + jsonl(CORPUS[:1]), r"corpus\.jsonl:4: duplicate doc_id 'd1'"),
         ("queries.jsonl", jsonl([{"_id": None, "text": "q"}]), r"queries\.jsonl:1: '_id' must be a non-empty"),
         (
             "queries.jsonl",

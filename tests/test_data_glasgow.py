@@ -76,14 +76,14 @@ def test_cranfield_qrels_binary_and_graded(tmp_path):
 def test_cranfield_qrels_bad_line(tmp_path):
     p = tmp_path / "cranqrel"
     p.write_text("1 184 2\n1 29\n")
-    with pytest.raises(FormatError, match=r"cranqrel: line 2: expected 3 fields"):
+    with pytest.raises(FormatError, match=r"cranqrel:2: expected 3 fields"):
         parse_cranfield_qrels(p)
 
 
 def test_cranfield_text_before_first_record(tmp_path):
     p = tmp_path / "cran.all.1400"
     p.write_text("garbage\n" + CRAN_DOCS)
-    with pytest.raises(FormatError, match=r"line 1: text before the first '.I'"):
+    with pytest.raises(FormatError, match=r":1: text before the first '.I'"):
         parse_cranfield_docs(p)
 
 
@@ -107,7 +107,7 @@ def test_vaswani_trec_formats(tmp_path):
 def test_vaswani_doc_without_docno(tmp_path):
     p = tmp_path / "doc-text.trec"
     p.write_text("<DOC>\n<DOCNO>1</DOCNO>\nfine\n</DOC>\n<DOC>\nno number\n</DOC>\n")
-    with pytest.raises(FormatError, match=r"line 5: <DOC> without <DOCNO>"):
+    with pytest.raises(FormatError, match=r":5: <DOC> without <DOCNO>"):
         parse_trec_docs(p)
 
 

@@ -107,9 +107,19 @@ def _check_disjoint(paths: list[Path]) -> None:
                 raise ValueError(f"stage outputs overlap: {a} and {b}")
 
 
-def _name_error(e: BaseException, outputs: list[Path]) -> None:
-    """Give an anonymous ``OSError`` the outputs' path; numpy's short write (no errno) becomes ENOSPC."""
-    if not isinstance(e, OSError) or e.filename is not None:
+def _name_error(e: BaseException, outputs: list[Path], temps: tuple[Path, ...] = ()) -> None:
+    """Give an anonymous ``OSError`` the outputs' path, and one naming a temporary path (removed when the error
+    is reported) the output's path; numpy's short write (no errno) becomes ENOSPC."""
+    if not isinstance(e, OSError):
+        return
+    if e.filename is not None:
+        for tmp, final in zip(temps, outputs, strict=False):
+            try:
+                rel = Path(os.fsdecode(e.filename)).relative_to(tmp)
+            except (TypeError, ValueError):
+                continue
+            e.filename = str(final / rel)
+            break
         return
     if e.errno is None and SHORT_WRITE.match(str(e)):
         e.errno, e.strerror = errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({e})"
@@ -156,6 +166,7 @@ def stage_outputs(*outputs: str | Path) -> Iterator[tuple[Path, ...]]:
         raise ValueError("stage_outputs needs at least one output")
     _check_disjoint(finals)
     stagings: list[Path] = []
+    temps: tuple[Path, ...] = ()
     try:
         for final in finals:
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +181,7 @@ def stage_outputs(*outputs: str | Path) -> Iterator[tuple[Path, ...]]:
             fsync_tree(tmp)
         commit(list(zip(temps, finals, strict=True)))
     except BaseException as e:
-        _name_error(e, finals)
+        _name_error(e, finals, temps)
         raise
     finally:
         for s in stagings:

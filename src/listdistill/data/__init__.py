@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from listdistill.data.beir import beir_qrels, is_beir_folder, load_beir_by_name, load_beir_folder
-from listdistill.data.checks import Sources, check_collection
+from listdistill.data.checks import Sources, check_collection, query_line
 from listdistill.data.glasgow import glasgow_files, glasgow_folder, load_glasgow
 from listdistill.io import Doc, FormatError, Qrels, Query
 
@@ -77,5 +77,5 @@ def _check_unique(name: str, key: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for i in ids:
         if i in seen:
-            raise FormatError(f"{name}: duplicate {key} {i!r}")
+            raise FormatError(f"{query_line(name, i, nth=2)}: duplicate {key} {i!r} (ids must be unique)")
         seen.add(i)

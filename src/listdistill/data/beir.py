@@ -43,13 +43,12 @@ def read_beir_qrels(path: Path) -> Qrels:
                 continue  # header
             if len(parts) != 3:
                 raise FormatError(
-                    f"{path}: line {lineno}: expected 3 tab-separated fields 'query-id corpus-id score', "
-                    f"got {len(parts)}"
+                    f"{path}:{lineno}: expected 3 tab-separated fields 'query-id corpus-id score', got {len(parts)}"
                 )
             try:
                 score = int(parts[2])
             except ValueError as e:
-                raise FormatError(f"{path}: line {lineno}: score {parts[2]!r} is not an integer") from e
+                raise FormatError(f"{path}:{lineno}: score {parts[2]!r} is not an integer") from e
             if not parts[0].strip() or not parts[1].strip():
                 raise FormatError(f"{path}:{lineno}: empty query-id or corpus-id")
             qrels.setdefault(parts[0].strip(), {})[parts[1].strip()] = score

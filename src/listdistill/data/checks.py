@@ -108,17 +108,23 @@ def line_of(path: str, *tokens: str) -> str:
     return path
 
 
-def query_line(path: str, query_id: str) -> str:
-    """``path:line`` of a query's record (a JSONL ``_id``/``query_id``, else a line holding the id as a field)."""
+def query_line(path: str, query_id: str, nth: int = 1) -> str:
+    """``path:line`` of a record's ``nth`` occurrence (a JSONL ``_id``/``query_id``/``doc_id``, else the first line
+    holding the id as a field)."""
     p = Path(path)
     if p.suffix == ".jsonl" and p.is_file():
+        seen = 0
         with p.open(encoding="utf-8", errors="replace") as f:
             for lineno, line in enumerate(f, start=1):
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if isinstance(obj, dict) and str(obj.get("_id", obj.get("query_id"))) == query_id:
+                if not isinstance(obj, dict):
+                    continue
+                rid = obj.get("_id", obj.get("query_id", obj.get("doc_id")))
+                seen += str(rid) == query_id
+                if seen == nth:
                     return f"{path}:{lineno}"
         return path
     return line_of(path, query_id)

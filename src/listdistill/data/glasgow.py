@@ -67,7 +67,7 @@ def _smart_records(path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
                 if rid is not None:
                     yield rid, {k: " ".join(v) for k, v in fields.items()}, start
                 if not (m.group(2) or "").strip():
-                    raise FormatError(f"{path}: line {lineno}: '.I' without an id")
+                    raise FormatError(f"{path}:{lineno}: '.I' without an id")
                 rid, fields, field, start = m.group(2).strip(), {}, None, lineno
             elif m and rid is not None:
                 field = m.group(1)
@@ -76,7 +76,7 @@ def _smart_records(path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
                     fields[field].append(m.group(2))
             elif rid is None:
                 if line.strip():
-                    raise FormatError(f"{path}: line {lineno}: text before the first '.I' record")
+                    raise FormatError(f"{path}:{lineno}: text before the first '.I' record")
             elif field is not None:
                 fields[field].append(line.strip())
     if rid is not None:
@@ -92,7 +92,7 @@ def parse_cranfield_docs(path: Path) -> list[Doc]:
     docs = []
     for rid, fields, lineno in _smart_records(path):
         if not rid.isdigit():
-            raise FormatError(f"{path}: line {lineno}: document id {rid!r} is not a number")
+            raise FormatError(f"{path}:{lineno}: document id {rid!r} is not a number")
         title = _clean(fields.get("T", ""))
         body = _clean(fields.get("W", ""))
         if title and body.startswith(title):
@@ -108,7 +108,7 @@ def parse_cranfield_queries(path: Path) -> list[Query]:
     for pos, (_rid, fields, lineno) in enumerate(_smart_records(path), start=1):
         text = _clean(fields.get("W", ""))
         if not text:
-            raise FormatError(f"{path}: line {lineno}: query has no '.W' text")
+            raise FormatError(f"{path}:{lineno}: query has no '.W' text")
         queries.append(Query(query_id=str(pos), text=text))
     return queries
 
@@ -124,11 +124,11 @@ def parse_cranfield_qrels(path: Path, relevance: str = "binary") -> Qrels:
                 continue
             parts = line.split()
             if len(parts) != 3:
-                raise FormatError(f"{path}: line {lineno}: expected 3 fields 'query_id doc_id grade', got {len(parts)}")
+                raise FormatError(f"{path}:{lineno}: expected 3 fields 'query_id doc_id grade', got {len(parts)}")
             try:
                 grade = int(parts[2])
             except ValueError as e:
-                raise FormatError(f"{path}: line {lineno}: grade {parts[2]!r} is not an integer") from e
+                raise FormatError(f"{path}:{lineno}: grade {parts[2]!r} is not an integer") from e
             rel = (1 if grade >= 1 else 0) if relevance == "binary" else max(grade, 0)
             qrels.setdefault(parts[0], {})[parts[1]] = rel
     return qrels
@@ -146,7 +146,7 @@ def parse_trec_docs(path: Path) -> list[Doc]:
         no = re.search(r"<DOCNO>\s*(.*?)\s*</DOCNO>", body, flags=re.S)
         if no is None:
             lineno = text.count("\n", 0, m.start()) + 1
-            raise FormatError(f"{path}: line {lineno}: <DOC> without <DOCNO>")
+            raise FormatError(f"{path}:{lineno}: <DOC> without <DOCNO>")
         docs.append(Doc(doc_id=no.group(1), title="", text=_clean(body[no.end() :])))
     if not docs:
         raise FormatError(f"{path}: no <DOC> records found")
@@ -162,7 +162,7 @@ def parse_trec_topics(path: Path) -> list[Query]:
         title = re.search(r"<title>(.*?)(?:</title>|$)", m.group(1), flags=re.S)
         if num is None or title is None:
             lineno = text.count("\n", 0, m.start()) + 1
-            raise FormatError(f"{path}: line {lineno}: topic without <num> or <title>")
+            raise FormatError(f"{path}:{lineno}: topic without <num> or <title>")
         queries.append(Query(query_id=num.group(1), text=_clean(title.group(1)).lower()))
     if not queries:
         raise FormatError(f"{path}: no <top> topics found")
@@ -190,7 +190,7 @@ def parse_npl(path: Path) -> list[tuple[str, str]]:
     out = []
     for block, lineno in _sentinel_blocks(path):
         if not block[0].isdigit():
-            raise FormatError(f"{path}: line {lineno}: expected a numeric id, got {block[0]!r}")
+            raise FormatError(f"{path}:{lineno}: expected a numeric id, got {block[0]!r}")
         out.append((block[0], " ".join(block[1:])))
     return out
 

@@ -79,34 +79,36 @@ def train(
 
     start = time.monotonic() - state.seconds
     bar = tqdm(total=total, initial=state.step, desc=f"train ({cfg.loss})", unit="step", disable=not world.is_main)
-    while not state.finished:
-        batches = epoch_batches(len(train_examples), cfg.batch_size, cfg.seed, state.epoch)
-        while state.batch < len(batches) and state.step < total:
-            model.train()
-            batch = make_batch([train_examples[i] for i in batches[state.batch]], texts)
-            loss, norm, lr = _step(encoder, batch, cfg, optimizer, scheduler, state.step + 1, world, frozen)
-            state.step += 1
-            state.batch += 1
-            state.curve.append(
-                {
-                    "step": state.step,
-                    "epoch": state.epoch + 1,
-                    "loss": round(loss, 6),
-                    "lr": float(f"{lr:.6g}"),
-                    "grad_norm": round(norm, 6),
-                }
-            )
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", epoch=state.epoch + 1)
-            if on_step is not None:
-                on_step(state)
-            if state.step % cfg.checkpoint_every == 0:
-                state.seconds = time.monotonic() - start
-                ckpt.save_last(state, model, optimizer, scheduler)
-        _end_epoch(state, encoder, dev, cfg, ckpt, total, len(batches), world, frozen)
-        state.seconds = time.monotonic() - start
-        ckpt.save_last(state, model, optimizer, scheduler)
-    bar.close()
+    try:  # closed on an error too, so the error message starts on its own line
+        while not state.finished:
+            batches = epoch_batches(len(train_examples), cfg.batch_size, cfg.seed, state.epoch)
+            while state.batch < len(batches) and state.step < total:
+                model.train()
+                batch = make_batch([train_examples[i] for i in batches[state.batch]], texts)
+                loss, norm, lr = _step(encoder, batch, cfg, optimizer, scheduler, state.step + 1, world, frozen)
+                state.step += 1
+                state.batch += 1
+                state.curve.append(
+                    {
+                        "step": state.step,
+                        "epoch": state.epoch + 1,
+                        "loss": round(loss, 6),
+                        "lr": float(f"{lr:.6g}"),
+                        "grad_norm": round(norm, 6),
+                    }
+                )
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", epoch=state.epoch + 1)
+                if on_step is not None:
+                    on_step(state)
+                if state.step % cfg.checkpoint_every == 0:
+                    state.seconds = time.monotonic() - start
+                    ckpt.save_last(state, model, optimizer, scheduler)
+            _end_epoch(state, encoder, dev, cfg, ckpt, total, len(batches), world, frozen)
+            state.seconds = time.monotonic() - start
+            ckpt.save_last(state, model, optimizer, scheduler)
+    finally:
+        bar.close()
     best = ckpt.load_best()
     if best is not None:
         model.load_state_dict(best)

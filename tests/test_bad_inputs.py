@@ -1,0 +1,595 @@
+"""A catalogue of bad inputs through the stage commands (issue 13): each is refused with exit code 1 (2 for a
+click usage error), one ``Error:`` line naming the file and line or the param key and what was expected, no
+traceback, and the stage's outputs byte-identical to before (or, on a first run, absent, with no staging folder
+left). Plus a full disk in the middle of a stage's writes: the previous outputs survive.
+
+One small BEIR folder, prepared and indexed once with a tiny BERT (tests/tiny_bert.py); each case corrupts a copy
+of one input in its own tmp_path and runs one stage on it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_params
+from tiny_bert import make_tiny_bert, one_thread
+
+from stages import evaluate, generate, index, mine, mix, prepare, score, train
+
+DOCS = [
+    ("d1", "supersonic nozzle", "shock waves form in a supersonic nozzle when the back pressure rises"),
+    ("d2", "boundary layer", "boundary layer transition over a flat plate with heat transfer"),
+    ("d3", "panel flutter", "flutter of thin panels in a hypersonic flow"),
+    ("d4", "shell buckling", "buckling of cylindrical shells under axial compression"),
+    ("d5", "slender bodies", "lift of a slender body of revolution at small incidence"),
+    ("d6", "separation", "laminar boundary layer separation ahead of a forward facing step"),
+    ("d7", "wing flutter", "flutter speed of swept wings falls as the sweep angle increases"),
+    ("d8", "rotating disk", "heat transfer from a rotating disk grows with the square root of its speed"),
+]
+QUERIES = [("q1", "shock waves in nozzles"), ("q2", "buckling of shells"), ("q3", "flutter of wings")]
+QRELS = [("q1", "d1", 1), ("q2", "d4", 1), ("q3", "d7", 1), ("q3", "d3", 1)]
+
+# Small everything: the tiny student, short lists, one epoch of batches of two, both towers trained (no index).
+SETS = {
+    "student.batch_size": 4, "mine.k": 6, "mine.round_trip_depth": 3, "score.depth": 4, "score.consistency": False,
+    "score.dev_fraction": 0.3, "train.list_length": 4, "query_mix": ["questions"], "train.epochs": 1,
+    "train.batch_size": 2, "train.chunk_size": 8, "train.tower": "both", "train.passage_max_length": 0,
+    "train.max_dev_queries": 0, "evaluate.depth": 5,
+}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+def write_beir(folder: Path) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    lines = [json.dumps({"_id": i, "title": t, "text": x}) for i, t, x in DOCS]
+    (folder / "corpus.jsonl").write_text("".join(ln + "\n" for ln in lines))
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES))
+    rows = "".join(f"{q}\t{d}\t{r}\n" for q, d, r in QRELS)
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + rows)
+    return folder
+
+
+def scored_record(i: int) -> dict:
+    source = DOCS[i % len(DOCS)][0]
+    others = [d for d, _, _ in DOCS if d != source][:3]
+    cands = [{"doc_id": source, "teacher_score": 1.0, "raw_score": 3.0}] + [
+        {"doc_id": d, "teacher_score": round(0.5 / (k + 1), 6), "raw_score": 1.0 / (k + 1)}
+        for k, d in enumerate(others)
+    ]
+    return {"query_id": f"questions-{i}", "text": f"what about {DOCS[i % len(DOCS)][2][:24]}",
+            "query_type": "questions", "source_doc_id": source, "candidates": cands}  # fmt: skip
+
+
+def jsonl(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@dataclass(frozen=True)
+class World:
+    root: Path
+    params: Path
+    beir: Path
+    tiny: Path
+    prepared: Path
+    index: Path
+    generated: Path
+    mixed: Path  # the mix stage's folder: questions/{train,dev}.jsonl
+
+
+def invoke(command, args: list[object]):
+    return CliRunner().invoke(command, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("bad_inputs")
+    tiny = make_tiny_bert(root / "tiny", pooling="mean")
+    beir = write_beir(root / "beir")
+    params = write_params(root, {**SETS, "student.model": str(tiny), "dataset.name": str(beir)})
+    with one_thread():
+        r = invoke(prepare.main, ["--params", params, "--out", root / "prepared", "--stats", root / "prepare.json"])
+        assert r.exit_code == 0, r.output
+        r = invoke(
+            index.main, ["--params", params, "--corpus", root / "prepared/corpus.jsonl", "--out", root / "index"]
+        )
+        assert r.exit_code == 0, r.output
+    generated = jsonl(
+        root / "generated.jsonl",
+        [{"query_id": f"g{i}", "text": f"why {x[:30]}", "query_type": "questions", "source_doc_id": d}
+         for i, (d, _, x) in enumerate(DOCS)],
+    )  # fmt: skip
+    mixed = root / "mix"
+    jsonl(mixed / "questions" / "train.jsonl", [scored_record(i) for i in range(5)])
+    jsonl(mixed / "questions" / "dev.jsonl", [scored_record(i) for i in range(5, 7)])
+    return World(root, params, beir, tiny, root / "prepared", root / "index", generated, mixed)
+
+
+# -- running a case --------------------------------------------------------------------------------------------------
+def snapshot(paths: list[Path]) -> dict[str, str | None]:
+    """sha256 of every file under each path (None: the path does not exist), and the staging folders beside them."""
+    state: dict[str, str | None] = {}
+    for path in paths:
+        if not path.exists():
+            state[str(path)] = None
+        elif path.is_file():
+            state[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            for p in sorted(path.rglob("*")):
+                state[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for stale in path.parent.glob(f".{path.name}.*"):  # .<name>.stage-* / .<name>.old-* left behind
+            state[str(stale)] = "left behind"
+    return state
+
+
+@dataclass(frozen=True)
+class Case:
+    """``args(world, tmp)`` runs ``stage``; ``outs`` (relative to tmp, a trailing / for a folder) are its outputs;
+    ``expect`` the substrings of the error line (``{tmp}``, ``{root}`` filled in); ``setup(world, tmp)`` writes
+    the bad input; ``previous``: outputs exist before the run (else a first run)."""
+
+    id: str
+    stage: object
+    args: Callable[[World, Path], list[object]]
+    outs: tuple[str, ...]
+    expect: tuple[str, ...]
+    setup: Callable[[World, Path], None] | None = None
+    code: int = 1
+    previous: bool = True
+    marks: tuple = field(default=())
+
+
+def params(w: World, *sets: str) -> list[object]:
+    return ["--params", w.params, *[a for s in sets for a in ("--set", s)]]
+
+
+# The stages' usual arguments, outputs under tmp (the same names as `outs` below).
+def prepare_args(*sets: str, beir: str | None = None):
+    def make(w: World, tmp: Path) -> list[object]:
+        extra = [f"dataset.name={tmp / beir}"] if beir else []
+        return [*params(w, *extra, *sets), "--out", tmp / "prepared", "--stats", tmp / "prepare.json"]
+
+    return make
+
+
+PREPARE_OUTS = ("prepared/", "prepare.json")
+
+
+def index_args(*sets: str, corpus: str | None = None, extra: tuple[str, ...] = ()):
+    def make(w: World, tmp: Path) -> list[object]:
+        c = tmp / corpus if corpus else w.prepared / "corpus.jsonl"
+        return [*params(w, *sets), "--corpus", c, "--out", tmp / "index", *extra]
+
+    return make
+
+
+def mine_args(*sets: str, queries: str | None = None, index_dir: str | None = None, extra: tuple[str, ...] = ()):
+    def make(w: World, tmp: Path) -> list[object]:
+        q = tmp / queries if queries else w.generated
+        i = tmp / index_dir if index_dir else w.index
+        return [*params(w, *sets), "--queries", q, "--prepared", w.prepared, "--index", i,
+                "--out", tmp / "mined", "--stats", tmp / "mine.json", *extra]  # fmt: skip
+
+    return make
+
+
+MINE_OUTS = ("mined/", "mine.json")
+
+
+def score_args(*sets: str, candidates: str = "candidates.jsonl"):
+    def make(w: World, tmp: Path) -> list[object]:
+        return [*params(w, *sets), "--candidates", tmp / candidates, "--corpus", w.prepared / "corpus.jsonl",
+                "--index", w.index, "--out", tmp / "scored", "--stats", tmp / "score.json"]  # fmt: skip
+
+    return make
+
+
+SCORE_OUTS = ("scored/", "score.json")
+
+
+def train_args(*sets: str, scored: str | None = None, index_dir: str | None = None):
+    def make(w: World, tmp: Path) -> list[object]:
+        s = tmp / scored if scored else w.mixed
+        i = ["--index", tmp / index_dir] if index_dir else []
+        return [*params(w, *sets), "--scored", s, "--corpus", w.prepared / "corpus.jsonl", *i,
+                "--checkpoint-dir", tmp / "ckpt", "--out", tmp / "student", "--metrics", tmp / "train.json",
+                "--curve", tmp / "curve.tsv", "--dev-curve", tmp / "dev.tsv"]  # fmt: skip
+
+    return make
+
+
+TRAIN_OUTS = ("student/", "train.json", "curve.tsv", "dev.tsv", "ckpt/")
+
+
+def evaluate_args(*sets: str, student: str | None = None):
+    def make(w: World, tmp: Path) -> list[object]:
+        s = ["--student", tmp / student] if student else []
+        return [*params(w, *sets), "--prepared", w.prepared, "--index", w.index, *s, "--no-teacher",
+                "--out", tmp / "eval", "--metrics", tmp / "eval.json"]  # fmt: skip
+
+    return make
+
+
+EVAL_OUTS = ("eval/", "eval.json")
+
+
+def generate_args(*sets: str, pool: str | None = None, query_type: str = "questions"):
+    def make(w: World, tmp: Path) -> list[object]:
+        p = tmp / pool if pool else w.prepared / "pool.jsonl"
+        return [*params(w, *sets), "--query-type", query_type, "--pool", p, "--checkpoint-dir", tmp / "gen-ckpt",
+                "--out", tmp / "generated.jsonl", "--stats", tmp / "generate.json",
+                "--dropped", tmp / "dropped.jsonl"]  # fmt: skip
+
+    return make
+
+
+GENERATE_OUTS = ("generated.jsonl", "generate.json", "dropped.jsonl", "gen-ckpt/")
+
+
+def mix_args(*sets: str):
+    def make(w: World, tmp: Path) -> list[object]:
+        return [*params(w, *sets), "--scored", w.mixed, "--out", tmp / "mixed"]
+
+    return make
+
+
+# -- setups: one bad input each ----------------------------------------------------------------------------------------
+def beir_copy(edit: Callable[[Path], None]) -> Callable[[World, Path], None]:
+    """A copy of the BEIR folder at tmp/beir, changed by ``edit(folder)``."""
+
+    def setup(w: World, tmp: Path) -> None:
+        shutil.copytree(w.beir, tmp / "beir")
+        edit(tmp / "beir")
+
+    return setup
+
+
+def replace_line(path: Path, n: int, text: str | bytes) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[n - 1] = (text.encode() if isinstance(text, str) else text) + b"\n"
+    path.write_bytes(b"".join(lines))
+
+
+def write_file(name: str, content: str | bytes) -> Callable[[World, Path], None]:
+    def setup(w: World, tmp: Path) -> None:
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+    return setup
+
+
+def scored_folder(edit: Callable[[list[dict]], None]) -> Callable[[World, Path], None]:
+    """tmp/mixbad/questions/{train,dev}.jsonl: the good lists with ``edit`` applied to the train records."""
+
+    def setup(w: World, tmp: Path) -> None:
+        shutil.copytree(w.mixed, tmp / "mixbad")
+        records = [scored_record(i) for i in range(5)]
+        edit(records)
+        jsonl(tmp / "mixbad" / "questions" / "train.jsonl", records)
+
+    return setup
+
+
+def candidates(records: list[dict] | str) -> Callable[[World, Path], None]:
+    text = records if isinstance(records, str) else "".join(json.dumps(r) + "\n" for r in records)
+    return write_file("candidates.jsonl", text)
+
+
+def mined_record(qid: str, cands: list[str]) -> dict:
+    return {"query_id": qid, "text": "shock waves", "query_type": "questions", "source_doc_id": "d1",
+            "candidates": cands}  # fmt: skip
+
+
+def other_model_index(w: World, tmp: Path) -> None:
+    shutil.copytree(w.index, tmp / "index-other")
+    meta = json.loads((tmp / "index-other" / "corpus_emb.json").read_text())
+    (tmp / "index-other" / "corpus_emb.json").write_text(json.dumps({**meta, "model": "pkg:other/model"}))
+
+
+def truncated_model(w: World, tmp: Path) -> None:
+    shutil.copytree(w.tiny, tmp / "broken")
+    weights = tmp / "broken" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+
+
+def not_a_model(w: World, tmp: Path) -> None:
+    (tmp / "notes").mkdir()
+    (tmp / "notes" / "README.txt").write_text("not a model\n")
+
+
+def first_mine_part(w: World, tmp: Path) -> None:
+    r = invoke(mine.main, mine_args(extra=("--shard", "0/2", "--queries-per-unit", "2"))(w, tmp))
+    assert r.exit_code == 0, r.output
+
+
+def generated_records(edit: Callable[[list[dict]], None]) -> Callable[[World, Path], None]:
+    def setup(w: World, tmp: Path) -> None:
+        records = [json.loads(ln) for ln in w.generated.read_text().splitlines()]
+        edit(records)
+        jsonl(tmp / "gen.jsonl", records)
+
+    return setup
+
+
+def _set(records: list[dict], i: int, **changes: object) -> None:
+    records[i].update(changes)
+
+
+def _drop(records: list[dict], i: int, key: str) -> None:
+    del records[i][key]
+
+
+CASES = [
+    # -- bad params: numbers, types, keys, choices, files, --set ---------------------------------------------------
+    Case("train-batch-negative", train, train_args("train.batch_size=-1"), TRAIN_OUTS,
+         ("train.batch_size: expected an integer >= 1, got -1", "{root}/params.yaml")),
+    Case("train-epochs-zero", train, train_args("train.epochs=0"), TRAIN_OUTS, ("train.epochs: expected", "got 0")),
+    Case("train-student-temperature-zero", train, train_args("train.student_temperature=0"), TRAIN_OUTS,
+         ("train.student_temperature: expected a number > 0", "got 0")),
+    Case("train-lr-string", train, train_args("train.lr=fast"), TRAIN_OUTS, ("train.lr: expected", "'fast'")),
+    Case("mine-k-string", mine, mine_args("mine.k=many"), MINE_OUTS, ("mine.k: expected an integer", "'many'")),
+    Case("score-depth-float", score, score_args("score.depth=2.5"), SCORE_OUTS, ("score.depth: expected an integer",),
+         setup=candidates([mined_record("g0", ["d1", "d2"])])),
+    Case("index-unknown-key", index, index_args("student.batch_sise=4"), ("index/",),
+         ("student.batch_sise: unknown key; did you mean student.batch_size?",)),
+    Case("mine-bad-choice", mine, mine_args("mine.round_trip_rule=all"), MINE_OUTS,
+         ("mine.round_trip_rule: expected one of", "got 'all'")),
+    Case("mix-ungenerated-type", mix, mix_args("query_mix=[faqs]"), ("mixed/",),
+         ("query_mix: 'faqs' is not generated",), previous=False),
+    Case("index-cuda-on-cpu", index, index_args("device=cuda"), ("index/",),
+         ("device: 'cuda', but torch sees no CUDA GPU here",), marks=("no_cuda",)),
+    Case("prepare-invalid-yaml", prepare, lambda w, t: ["--params", t / "bad.yaml", "--out", t / "prepared",
+         "--stats", t / "prepare.json"], PREPARE_OUTS, ("{tmp}/bad.yaml", "not valid YAML", "line 2"),
+         setup=write_file("bad.yaml", "seed: 1\ntrain: [epochs: 2\n")),
+    Case("prepare-missing-params", prepare, lambda w, t: ["--params", t / "absent.yaml", "--out", t / "prepared",
+         "--stats", t / "prepare.json"], PREPARE_OUTS, ("{tmp}/absent.yaml", "does not exist")),
+    Case("prepare-params-not-a-mapping", prepare, lambda w, t: ["--params", t / "list.yaml", "--out", t / "prepared",
+         "--stats", t / "prepare.json"], PREPARE_OUTS, ("{tmp}/list.yaml", "expected a mapping of sections"),
+         setup=write_file("list.yaml", "- seed\n- 1\n")),
+    Case("set-without-equals", evaluate, evaluate_args("evaluate.depth"), EVAL_OUTS,
+         ("--set 'evaluate.depth': expected section.key=value",)),
+    Case("set-invalid-yaml-value", train, train_args("query_mix=[questions"), TRAIN_OUTS,
+         ("query_mix: expected a non-empty list of names, got '[questions'",)),
+    Case("set-into-a-scalar", train, train_args("seed.value=1"), TRAIN_OUTS, ("--set 'seed.value=1'",)),
+    Case("evaluate-depth-zero", evaluate, evaluate_args("evaluate.depth=0"), EVAL_OUTS,
+         ("evaluate.depth: expected an integer >= 1, got 0",), previous=False),
+    Case("generate-max-new-tokens-zero", generate, generate_args("generate.max_new_tokens=0"), GENERATE_OUTS,
+         ("generate.max_new_tokens: expected an integer >= 1, got 0",)),
+    Case("generate-unknown-type", generate, generate_args(query_type="faqs"), GENERATE_OUTS,
+         ("unknown query type 'faqs'",)),
+    # -- bad raw collections at prepare ------------------------------------------------------------------------------
+    Case("prepare-empty-corpus", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl", "no documents"), setup=beir_copy(lambda f: (f / "corpus.jsonl").write_text(""))),
+    Case("prepare-null-doc-id", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:3:", "null"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 3, '{"_id": null, "title": "", "text": "x"}'))),
+    Case("prepare-empty-doc-id", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:2:", "_id"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 2, '{"_id": "", "title": "", "text": "x"}'))),
+    Case("prepare-corpus-not-utf8", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:4:", "UTF-8"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 4, b'{"_id": "d4", "text": "caf\xe9"}'))),
+    Case("prepare-queries-not-utf8", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/queries.jsonl:2:", "UTF-8"),
+         setup=beir_copy(lambda f: replace_line(f / "queries.jsonl", 2, b'{"_id": "q2", "text": "\xff\xfe"}'))),
+    Case("prepare-qrels-not-utf8", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv:3:", "UTF-8"),
+         setup=beir_copy(lambda f: replace_line(f / "qrels" / "test.tsv", 3, b"q2\td\xe94\t1"))),
+    Case("prepare-query-empty-text", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/queries.jsonl:2:", "empty text", "dataset.drop_empty_queries"),
+         setup=beir_copy(lambda f: replace_line(f / "queries.jsonl", 2, '{"_id": "q2", "text": "  "}'))),
+    Case("prepare-qrels-unknown-doc", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv:3:", "d99", "dataset.drop_unknown_judged_docs"),
+         setup=beir_copy(lambda f: replace_line(f / "qrels" / "test.tsv", 3, "q2\td99\t1"))),
+    Case("prepare-duplicate-doc-id", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:5:", "duplicate doc_id 'd1'"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 5, '{"_id": "d1", "title": "", "text": "again"}'))),
+    Case("prepare-qrels-malformed-line", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv:2:", "expected 3 tab-separated fields"),
+         setup=beir_copy(lambda f: replace_line(f / "qrels" / "test.tsv", 2, "q1 d1"))),
+    Case("prepare-qrels-bad-grade", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv:4:", "high"),
+         setup=beir_copy(lambda f: replace_line(f / "qrels" / "test.tsv", 4, "q3\td7\thigh"))),
+    Case("prepare-queries-invalid-json", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/queries.jsonl:3:", "invalid JSON"),
+         setup=beir_copy(lambda f: replace_line(f / "queries.jsonl", 3, '{"_id": "q3", "text": '))),
+    Case("prepare-corpus-text-not-string", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:6:", "'text' must be a string"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 6, '{"_id": "d6", "text": ["a", "b"]}'))),
+    Case("prepare-missing-folder", prepare, prepare_args(beir="nowhere"), PREPARE_OUTS, ("{tmp}/nowhere",),
+         previous=False),
+    # -- bad intermediate files ----------------------------------------------------------------------------------
+    Case("mine-generated-missing-field", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
+         ("{tmp}/gen.jsonl:3:", "source_doc_id"), setup=generated_records(lambda r: _drop(r, 2, "source_doc_id"))),
+    Case("mine-generated-unknown-source", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
+         ("{tmp}/gen.jsonl:5:", "source_doc_id not in the corpus for queries ['g4']", "'d404'"),
+         setup=generated_records(lambda r: _set(r, 4, source_doc_id="d404"))),
+    Case("mine-generated-duplicate-id", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
+         ("{tmp}/gen.jsonl:2:", "g0"), setup=generated_records(lambda r: _set(r, 1, query_id="g0"))),
+    Case("mine-generated-empty", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
+         ("{tmp}/gen.jsonl: expected generated queries, got an empty file",),
+         setup=write_file("gen.jsonl", "")),
+    Case("mine-index-without-embeddings", mine, mine_args(index_dir="idx"), MINE_OUTS, ("{tmp}/idx/corpus_emb.json",),
+         setup=lambda w, t: shutil.copytree(w.index / "lucene", t / "idx" / "lucene")),
+    Case("score-candidates-invalid-json", score, score_args(), SCORE_OUTS, ("{tmp}/candidates.jsonl:2:", "JSON"),
+         setup=candidates(json.dumps(mined_record("g0", ["d1", "d2"])) + "\n{oops\n")),
+    Case("score-candidates-empty-list", score, score_args(), SCORE_OUTS, ("{tmp}/candidates.jsonl:1:", "candidates"),
+         setup=candidates([mined_record("g0", [])])),
+    Case("score-candidates-empty-file", score, score_args(), SCORE_OUTS,
+         ("{tmp}/candidates.jsonl: expected mined queries, got an empty file",),
+         setup=candidates("")),
+    Case("score-candidates-unknown-doc", score, score_args(), SCORE_OUTS,
+         ("{tmp}/candidates.jsonl:1:", "candidate doc id(s) ['d404'] not in the corpus"),
+         setup=candidates([mined_record("g0", ["d1", "d404"])])),
+    Case("train-teacher-score-out-of-range", train, train_args(scored="mixbad"), TRAIN_OUTS,
+         ("{tmp}/mixbad/questions/train.jsonl:2:", "teacher_score", "1.5"),
+         setup=scored_folder(lambda r: r[1]["candidates"][2].update(teacher_score=1.5))),
+    Case("train-scored-missing-candidates", train, train_args(scored="mixbad"), TRAIN_OUTS,
+         ("{tmp}/mixbad/questions/train.jsonl:4:", "candidates"),
+         setup=scored_folder(lambda r: _drop(r, 3, "candidates"))),
+    Case("train-scored-unknown-doc", train, train_args(scored="mixbad"), TRAIN_OUTS,
+         ("{tmp}/mixbad/questions/train.jsonl", "d404", "not in the corpus"),
+         setup=scored_folder(lambda r: r[0]["candidates"][1].update(doc_id="d404"))),
+    Case("train-query-mix-without-lists", train, train_args("query_mix=[claims]"), TRAIN_OUTS,
+         ("{root}/mix/claims/train.jsonl", "no scored train lists for query type 'claims'")),
+    Case("train-embeddings-of-another-model", train, train_args("train.tower=query", index_dir="index-other"),
+         TRAIN_OUTS, ("{tmp}/index-other/corpus_emb.json", "pkg:other/model", "rerun the index stage"),
+         setup=other_model_index),
+    Case("index-truncated-safetensors", index, index_args("student.model={tmp}/broken"), ("index/",),
+         ("{tmp}/broken", "model.safetensors"), setup=truncated_model),
+    Case("index-corpus-invalid-json", index, index_args(corpus="corpus.jsonl"), ("index/",),
+         ("{tmp}/corpus.jsonl:2:", "JSON"), setup=write_file("corpus.jsonl", '{"doc_id": "d1", "text": "a"}\n[1,\n')),
+    Case("evaluate-student-not-a-model", evaluate, evaluate_args(student="notes"), EVAL_OUTS,
+         ("--student {tmp}/notes", "not a model folder"), setup=not_a_model),
+    Case("evaluate-student-truncated", evaluate, evaluate_args(student="broken"), EVAL_OUTS,
+         ("{tmp}/broken", "model.safetensors"), setup=truncated_model),
+    Case("mine-merge-missing-part", mine, mine_args(extra=("--merge", "2", "--queries-per-unit", "2")), MINE_OUTS,
+         ("1 of 2 shard part(s)", "{tmp}/mined.shards/1-of-2"), setup=first_mine_part),
+    Case("index-merge-no-parts", index, index_args(extra=("--merge", "2")), ("index/",),
+         ("2 of 2 shard part(s)", "{tmp}/index.shards/0-of-2")),
+    Case("generate-pool-missing-doc-id", generate, generate_args(pool="pool.jsonl"), GENERATE_OUTS,
+         ("{tmp}/pool.jsonl:2:", "doc_id"),
+         setup=write_file("pool.jsonl", '{"doc_id": "d1", "text": "a"}\n{"text": "b"}\n')),
+    # -- broken runs that must not exit 0 ----------------------------------------------------------------------------
+    Case("train-loss-goes-non-finite", train, train_args("train.lr=1.0e+30", "train.grad_clip=0"), TRAIN_OUTS,
+         ("training diverged at step", "loss nan", "nothing was saved")),
+    Case("usage-shard-and-merge", mine, mine_args(extra=("--shard", "1/2", "--merge", "2")), MINE_OUTS,
+         ("exclude each other",), code=2),
+]  # fmt: skip
+
+
+def sentinel(path: Path, folder: bool) -> None:
+    """A previous output: a folder with one file, or a file."""
+    if folder:
+        path.mkdir(parents=True)
+        (path / "old.txt").write_text(f"previous {path.name}\n")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"previous {path.name}\n")
+
+
+def case_params() -> list:
+    out = []
+    for c in CASES:
+        marks = []
+        if "no_cuda" in c.marks:
+            import torch
+
+            marks.append(pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present"))
+        out.append(pytest.param(c, id=c.id, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_bad_input_is_refused_and_nothing_changes(world: World, tmp_path: Path, case: Case):
+    if case.setup is not None:
+        case.setup(world, tmp_path)
+    outs = [tmp_path / o.rstrip("/") for o in case.outs]
+    if case.previous:
+        for o, name in zip(outs, case.outs, strict=True):
+            if not o.exists():
+                sentinel(o, name.endswith("/"))
+    before = snapshot(outs)
+    args = [str(a).format(tmp=tmp_path, root=world.root) for a in case.args(world, tmp_path)]
+    result = CliRunner().invoke(case.stage.main, args)
+    output = result.output
+    assert result.exit_code == case.code, output
+    assert isinstance(result.exception, SystemExit), f"{result.exception!r}\n{output}"  # no traceback
+    assert "Traceback" not in output
+    errors = [ln for ln in output.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, output
+    message = output[output.index("Error:") :]  # one line; a params file's invalid keys follow it, one a line
+    assert message.count("\n") <= 1 or errors[0].endswith("invalid param(s):"), message
+    for part in case.expect:
+        assert part.format(tmp=tmp_path, root=world.root) in message, message
+    assert snapshot(outs) == before
+    if not case.previous:
+        assert all(v is None for v in before.values())
+
+
+def test_catalogue_is_large_and_ids_unique():
+    assert len(CASES) >= 35 and len({c.id for c in CASES}) == len(CASES)
+
+
+# -- a full disk in the middle of a stage's writes ---------------------------------------------------------------------
+def big_beir(folder: Path) -> Path:
+    """The BEIR folder with 40 more passages of about 10 KB each: 400 KB of corpus, more than the tiny disk holds."""
+    write_beir(folder)
+    extra = [json.dumps({"_id": f"big{i}", "title": "", "text": f"passage {i} " + "turbulent flow " * 700})
+             for i in range(40)]  # fmt: skip
+    with (folder / "corpus.jsonl").open("a") as f:
+        f.write("".join(ln + "\n" for ln in extra))
+    return folder
+
+
+def run_prepare(w: World, dataset: Path, out: Path) -> object:
+    args = ["--params", w.params, "--set", f"dataset.name={dataset}", "--out", out / "prepared",
+            "--stats", out / "prepare.json"]  # fmt: skip
+    return invoke(prepare.main, args)
+
+
+def assert_full_disk_refused(result, out: Path, before: dict[str, str | None], where: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
+    assert errors == [f"Error: No space left on device while writing {where}"], result.output
+    assert snapshot([out / "prepared", out / "prepare.json"]) == before  # staging folders included: none left
+    assert sorted(p.name for p in out.iterdir()) == ["prepare.json", "prepared"]
+
+
+def test_prepare_on_a_full_disk_keeps_the_previous_outputs(world: World, tmp_path: Path):
+    """A real 256 KiB tmpfs (root only): the previous outputs fit, the new 400 KB corpus does not."""
+    from test_atomic import can_mount_tmpfs
+
+    if not can_mount_tmpfs():
+        pytest.skip("cannot mount a tmpfs here (not root); test_prepare_with_injected_enospc stands in")
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=True)
+    try:
+        assert run_prepare(world, world.beir, disk).exit_code == 0
+        before = snapshot([disk / "prepared", disk / "prepare.json"])
+        result = run_prepare(world, big_beir(tmp_path / "big"), disk)
+        # the file the disk filled up on, by its final path (not the staging folder's, which is gone)
+        assert_full_disk_refused(result, disk, before, f"{disk / 'prepared' / 'corpus.jsonl'}")
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_prepare_with_injected_enospc_keeps_the_previous_outputs(world: World, tmp_path: Path, monkeypatch):
+    """Anywhere: the disk fills up after the corpus and the queries are written, while writing the qrels."""
+    import errno
+
+    out = tmp_path / "out"
+    assert run_prepare(world, world.beir, out).exit_code == 0
+    before = snapshot([out / "prepared", out / "prepare.json"])
+    written: list[str] = []
+    real_write_jsonl = prepare.write_jsonl
+
+    def write_jsonl(path, records):
+        written.append(Path(path).name)
+        return real_write_jsonl(path, records)
+
+    def full_disk(path, qrels):
+        raise OSError(errno.ENOSPC, "No space left on device")  # no file name, as from f.write()
+
+    monkeypatch.setattr(prepare, "write_jsonl", write_jsonl)
+    monkeypatch.setattr(prepare, "write_qrels", full_disk)
+    result = run_prepare(world, big_beir(tmp_path / "big"), out)
+    assert written == ["corpus.jsonl", "queries.jsonl"]  # the failure came in the middle of the stage's writes
+    assert_full_disk_refused(result, out, before, f"{out / 'prepared'}, {out / 'prepare.json'}")
