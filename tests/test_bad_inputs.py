@@ -352,7 +352,7 @@ CASES = [
     Case("index-cuda-on-cpu", index, index_args("device=cuda"), ("index/",),
          ("device: 'cuda', but torch sees no CUDA GPU here",), marks=("no_cuda",)),
     Case("prepare-invalid-yaml", prepare, lambda w, t: ["--params", t / "bad.yaml", "--out", t / "prepared",
-         "--stats", t / "prepare.json"], PREPARE_OUTS, ("{tmp}/bad.yaml", "not valid YAML", "line 2"),
+         "--stats", t / "prepare.json"], PREPARE_OUTS, ("{tmp}/bad.yaml:", "not valid YAML"),
          setup=write_file("bad.yaml", "seed: 1\ntrain: [epochs: 2\n")),
     Case("prepare-missing-params", prepare, lambda w, t: ["--params", t / "absent.yaml", "--out", t / "prepared",
          "--stats", t / "prepare.json"], PREPARE_OUTS, ("{tmp}/absent.yaml", "does not exist")),

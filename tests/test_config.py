@@ -78,7 +78,7 @@ def test_query_mix_must_name_a_generated_type(tmp_path):
 
 def test_invalid_yaml_and_a_missing_or_non_mapping_file(tmp_path):
     (tmp_path / "bad.yaml").write_text("train: [1,\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: 1 invalid param\(s\):\n  not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:\d+: 1 invalid param\(s\):\n  not valid YAML"):
         load_params(tmp_path / "bad.yaml")
     with pytest.raises(ConfigError, match=r"none\.yaml: 1 invalid param\(s\):\n  the params file does not exist"):
         load_params(tmp_path / "none.yaml")

@@ -273,7 +273,9 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: typing.Sequence[st
     except FileNotFoundError as e:
         raise ConfigError(str(path), ["the params file does not exist"]) from e
     except yaml.YAMLError as e:
-        raise ConfigError(str(path), [f"not valid YAML: {e}"]) from e
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(where, [f"not valid YAML: {getattr(e, 'problem', None) or e}"]) from e
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
