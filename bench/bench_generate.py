@@ -8,7 +8,11 @@ same model, the same stopping rule (end of turn or end of the first line) and th
 * ``stage``: the transformers backend as the stage runs it (batching + each few-shot prefix's KV cache reused);
 * ``ctranslate2``: the ctranslate2 backend as the stage runs it (int8 weights, each batch split into groups that
   share a few-shot prefix, each prefix's state cached by CTranslate2 as a static prompt);
-* ``ct2-whole``: the ctranslate2 backend with each batch in one call and whole prompts (no prefix reuse).
+* ``ct2-whole``: the ctranslate2 backend with each batch in one call and whole prompts (no prefix reuse);
+* ``ct2-k<N>`` (e.g. ``ct2-k4``): the ctranslate2 backend as the stage runs it with ``samples_per_passage=N``:
+  N independent samples per passage from one prefill of its prompt (needs ``--temperature`` > 0);
+  ``ct2-k<N>-top<K>``: the same, sampling from the K most likely tokens before top-p (backend ``sampling_topk``);
+  ``...-b<B>`` (e.g. ``ct2-k4-b64``, ``ct2-k4-top50-b64``): with batch size B instead of ``--batch-size``.
 
 Greedy decoding by default, so every method does the same work and the outputs can be compared (``agree``:
 share of outputs identical to the plain loop's; int8 weights change a few). Wall-clock and CPU seconds are
@@ -16,9 +20,14 @@ both reported: on a machine shared with other jobs the wall clock of one method 
 time (with ``--threads 1``) much less. Model loading (and the one-off CTranslate2 conversion) is not timed.
 
 Quality, per method: ``kept`` is the share of outputs the stage's own cleaning keeps (its drop rules, the pool's
-vocabulary); ``kept/cpu-s`` is kept queries per CPU-second; with ``--prepared`` and ``--index`` (the prepare
+vocabulary; with several samples per passage, of all samples, repeats dropped as ``duplicate``); ``q/pass`` is
+kept queries per passage and ``cover`` the share of passages with at least one kept query; ``kept/cpu-s`` is
+kept queries per CPU-second; with ``--prepared`` and ``--index`` (the prepare
 and index stages' outputs) ``round-trip`` is the share of kept queries whose source passage is in the top 20 of
-the fused BM25 + zero-shot-student list (``mine``'s default filter), and ``rt/cpu-s`` those per CPU-second.
+the fused BM25 + zero-shot-student list (``mine``'s default filter), and ``rt/cpu-s`` those per CPU-second;
+unless ``--no-teacher``, ``teacher1`` is the share of kept queries whose source the default teacher ranks first
+among their mined candidates (``score``'s consistency filter), ``scored`` the share ``score`` keeps with its
+defaults, and ``sc/cpu-s`` those per CPU-second.
 Example::
 
     nice -n 10 python bench/bench_generate.py --pool data/prepared/pool.jsonl --passages 60 --threads 1 \\
@@ -28,8 +37,10 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +68,8 @@ from listdistill.generate.catalog import load_type
 from listdistill.generate.clean import CleanConfig, vocabulary
 from listdistill.generate.prompts import Prompt, PromptBuilder
 
-METHODS = ("plain", "batched", "stage", "ctranslate2", "ct2-whole")
+METHODS = ("plain", "batched", "stage", "ctranslate2", "ct2-whole", "ct2-k<N>")
+SAMPLED = re.compile(r"ct2-k(\d+)(?:-top(\d+))?(?:-b(\d+))?$")
 
 
 def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig) -> list[Completion]:
@@ -91,30 +103,37 @@ def stage_run(
     backend.prefix_cache = reuse
     backend._prefix_kv.clear()  # count every prefix prefill in the timing
     done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
-    return [done[p.doc_id] for p in prompts]
+    return [done[p.doc_id][0] for p in prompts]
 
 
 def ct2_run(
-    backend: CTranslate2Backend, prompts: list[Prompt], config: GenerateConfig, groups: bool
-) -> list[Completion]:
-    backend.prefix_groups = groups
+    backend: CTranslate2Backend, prompts: list[Prompt], config: GenerateConfig, groups: bool, topk: int = 0
+) -> list[list[Completion]]:
+    backend.prefix_groups, backend.sampling_topk = groups, topk
     done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
     return [done[p.doc_id] for p in prompts]
 
 
 def kept_queries(
-    query_type: str, prompts: list[Prompt], outputs: list[Completion], domain: set[str], max_copy_run: int
+    query_type: str, prompts: list[Prompt], outputs: list[list[Completion]], domain: set[str], max_copy_run: int
 ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    """The stage's cleaning of one method's outputs: kept rows and the summary (keep rate, drop reasons)."""
+    """The stage's cleaning of one method's outputs (each prompt's samples): kept rows and the summary (keep
+    rate, drop reasons)."""
     qtype = load_type(query_type)
     completions = {p.doc_id: c for p, c in zip(prompts, outputs, strict=True)}
     rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=max_copy_run), domain)
     return [r for r in rows if r["status"] == "kept"], summarise(qtype, rows)
 
 
-def round_trip(kept: dict[str, list[dict[str, str]]], prepared: Path, index_dir: Path) -> dict[str, float]:
-    """Share of each method's kept queries that ``mine`` keeps (defaults: BM25 + zero-shot student, RRF, source
-    in the fused top 20), all methods' queries retrieved in one go."""
+def round_trip(
+    kept: dict[str, list[dict[str, str]]], prepared: Path, index_dir: Path, teacher: bool
+) -> dict[str, dict[str, float]]:
+    """Per method, ``round_trip``: the share of its kept queries that ``mine`` keeps (defaults: BM25 + zero-shot
+    student, RRF, source in the fused top 20), all methods' queries retrieved in one go. With ``teacher``, the
+    default teacher (``TeacherConfig()``: 0.5 BM25 + 0.5 student, z-scored) scores each method's mined lists as
+    ``score`` does (``ScoreConfig()``): ``teacher_first`` is the share of its kept queries whose source the teacher
+    ranks first (the consistency filter), ``score_kept`` the share that ``score`` keeps (consistency and the
+    top-score percentile filter, which is relative to the method's own queries)."""
     from listdistill.encoder import EncoderConfig
     from listdistill.evaluation import IndexPaths
     from listdistill.io import read_qrels
@@ -138,10 +157,25 @@ def round_trip(kept: dict[str, list[dict[str, str]]], prepared: Path, index_dir:
     }
     config = MineConfig()
     runs = retrieve(retrievers, [q for qs in queries.values() for q in qs], config.k, excluded, len(doc_ids))
-    out = {}
+    scorer = None
+    if teacher:
+        from listdistill.records import read_docs
+        from listdistill.score import ScoreConfig, score_queries
+        from listdistill.teachers import TeacherConfig, TeacherResources, build_teacher
+
+        resources = TeacherResources(index.lucene, index.embeddings, doc_ids, EncoderConfig(), 0.9, 0.4)
+        model = build_teacher(TeacherConfig(), resources)
+        docs = {d.doc_id: d for d in read_docs(prepared / "corpus.jsonl")}
+        scorer = (model, docs, ScoreConfig(), score_queries)
+    out: dict[str, dict[str, float]] = {}
     for name, qs in queries.items():
         result = mine(qs, {r: {q.query_id: run.get(q.query_id, {}) for q in qs} for r, run in runs.items()}, config)
-        out[name] = len(result.candidates) / len(qs) if qs else 0.0
+        out[name] = {"round_trip": len(result.candidates) / len(qs) if qs else 0.0}
+        if scorer is not None and result.candidates:
+            model, docs, score_config, score_queries = scorer
+            scored = score_queries(result.candidates, model, docs, score_config)
+            out[name]["teacher_first"] = (len(result.candidates) - scored.stats["inconsistent"]) / len(qs)
+            out[name]["score_kept"] = (len(scored.train) + len(scored.dev)) / len(qs)
     return out
 
 
@@ -161,6 +195,7 @@ def round_trip(kept: dict[str, list[dict[str, str]]], prepared: Path, index_dir:
 @click.option("--seed", type=int, default=42)
 @click.option("--prepared", type=click.Path(path_type=Path, exists=True), default=None, help="For the round trip.")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option("--teacher/--no-teacher", default=True, help="With --prepared/--index: also score with the teacher.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON.")
 def main(
     pool: Path,
@@ -178,10 +213,11 @@ def main(
     seed: int,
     prepared: Path | None,
     index_dir: Path | None,
+    teacher: bool,
     out: Path | None,
 ) -> None:
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
-    unknown = sorted(set(chosen) - set(METHODS))
+    unknown = sorted(m for m in chosen if m not in METHODS[:-1] and not SAMPLED.match(m))
     if unknown or not chosen:
         raise click.BadParameter(f"unknown methods {unknown}; use {', '.join(METHODS)}", param_hint="--methods")
     if threads:
@@ -200,7 +236,8 @@ def main(
         seed=seed,
     )
     tf = TransformersBackend(model, device="cpu") if {"plain", "batched", "stage"} & set(chosen) else None
-    ct2 = CTranslate2Backend(model, device="cpu") if {"ctranslate2", "ct2-whole"} & set(chosen) else None
+    wants_ct2 = {"ctranslate2", "ct2-whole"} & set(chosen) or any(SAMPLED.match(m) for m in chosen)
+    ct2 = CTranslate2Backend(model, device="cpu") if wants_ct2 else None
     tokenizer = (tf or ct2).tokenizer  # the same folder's tokenizer: the same prompts
     pool_docs = read_pool(pool)
     docs = select_passages(pool_docs, passages, seed)
@@ -209,15 +246,21 @@ def main(
     if tf is not None:
         plain_loop(tf, prompts[:1], config)  # warm-up (first-call allocations)
 
-    runners: dict[str, Callable[[], list[Completion]]] = {
-        "plain": lambda: plain_loop(tf, prompts, config),
-        "batched": lambda: stage_run(tf, prompts, config, reuse=False),
-        "stage": lambda: stage_run(tf, prompts, config, reuse=True),
+    runners: dict[str, Callable[[], list[list[Completion]]]] = {
+        "plain": lambda: [[c] for c in plain_loop(tf, prompts, config)],
+        "batched": lambda: [[c] for c in stage_run(tf, prompts, config, reuse=False)],
+        "stage": lambda: [[c] for c in stage_run(tf, prompts, config, reuse=True)],
         "ctranslate2": lambda: ct2_run(ct2, prompts, config, groups=True),
         "ct2-whole": lambda: ct2_run(ct2, prompts, config, groups=False),
     }
+    for name in chosen:
+        if match := SAMPLED.match(name):
+            sampled = replace(config, samples_per_passage=int(match.group(1)))  # raises at temperature 0
+            sampled = replace(sampled, batch_size=int(match.group(3) or config.batch_size))
+            topk = int(match.group(2) or 0)
+            runners[name] = lambda c=sampled, t=topk: ct2_run(ct2, prompts, c, groups=True, topk=t)
     results: dict[str, dict[str, float]] = {}
-    outputs: dict[str, list[Completion]] = {}
+    outputs: dict[str, list[list[Completion]]] = {}
     for name in chosen:
         wall, cpu = time.perf_counter(), time.process_time()
         outputs[name] = runners[name]()
@@ -235,8 +278,10 @@ def main(
         kept[name], summary = kept_queries(query_type, prompts, outputs[name], domain, max_copy_run)
         results[name]["keep_rate"] = summary["keep_rate"]
         results[name]["dropped"] = {k: v for k, v in summary["dropped"].items() if v}
+        results[name]["kept_per_passage"] = round(len(kept[name]) / len(prompts), 4)
+        results[name]["coverage"] = round(len({r["source_doc_id"] for r in kept[name]}) / len(prompts), 4)
         results[name]["kept_per_cpu_s"] = round(len(kept[name]) / results[name]["cpu_seconds"], 4)
-    trip = round_trip(kept, prepared, index_dir) if prepared is not None and index_dir is not None else {}
+    trip = round_trip(kept, prepared, index_dir, teacher) if prepared is not None and index_dir is not None else {}
 
     base_name = "plain" if "plain" in results else chosen[0]
     ref_name = "stage" if "stage" in results else base_name
@@ -250,23 +295,29 @@ def main(
         f"max_new_tokens {max_new_tokens}, temperature {temperature}"
     )
     print(
-        f"{'method':11} {'wall s':>7} {'cpu s':>7} {'pass/cpu-s':>10} {'vs ' + base_name:>9} {'vs ' + ref_name:>9} "
-        f"{'agree':>6} {'kept':>5} {'kept/cpu-s':>10} {'round-trip':>10} {'rt/cpu-s':>8}"
+        f"{'method':13} {'wall s':>7} {'cpu s':>7} {'pass/cpu-s':>10} {'vs ' + base_name:>9} {'vs ' + ref_name:>9} "
+        f"{'agree':>6} {'kept':>5} {'q/pass':>6} {'cover':>5} {'kept/cpu-s':>10} {'round-trip':>10} {'rt/cpu-s':>8} "
+        f"{'teacher1':>8} {'scored':>6} {'sc/cpu-s':>8}"
     )
     for name, r in results.items():
         r["speedup_cpu"] = round(base["cpu_seconds"] / r["cpu_seconds"], 3)
         r["speedup_cpu_vs_" + ref_name] = round(ref["cpu_seconds"] / r["cpu_seconds"], 3)
-        same = sum(a.text == b.text for a, b in zip(outputs[name], outputs[base_name], strict=True))
+        same = sum(a[0].text == b[0].text for a, b in zip(outputs[name], outputs[base_name], strict=True))
         r["agree"] = round(same / len(prompts), 3)
         rt = ""
         if name in trip:
-            r["round_trip"] = round(trip[name], 4)
-            r["round_trip_per_cpu_s"] = round(trip[name] * len(kept[name]) / r["cpu_seconds"], 4)
+            r["round_trip"] = round(trip[name]["round_trip"], 4)
+            r["round_trip_per_cpu_s"] = round(r["round_trip"] * len(kept[name]) / r["cpu_seconds"], 4)
             rt = f"{r['round_trip']:10.3f} {r['round_trip_per_cpu_s']:8.3f}"
+            if "score_kept" in trip[name]:
+                r["teacher_first"] = round(trip[name]["teacher_first"], 4)
+                r["score_kept"] = round(trip[name]["score_kept"], 4)
+                r["score_kept_per_cpu_s"] = round(r["score_kept"] * len(kept[name]) / r["cpu_seconds"], 4)
+                rt += f" {r['teacher_first']:8.3f} {r['score_kept']:6.3f} {r['score_kept_per_cpu_s']:8.3f}"
         print(
-            f"{name:11} {r['seconds']:7.1f} {r['cpu_seconds']:7.1f} {r['passages_per_cpu_s']:10.3f} "
+            f"{name:13} {r['seconds']:7.1f} {r['cpu_seconds']:7.1f} {r['passages_per_cpu_s']:10.3f} "
             f"{r['speedup_cpu']:8.2f}x {r['speedup_cpu_vs_' + ref_name]:8.2f}x {r['agree']:6.2f} "
-            f"{r['keep_rate']:5.2f} {r['kept_per_cpu_s']:10.3f} {rt}"
+            f"{r['keep_rate']:5.2f} {r['kept_per_passage']:6.2f} {r['coverage']:5.2f} {r['kept_per_cpu_s']:10.3f} {rt}"
         )
     for name, r in results.items():
         print(f"  {name} dropped: {r['dropped']}")
@@ -284,7 +335,8 @@ def main(
             "threads": torch.get_num_threads(),
         }
         samples = {
-            name: [[p.doc_id, c.text] for p, c in zip(prompts[:12], outputs[name][:12], strict=True)] for name in chosen
+            name: [[p.doc_id, *(c.text for c in cs)] for p, cs in zip(prompts[:12], outputs[name][:12], strict=True)]
+            for name in chosen
         }
         out.parent.mkdir(parents=True, exist_ok=True)
         payload = {"settings": settings, "results": results, "samples": samples}

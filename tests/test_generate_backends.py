@@ -253,3 +253,146 @@ def test_ctranslate2_sampling_is_seeded(ct2):
     a = ct2.generate(prompts, sampling, seed=1)
     assert a == ct2.generate(prompts, sampling, seed=1)
     assert a != ct2.generate(prompts, sampling, seed=2)
+
+
+# --- several samples per passage (samples_per_passage): one prefill, k independent samples, documented ids ---
+
+
+def test_samples_need_sampling():
+    with pytest.raises(ValueError, match="temperature"):
+        SamplingConfig(temperature=0.0, samples=2)
+    with pytest.raises(ValueError, match="temperature"):
+        GenerateConfig("questions", temperature=0.0, samples_per_passage=2)
+    with pytest.raises(ValueError, match=">= 1"):
+        GenerateConfig("questions", samples_per_passage=0)
+
+
+def test_batch_key_of_one_sample_is_unchanged():
+    """A one-sample batch keeps the checkpoint key it had before ``samples`` existed (old checkpoints resume)."""
+    import hashlib
+    from dataclasses import asdict
+
+    from listdistill.generate import batch_key
+    from listdistill.generate.prompts import Prompt
+
+    config = GenerateConfig("questions")
+    sampling = config.sampling(load_type("questions"))
+    batch = [Prompt("7", "text", (0, 1), (1, 2), (3,))]
+    old = {k: v for k, v in asdict(sampling).items() if k != "samples"}
+    payload = {"model": config.model, "backend": config.backend, "device": config.device, "dtype": config.dtype}
+    payload |= {"sampling": old, "seed": 5, "prompts": [["7", [1, 2, 3]]]}
+    assert (
+        batch_key(config, sampling, 5, batch)
+        == hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    )
+    two = GenerateConfig("questions", samples_per_passage=2)
+    assert batch_key(two, two.sampling(load_type("questions")), 5, batch) != batch_key(config, sampling, 5, batch)
+
+
+def test_transformers_samples_are_seeded_and_prompt_major(backend):
+    prompts = _prompts(backend, 3)
+    sampling = SamplingConfig(max_new_tokens=8, temperature=1.0, top_p=0.9, samples=3)
+    a = backend.generate(prompts, sampling, seed=1)
+    assert len(a) == 9 and a == backend.generate(prompts, sampling, seed=1)
+    assert a != backend.generate(prompts, sampling, seed=2)
+    assert all(len({c.text for c in a[i * 3 : i * 3 + 3]}) > 1 for i in range(3))  # independent draws
+
+
+def _sample_ids(qtype, rows, k):
+    """The documented ids: <type>-<doc> for a passage's first sample, <type>-<doc>-<j> for sample j = 2..k."""
+    docs = list(dict.fromkeys(r["source_doc_id"] for r in rows))
+    return [f"{qtype}-{d}" if j == 1 else f"{qtype}-{d}-{j}" for d in docs for j in range(1, k + 1)]
+
+
+def _check_sampled(result, qtype, k, passages):
+    rows = result.rows
+    assert result.stats["generated"] == k * passages == result.stats["kept"] + result.stats["dropped_total"]
+    assert result.stats["passages"] == passages
+    sources = [r["source_doc_id"] for r in rows]
+    assert sources == sorted(sources, key=int) and len(set(sources)) == passages
+    assert [r["query_id"] for r in rows] == _sample_ids(qtype, rows, k)
+    kept = [q["text"] for q in result.queries]
+    assert len(kept) == len(set(kept))  # the duplicate rule drops repeats across samples and passages
+    for q in result.queries:
+        assert set(q) == {"query_id", "text", "query_type", "source_doc_id"}
+        assert q["query_id"].startswith(f"{qtype}-{q['source_doc_id']}") and q["query_type"] == qtype
+        assert q["text"] == " ".join(q["text"].split()) and q["text"]
+
+
+def test_samples_per_passage_records_checkpoint_and_shards(backend, pool, tmp_path):
+    from listdistill.generate import generate_part, merge_parts
+    from listdistill.shard import Shard
+
+    config = GenerateConfig("questions", passages=6, batch_size=2, max_new_tokens=8, samples_per_passage=3)
+    whole = generate_queries(config, pool, backend=backend, progress=False)
+    _check_sampled(whole, "questions", 3, 6)
+    assert generate_queries(config, pool, backend=backend, progress=False).rows == whole.rows  # deterministic
+    # a killed run resumes from its checkpoint and gives the same rows
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        generate_queries(config, pool, checkpoint_dir=ckpt, backend=Flaky(backend, fail_after=2), progress=False)
+    resumed_backend = Flaky(backend)
+    resumed = generate_queries(config, pool, checkpoint_dir=ckpt, backend=resumed_backend, progress=False)
+    assert resumed_backend.calls == 1 and resumed.rows == whole.rows
+    # shards merge into the whole run's rows; a part made with another sample count is refused
+    parts = [tmp_path / f"part{i}" for i in range(2)]
+    for i, folder in enumerate(parts):
+        generate_part(config, pool, Shard(i, 2), folder, backend=backend, progress=False)
+    merged = merge_parts(config, pool, parts)
+    assert merged.rows == whole.rows and merged.queries == whole.queries and merged.stats == whole.stats
+    from listdistill.shard import ShardError
+
+    with pytest.raises(ShardError, match="samples"):
+        merge_parts(GenerateConfig("questions", passages=6, batch_size=2, max_new_tokens=8), pool, parts)
+
+
+def test_sample_ids_that_would_clash_raise():
+    from listdistill.generate import clean_all
+    from listdistill.generate.backends import Completion
+    from listdistill.generate.clean import CleanConfig
+    from listdistill.generate.prompts import Prompt
+
+    prompts = [Prompt("1", "a passage", (0,), (), ()), Prompt("1-2", "another passage", (0,), (), ())]
+    completions = {p.doc_id: [Completion("what is it?", True), Completion("why?", True)] for p in prompts}
+    with pytest.raises(ValueError, match="clash"):
+        clean_all(load_type("questions"), prompts, completions, CleanConfig())
+
+
+@pytest.mark.parametrize("qtype", ["questions", "keywords"])
+def test_ctranslate2_samples_pass_cleaning_and_id_rules(ct2, pool, qtype):
+    """The packaged SmolLM2, 4 passages x 3 samples: deterministic for a seed, documented ids, cleaned records
+    (keywords exercise the per-hypothesis early stop)."""
+    config = GenerateConfig(
+        qtype, backend="ctranslate2", passages=4, batch_size=4, max_new_tokens=24, samples_per_passage=3
+    )
+    a = generate_queries(config, pool, backend=ct2, progress=False)
+    b = generate_queries(config, pool, backend=ct2, progress=False)
+    assert a.rows == b.rows and a.queries == b.queries  # deterministic for a seed
+    _check_sampled(a, qtype, 3, 4)
+    for r in a.rows:
+        assert "\n" not in r["raw"].strip()  # each sample stopped at the end of its first line
+        assert r["status"] == "kept" or r["status"] in a.stats["dropped"]
+    assert len({r["raw"] for r in a.rows}) > 4  # the samples of a passage are not one output repeated
+    assert a.queries, [r["raw"] for r in a.rows]
+
+
+def test_ctranslate2_samples_share_one_prefill(ct2):
+    """k samples of a prompt come from one ``generate_batch`` call with ``num_hypotheses=k`` (one prefill), and
+    their count and order are as documented (prompt-major)."""
+    prompts = _prompts(ct2, 3)
+    calls = []
+    real = ct2._run
+
+    def spy(generator, inputs, prefix, sampling):
+        calls.append(len(inputs))
+        return real(generator, inputs, prefix, sampling)
+
+    ct2._run = spy
+    try:
+        out = ct2.generate(prompts, SamplingConfig(max_new_tokens=12, temperature=0.7, samples=4), seed=3)
+    finally:
+        del ct2._run
+    assert len(out) == 12 and sum(calls) == 3  # 3 inputs prefilled in all, 12 completions back
+    assert all(c.text.strip() for c in out)
+    sampling = SamplingConfig(max_new_tokens=12, temperature=0.7, samples=4)
+    assert out == ct2.generate(prompts, sampling, seed=3) != ct2.generate(prompts, sampling, seed=4)

@@ -1,4 +1,5 @@
-"""Synthetic query generation: one query of one type for each sampled passage of the generation pool.
+"""Synthetic query generation: one query (or ``samples_per_passage`` of them) of one type for each sampled
+passage of the generation pool.
 
 Entry point: :func:`generate_queries` (one query type per call, as the DVC stage runs one type per stage),
 then :func:`write_outputs`. Steps:
@@ -11,8 +12,12 @@ then :func:`write_outputs`. Steps:
    backend reuses each few-shot prefix's KV cache across batches); each batch is generated once, with a
    seed derived from ``(seed, type, first doc id)``, and its completions are appended to a checkpoint file
    (a rerun with the same params skips finished batches; the file is removed once the outputs are written);
-4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order;
-   the whole pool's vocabulary tells words borrowed from the few-shot examples from the domain's own.
+   with ``samples_per_passage`` k > 1, each prompt is prefilled once and k independent samples are drawn
+   from it (sampling only; see :mod:`.backends`);
+4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order
+   (a passage's samples in the order the backend returns them); the duplicate rule drops a sample that
+   repeats an earlier query of the type; the whole pool's vocabulary tells words borrowed from the few-shot
+   examples from the domain's own.
 
 Sharding (:mod:`listdistill.shard`): shard ``i/N`` generates a contiguous range of the batches planned from the
 whole sample (a batch's seed and prompts do not depend on the shard) and writes their completions as a part
@@ -20,7 +25,10 @@ whole sample (a batch's seed and prompts do not depend on the shard) and writes 
 merged outputs are byte-identical to a whole run's. The backend's few-shot prefix caches are computed up front,
 in the order in which the whole run meets them (``warm``), so they too do not depend on the shard.
 
-Output records: ``{"query_id": "<type>-<doc_id>", "text", "query_type", "source_doc_id"}``.
+Output records: ``{"query_id": "<type>-<doc_id>", "text", "query_type", "source_doc_id"}``; with
+``samples_per_passage`` k > 1, a passage's first sample keeps that id and its sample ``j`` (2 to k) is
+``<type>-<doc_id>-<j>`` (as the ``sentences`` type numbers its spans); ids that would collide (a doc id that
+already ends in ``-<j>``) raise an error rather than shadow each other.
 """
 
 from __future__ import annotations
@@ -99,6 +107,16 @@ class GenerateConfig:
     batch_size: int = 32
     max_copy_run: int = 8
     seed: int = 42
+    # Independent samples drawn per passage from one prefill of its prompt (needs temperature > 0); ids
+    # <type>-<doc_id> for the first, <type>-<doc_id>-<j> (j = 2..k) for the others. Types cut from the passages
+    # (kind extract) ignore it (they have their own per_passage).
+    samples_per_passage: int = 1
+
+    def __post_init__(self) -> None:
+        if self.samples_per_passage < 1:
+            raise ValueError(f"samples_per_passage must be >= 1, got {self.samples_per_passage}")
+        if self.samples_per_passage > 1 and self.temperature <= 0:
+            raise ValueError("samples_per_passage > 1 needs temperature > 0 (greedy decoding repeats one output)")
 
     def sampling(self, qtype: QueryType) -> SamplingConfig:
         return SamplingConfig(
@@ -108,6 +126,7 @@ class GenerateConfig:
             stop_items=qtype.max_items or 0,
             stop_words=qtype.max_words or 0,
             stop_sentence=qtype.first_sentence,
+            samples=self.samples_per_passage,
         )
 
 
@@ -143,8 +162,9 @@ def select_passages(docs: Sequence[Doc], n: int, seed: int) -> list[Doc]:
     return ordered
 
 
-def query_id(query_type: str, doc_id: str) -> str:
-    return f"{query_type}-{doc_id}"
+def query_id(query_type: str, doc_id: str, sample: int = 1) -> str:
+    """``<type>-<doc_id>`` for a passage's first sample, ``<type>-<doc_id>-<sample>`` for the others (1-based)."""
+    return f"{query_type}-{doc_id}" if sample == 1 else f"{query_type}-{doc_id}-{sample}"
 
 
 def plan_batches(prompts: Sequence[Prompt], batch_size: int) -> list[list[Prompt]]:
@@ -164,7 +184,7 @@ class Checkpoint:
 
     def __init__(self, path: Path | None):
         self.path = path
-        self.done: dict[str, list[Completion]] = {}
+        self.done: dict[str, list[Completion]] = {}  # key -> the batch's completions, samples prompt-major
         if path is not None and path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
@@ -183,12 +203,15 @@ class Checkpoint:
 
 
 def batch_key(config: GenerateConfig, sampling: SamplingConfig, seed: int, batch: Sequence[Prompt]) -> str:
+    settings = asdict(sampling)
+    if settings["samples"] == 1:
+        del settings["samples"]  # the key of a one-sample batch is the one it had before samples existed
     payload = {
         "model": config.model,
         "backend": config.backend,
         "device": config.device,
         "dtype": config.dtype,
-        "sampling": asdict(sampling),
+        "sampling": settings,
         "seed": seed,
         "prompts": [[p.doc_id, list(p.input_ids)] for p in batch],
     }
@@ -202,11 +225,12 @@ def generate_completions(
     checkpoint: Checkpoint,
     progress: bool = True,
     shard: Shard = WHOLE,
-) -> dict[str, Completion]:
+) -> dict[str, list[Completion]]:
     """Run (or reuse from the checkpoint) every batch of ``shard`` (a contiguous range of the batches planned
-    from all ``prompts``); return doc_id -> completion."""
-    out: dict[str, Completion] = {}
+    from all ``prompts``); return doc_id -> its ``samples_per_passage`` completions."""
+    out: dict[str, list[Completion]] = {}
     sampling = config.sampling(load_type(config.query_type))
+    k = sampling.samples
     planned = plan_batches(prompts, config.batch_size)
     batches = shard.take(planned)
     warm = getattr(backend, "warm", None)
@@ -223,10 +247,15 @@ def generate_completions(
         seed = batch_seed(config.seed, config.query_type, batch)
         key = batch_key(config, sampling, seed, batch)
         completions = checkpoint.done.get(key)
-        if completions is None or len(completions) != len(batch):
+        if completions is None or len(completions) != len(batch) * k:
             completions = backend.generate(batch, sampling, seed)
+            if len(completions) != len(batch) * k:
+                raise RuntimeError(
+                    f"backend {backend.name!r} returned {len(completions)} completions for "
+                    f"{len(batch)} prompts x {k} samples"
+                )
             checkpoint.add(key, completions)
-        out.update({p.doc_id: c for p, c in zip(batch, completions, strict=True)})
+        out.update({p.doc_id: completions[i * k : (i + 1) * k] for i, p in enumerate(batch)})
         bar.update(len(batch))
     bar.close()
     return out
@@ -235,32 +264,40 @@ def generate_completions(
 def clean_all(
     qtype: QueryType,
     prompts: Sequence[Prompt],
-    completions: dict[str, Completion],
+    completions: dict[str, Completion] | dict[str, list[Completion]],
     config: CleanConfig,
     domain: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per prompt in doc-id order: raw and cleaned text and ``status`` (``kept`` or a drop reason).
-    ``domain``: the pool's vocabulary (:func:`~listdistill.generate.clean.vocabulary`)."""
+    """One row per completion, prompts in doc-id order and each prompt's samples in order: raw and cleaned
+    text and ``status`` (``kept`` or a drop reason). ``completions``: doc_id -> one completion or a list of
+    samples. ``domain``: the pool's vocabulary (:func:`~listdistill.generate.clean.vocabulary`). Raises
+    ValueError if two rows would get the same query id."""
     seen: set[str] = set()
     rows = []
     for p in sorted(prompts, key=lambda p: _natural(p.doc_id)):
-        comp = completions[p.doc_id]
-        text, complete = clean_generation(comp.text, qtype, config.max_words, comp.finished)
+        samples = completions[p.doc_id]
         shown = prompt_texts(qtype, p.example_ids)
-        if qtype.max_items and domain is not None:
-            text = drop_foreign_items(text, shown, domain, qtype.max_items)
-        list_type = bool(qtype.max_items)
-        reason = drop_reason(text, complete, words(p.passage), shown, seen, config, list_type, domain)
-        rows.append(
-            {
-                "query_id": query_id(qtype.name, p.doc_id),
-                "source_doc_id": p.doc_id,
-                "status": reason or "kept",
-                "text": text,
-                "raw": comp.text,
-                "finished": comp.finished,
-            }
-        )
+        passage_words = words(p.passage)
+        for j, comp in enumerate([samples] if isinstance(samples, Completion) else samples, start=1):
+            text, complete = clean_generation(comp.text, qtype, config.max_words, comp.finished)
+            if qtype.max_items and domain is not None:
+                text = drop_foreign_items(text, shown, domain, qtype.max_items)
+            list_type = bool(qtype.max_items)
+            reason = drop_reason(text, complete, passage_words, shown, seen, config, list_type, domain)
+            rows.append(
+                {
+                    "query_id": query_id(qtype.name, p.doc_id, j),
+                    "source_doc_id": p.doc_id,
+                    "status": reason or "kept",
+                    "text": text,
+                    "raw": comp.text,
+                    "finished": comp.finished,
+                }
+            )
+    ids = Counter(r["query_id"] for r in rows)
+    clashes = sorted(q for q, n in ids.items() if n > 1)
+    if clashes:
+        raise ValueError(f"query ids clash (a doc id ending in -<number> meets a sample number): {clashes[:5]}")
     return rows
 
 
@@ -312,7 +349,7 @@ def _finish(
     config: GenerateConfig,
     plan: _Plan,
     prompts: Sequence[Prompt],
-    completions: dict[str, Completion],
+    completions: dict[str, list[Completion]],
     checkpoint: Path | None,
 ) -> GenerateResult:
     """Clean every completion and summarise (the whole sample at once: duplicates are found across it)."""
@@ -376,7 +413,8 @@ def generate_part(
 ) -> int:
     """Generate the batches of ``shard`` and write their completions to ``<folder>/completions.jsonl`` (one
     record per passage, in batch order: ``doc_id``, the shown ``passage``, ``example_ids``, the raw ``text``
-    and ``finished``). Its checkpoint is ``<checkpoint_dir>/<type>.<i>-of-<N>.jsonl``, removed once the part
+    and ``finished`` of its first sample and, with ``samples_per_passage`` > 1 only, ``more_samples``: the
+    others' ``[text, finished]``). Its checkpoint is ``<checkpoint_dir>/<type>.<i>-of-<N>.jsonl``, removed once the part
     is written. Returns the number of batches of the whole run (the shards' work units)."""
     plan = _plan(config, pool)
     if plan.qtype.kind == "extract":
@@ -386,19 +424,21 @@ def generate_part(
     completions = generate_completions(config, backend, prompts, Checkpoint(ckpt_path), progress, shard)
     batches = plan_batches(prompts, config.batch_size)
     own = [p for batch in shard.take(batches) for p in batch]
-    write_jsonl(
-        Path(folder) / PART_FILE,
-        (
-            {
-                "doc_id": p.doc_id,
-                "passage": p.passage,
-                "example_ids": list(p.example_ids),
-                "text": completions[p.doc_id].text,
-                "finished": completions[p.doc_id].finished,
-            }
-            for p in own
-        ),
-    )
+
+    def record(p: Prompt) -> dict[str, Any]:
+        first, *more = completions[p.doc_id]
+        rec: dict[str, Any] = {
+            "doc_id": p.doc_id,
+            "passage": p.passage,
+            "example_ids": list(p.example_ids),
+            "text": first.text,
+            "finished": first.finished,
+        }
+        if config.samples_per_passage > 1:
+            rec["more_samples"] = [[c.text, c.finished] for c in more]
+        return rec
+
+    write_jsonl(Path(folder) / PART_FILE, (record(p) for p in own))
     if ckpt_path is not None:
         ckpt_path.unlink(missing_ok=True)
     return len(batches)
@@ -410,15 +450,21 @@ def merge_parts(config: GenerateConfig, pool: str | Path, folders: Sequence[str 
     part; otherwise :class:`~listdistill.shard.ShardError` names the passages."""
     plan = _plan(config, pool)
     prompts: dict[str, Prompt] = {}
-    completions: dict[str, Completion] = {}
+    completions: dict[str, list[Completion]] = {}
     for folder in folders:
         path = Path(folder) / PART_FILE
         for o in iter_jsonl(path, ("doc_id", "passage", "example_ids", "text", "finished")):
             doc_id = str(o["doc_id"])
             if doc_id in prompts:
                 raise ShardError(f"{path}: passage {doc_id!r} is in another part too")
+            more = [Completion(t, bool(f)) for t, f in o.get("more_samples", [])]
+            if 1 + len(more) != config.samples_per_passage:
+                raise ShardError(
+                    f"{path}: passage {doc_id!r} has {1 + len(more)} samples, the settings ask for "
+                    f"{config.samples_per_passage}"
+                )
             prompts[doc_id] = Prompt(doc_id, o["passage"], tuple(o["example_ids"]), (), ())
-            completions[doc_id] = Completion(o["text"], bool(o["finished"]))
+            completions[doc_id] = [Completion(o["text"], bool(o["finished"])), *more]
     expected = {d.doc_id for d in plan.docs}
     missing, extra = sorted(expected - set(prompts)), sorted(set(prompts) - expected)
     if missing or extra:

@@ -1,8 +1,15 @@
 """Generation backends: ``transformers`` (default, CPU or GPU), ``ctranslate2`` (CPU, int8) and ``vllm``
 (optional, GPU).
 
-All take the same :class:`~listdistill.generate.prompts.Prompt` token ids and return one
-:class:`Completion` per prompt, so outputs have the same format whichever runs.
+All take the same :class:`~listdistill.generate.prompts.Prompt` token ids and return
+``sampling.samples`` :class:`Completion` per prompt (prompt-major: prompt ``i``'s samples are items
+``i * samples`` to ``i * samples + samples - 1``), so outputs have the same format whichever runs.
+
+Several samples per prompt (``samples > 1``, sampling only) are independent draws that share one prefill of
+the prompt: ``transformers`` prefills each row once and repeats its cache rows before the first token is drawn;
+``ctranslate2`` passes ``num_hypotheses`` to ``generate_batch`` (with ``beam_size=1`` its greedy/sampling
+search repeats the decoder state, already prefilled with the prompt, once per hypothesis, and returns the
+hypotheses sorted by score); ``vllm`` sets ``SamplingParams(n=...)``.
 
 ``transformers``: batched generation with left padding. Each distinct few-shot prefix is prefilled once
 (batch 1) and its per-layer keys and values are kept; a batch's cache is stitched from its rows' prefixes,
@@ -64,6 +71,13 @@ class SamplingConfig:
     stop_items: int = 0  # list types: stop once the first line holds this many distinct complete items (0: off)
     stop_words: int = 0  # types with a word cap: stop once the first line is well past it (0: off)
     stop_sentence: bool = False  # sentence types: stop once the first sentence is complete
+    samples: int = 1  # independent completions per prompt, sharing its prefill (> 1 needs temperature > 0)
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError(f"samples must be >= 1, got {self.samples}")
+        if self.samples > 1 and self.temperature <= 0:
+            raise ValueError("several samples per prompt need sampling (temperature > 0); greedy repeats one output")
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,9 @@ class Backend(Protocol):
     name: str
     tokenizer: Any
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig, seed: int) -> list[Completion]: ...
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig, seed: int) -> list[Completion]:
+        """``sampling.samples`` completions per prompt, prompt-major."""
+        ...
 
 
 def resolve_device(device: str) -> str:
@@ -264,11 +280,15 @@ class TransformersBackend(_DecodesCompletions):
         self, ids: Any, mask: Any, cache: Any, n_cached: int, sampling: SamplingConfig, seed: int
     ) -> list[list[int]]:
         """Prefill ``ids[:, n_cached:]`` on top of ``cache``, then sample token by token. A row leaves the batch
-        (and the cache) as soon as it is finished, so short answers do not pay for long ones."""
+        (and the cache) as soon as it is finished, so short answers do not pay for long ones. With
+        ``sampling.samples`` k > 1, each row is prefilled once and then repeated k times (cache, mask, positions
+        and the prefill's logits) before the first token is drawn: k independent samples per prompt, returned
+        prompt-major."""
         torch = self._torch
+        k = sampling.samples
         generator = torch.Generator(device=self.device).manual_seed(seed)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T): positions follow the mask, pads excluded
-        rows = list(range(ids.shape[0]))  # batch row -> prompt index, for the rows still generating
+        rows = list(range(ids.shape[0] * k))  # batch row -> output index (prompt i * k + sample), rows still going
         out: list[list[int]] = [[] for _ in rows]
         step_ids, step_pos = ids[:, n_cached:], positions[:, n_cached:]
         with torch.inference_mode():
@@ -276,6 +296,10 @@ class TransformersBackend(_DecodesCompletions):
                 logits = self.model(
                     input_ids=step_ids, attention_mask=mask, position_ids=step_pos, cache=cache, logits_to_keep=1
                 ).logits[:, -1, :]  # (b, V)
+                if step == 0 and k > 1:  # one prefill per prompt, then k rows per prompt
+                    logits = logits.repeat_interleave(k, dim=0)  # (B * k, V)
+                    cache.batch_repeat_interleave(k)
+                    mask, step_pos = mask.repeat_interleave(k, dim=0), step_pos.repeat_interleave(k, dim=0)
                 token = _sample(logits.float(), sampling, generator)  # (b,)
                 done = []
                 for i, tok in enumerate(token.tolist()):
@@ -458,9 +482,12 @@ class CTranslate2Backend(_DecodesCompletions):
         prefix_groups: bool = True,
         quantization: str = CT2_QUANTIZATION,
         length_spread: int | None = CT2_LENGTH_SPREAD,
+        sampling_topk: int = 0,
     ):
         """``threads``: CTranslate2's intra-op threads (0: torch's thread count, which follows
-        ``OMP_NUM_THREADS``). ``dtype``: activations (auto: float32 on CPU, float16 on a GPU)."""
+        ``OMP_NUM_THREADS``). ``dtype``: activations (auto: float32 on CPU, float16 on a GPU).
+        ``sampling_topk``: when sampling, draw from the ``sampling_topk`` most likely tokens before top-p
+        (0: the whole vocabulary, as the transformers backend does)."""
         import ctranslate2
         import torch
 
@@ -484,6 +511,7 @@ class CTranslate2Backend(_DecodesCompletions):
         self.generator = ctranslate2.Generator(str(self.path), **self._generator_args)
         self.prefix_groups = prefix_groups
         self.length_spread = length_spread
+        self.sampling_topk = sampling_topk
         self.eos_ids = eos_token_ids(resolved.location, self.tokenizer)
         self.end_ids = sorted(set(self.eos_ids) | set(newline_token_ids(self.tokenizer)))
         self._ct2 = ctranslate2
@@ -512,18 +540,23 @@ class CTranslate2Backend(_DecodesCompletions):
             # of earlier batches.
             self._ct2.set_random_seed(seed)
             generator = self._ct2.Generator(str(self.path), **self._generator_args)
-        out: list[Completion | None] = [None] * len(prompts)
+        k = sampling.samples
+        out: list[Completion | None] = [None] * (len(prompts) * k)
         for prefix, rows in groups.items():
             inputs = {i: prompts[i].suffix_ids if prefix else prompts[i].input_ids for i in rows}
             for part in _length_runs(sorted(rows, key=lambda i: len(inputs[i])), inputs, self.length_spread):
                 new = self._run(generator, [inputs[i] for i in part], prefix, sampling)
-                for i, new_ids in zip(part, new, strict=True):
-                    out[i] = self._completion(new_ids)
+                for i, samples in zip(part, new, strict=True):
+                    for j, new_ids in enumerate(samples):
+                        out[i * k + j] = self._completion(new_ids)
         return [c for c in out if c is not None]
 
     def _run(
         self, generator: Any, inputs: Sequence[Sequence[int]], prefix: tuple[int, ...], sampling: SamplingConfig
-    ) -> list[list[int]]:
+    ) -> list[list[list[int]]]:
+        """Each input's ``sampling.samples`` generated id lists (CTranslate2 returns several hypotheses of one
+        input sorted by score)."""
+        k = sampling.samples
         kwargs: dict[str, Any] = {
             "max_length": sampling.max_new_tokens,
             "include_prompt_in_result": False,
@@ -531,19 +564,29 @@ class CTranslate2Backend(_DecodesCompletions):
             "return_end_token": True,
         }
         if sampling.temperature > 0:
-            kwargs.update(sampling_topk=0, sampling_topp=sampling.top_p, sampling_temperature=sampling.temperature)
+            kwargs.update(
+                sampling_topk=self.sampling_topk,
+                sampling_topp=sampling.top_p,
+                sampling_temperature=sampling.temperature,
+            )
+        if k > 1:
+            kwargs.update(num_hypotheses=k, beam_size=1)  # the prompt is prefilled once, then its state repeated
         if prefix:
             kwargs.update(static_prompt=self._tokens(prefix), cache_static_prompt=True)
         if sampling.stop_items or sampling.stop_sentence or sampling.stop_words:
-            generated: list[list[int]] = [[] for _ in inputs]
+            generated: list[list[int]] = [[] for _ in range(len(inputs) * k)]
 
             def early_stop(step: Any) -> bool:
-                generated[step.batch_id].append(step.token_id)
-                return _done(self._text(generated[step.batch_id]), sampling)
+                row = generated[step.batch_id * k + step.hypothesis_id]
+                row.append(step.token_id)
+                return _done(self._text(row), sampling)
 
             kwargs["callback"] = early_stop
         results = generator.generate_batch([self._tokens(ids) for ids in inputs], **kwargs)
-        return [list(r.sequences_ids[0]) for r in results]
+        out = [[list(ids) for ids in r.sequences_ids] for r in results]
+        if any(len(samples) != k for samples in out):
+            raise RuntimeError(f"ctranslate2 returned {[len(s) for s in out]} hypotheses per input, expected {k}")
+        return out
 
 
 class VLLMBackend:
@@ -584,6 +627,7 @@ class VLLMBackend:
                 temperature=sampling.temperature,
                 top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
                 max_tokens=sampling.max_new_tokens,
+                n=sampling.samples,
                 seed=seed + i,
             )
             for i in range(len(prompts))
@@ -592,6 +636,7 @@ class VLLMBackend:
         outputs = self.llm.generate(inputs, params, use_tqdm=False)
         completions = []
         for out in outputs:
-            best = out.outputs[0]
-            completions.append(Completion(best.text, best.finish_reason == "stop" or _first_line_done(best.text)))
+            for sample in out.outputs:
+                done = sample.finish_reason == "stop" or _first_line_done(sample.text)
+                completions.append(Completion(sample.text, done))
         return completions
