@@ -11,7 +11,7 @@ same model, the same stopping rule (end of turn or end of the first line) and th
 * ``ct2-whole``: the ctranslate2 backend with each batch in one call and whole prompts (no prefix reuse);
 * ``ct2-k<N>`` (e.g. ``ct2-k4``): the ctranslate2 backend as the stage runs it with ``samples_per_passage=N``:
   N independent samples per passage from one prefill of its prompt (needs ``--temperature`` > 0);
-  ``ct2-k<N>-top<K>``: the same, sampling from the K most likely tokens before top-p (backend ``sampling_topk``);
+  ``ct2-k<N>-top<K>``: the same, sampling from the K most likely tokens before top-p (``top_k=K``);
   ``...-b<B>`` (e.g. ``ct2-k4-b64``, ``ct2-k4-top50-b64``): with batch size B instead of ``--batch-size``.
 
 Greedy decoding by default, so every method does the same work and the outputs can be compared (``agree``:
@@ -107,9 +107,9 @@ def stage_run(
 
 
 def ct2_run(
-    backend: CTranslate2Backend, prompts: list[Prompt], config: GenerateConfig, groups: bool, topk: int = 0
+    backend: CTranslate2Backend, prompts: list[Prompt], config: GenerateConfig, groups: bool
 ) -> list[list[Completion]]:
-    backend.prefix_groups, backend.sampling_topk = groups, topk
+    backend.prefix_groups = groups
     done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
     return [done[p.doc_id] for p in prompts]
 
@@ -256,9 +256,10 @@ def main(
     for name in chosen:
         if match := SAMPLED.match(name):
             sampled = replace(config, samples_per_passage=int(match.group(1)))  # raises at temperature 0
-            sampled = replace(sampled, batch_size=int(match.group(3) or config.batch_size))
-            topk = int(match.group(2) or 0)
-            runners[name] = lambda c=sampled, t=topk: ct2_run(ct2, prompts, c, groups=True, topk=t)
+            sampled = replace(
+                sampled, top_k=int(match.group(2) or 0), batch_size=int(match.group(3) or config.batch_size)
+            )
+            runners[name] = lambda c=sampled: ct2_run(ct2, prompts, c, groups=True)
     results: dict[str, dict[str, float]] = {}
     outputs: dict[str, list[list[Completion]]] = {}
     for name in chosen:

@@ -265,6 +265,17 @@ def test_samples_need_sampling():
         GenerateConfig("questions", temperature=0.0, samples_per_passage=2)
     with pytest.raises(ValueError, match=">= 1"):
         GenerateConfig("questions", samples_per_passage=0)
+    with pytest.raises(ValueError, match="top_k"):
+        GenerateConfig("questions", top_k=-1)
+
+
+def test_top_k_one_is_greedy(backend, ct2):
+    """Sampling from the single most likely token is greedy decoding, in both CPU backends."""
+    for b in (backend, ct2):
+        prompts = _prompts(b, 3)
+        greedy = b.generate(prompts, SamplingConfig(max_new_tokens=10, temperature=0.0), seed=0)
+        top1 = b.generate(prompts, SamplingConfig(max_new_tokens=10, temperature=1.0, top_k=1), seed=5)
+        assert [c.text for c in top1] == [c.text for c in greedy]
 
 
 def test_batch_key_of_one_sample_is_unchanged():
@@ -278,7 +289,7 @@ def test_batch_key_of_one_sample_is_unchanged():
     config = GenerateConfig("questions")
     sampling = config.sampling(load_type("questions"))
     batch = [Prompt("7", "text", (0, 1), (1, 2), (3,))]
-    old = {k: v for k, v in asdict(sampling).items() if k != "samples"}
+    old = {k: v for k, v in asdict(sampling).items() if k not in ("samples", "top_k")}
     payload = {"model": config.model, "backend": config.backend, "device": config.device, "dtype": config.dtype}
     payload |= {"sampling": old, "seed": 5, "prompts": [["7", [1, 2, 3]]]}
     assert (

@@ -111,8 +111,12 @@ class GenerateConfig:
     # <type>-<doc_id> for the first, <type>-<doc_id>-<j> (j = 2..k) for the others. Types cut from the passages
     # (kind extract) ignore it (they have their own per_passage).
     samples_per_passage: int = 1
+    # Sampling from the top_k most likely tokens only, then top-p among them (0: off, the whole vocabulary).
+    top_k: int = 0
 
     def __post_init__(self) -> None:
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0: off), got {self.top_k}")
         if self.samples_per_passage < 1:
             raise ValueError(f"samples_per_passage must be >= 1, got {self.samples_per_passage}")
         if self.samples_per_passage > 1 and self.temperature <= 0:
@@ -127,6 +131,7 @@ class GenerateConfig:
             stop_words=qtype.max_words or 0,
             stop_sentence=qtype.first_sentence,
             samples=self.samples_per_passage,
+            top_k=self.top_k,
         )
 
 
@@ -204,8 +209,9 @@ class Checkpoint:
 
 def batch_key(config: GenerateConfig, sampling: SamplingConfig, seed: int, batch: Sequence[Prompt]) -> str:
     settings = asdict(sampling)
-    if settings["samples"] == 1:
-        del settings["samples"]  # the key of a one-sample batch is the one it had before samples existed
+    for name, off in (("samples", 1), ("top_k", 0)):
+        if settings[name] == off:
+            del settings[name]  # the key a batch had before these settings existed, so old checkpoints resume
     payload = {
         "model": config.model,
         "backend": config.backend,

@@ -38,7 +38,9 @@ call's inputs at once only up to the shortest one), each run generated with its 
 (``prefix_groups=False``), was 2.9x slower (``bench/bench_generate.py --methods ct2-whole``). Outputs are
 close to, not identical with, the float32 ``transformers`` backend's (int8 weights). Sampling: temperature
 then top-p from CTranslate2's sampler, seeded per batch (a fresh generator per batch: CTranslate2 seeds a
-worker thread's sampler only once).
+worker thread's sampler only once). With ``top_k`` 0 CTranslate2's top-p sorts the whole vocabulary (49k tokens
+for SmolLM2) for every row at every step; ``top_k=50`` cut a sampled run's CPU time by 30% at the same kept,
+round-trip and teacher rates (``bench/results/bench_generate.md``).
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ class SamplingConfig:
     stop_words: int = 0  # types with a word cap: stop once the first line is well past it (0: off)
     stop_sentence: bool = False  # sentence types: stop once the first sentence is complete
     samples: int = 1  # independent completions per prompt, sharing its prefill (> 1 needs temperature > 0)
+    top_k: int = 0  # sampling: only the top_k most likely tokens, then top-p among them (0: off)
 
     def __post_init__(self) -> None:
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0: off), got {self.top_k}")
         if self.samples < 1:
             raise ValueError(f"samples must be >= 1, got {self.samples}")
         if self.samples > 1 and self.temperature <= 0:
@@ -318,11 +323,15 @@ class TransformersBackend(_DecodesCompletions):
 
 
 def _sample(logits: Any, sampling: SamplingConfig, generator: Any) -> Any:
-    """Next token per row (b,) from logits (b, V): greedy at temperature 0, else temperature then top-p."""
+    """Next token per row (b,) from logits (b, V): greedy at temperature 0, else temperature, top-k (if set),
+    then top-p."""
     import torch
 
     if sampling.temperature <= 0:
         return logits.argmax(-1)
+    if 0 < sampling.top_k < logits.shape[-1]:
+        kth = logits.topk(sampling.top_k, dim=-1).values[:, -1:]  # (b, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits / sampling.temperature, dim=-1)  # (b, V)
     if sampling.top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)  # (b, V)
@@ -482,12 +491,9 @@ class CTranslate2Backend(_DecodesCompletions):
         prefix_groups: bool = True,
         quantization: str = CT2_QUANTIZATION,
         length_spread: int | None = CT2_LENGTH_SPREAD,
-        sampling_topk: int = 0,
     ):
         """``threads``: CTranslate2's intra-op threads (0: torch's thread count, which follows
-        ``OMP_NUM_THREADS``). ``dtype``: activations (auto: float32 on CPU, float16 on a GPU).
-        ``sampling_topk``: when sampling, draw from the ``sampling_topk`` most likely tokens before top-p
-        (0: the whole vocabulary, as the transformers backend does)."""
+        ``OMP_NUM_THREADS``). ``dtype``: activations (auto: float32 on CPU, float16 on a GPU)."""
         import ctranslate2
         import torch
 
@@ -511,7 +517,6 @@ class CTranslate2Backend(_DecodesCompletions):
         self.generator = ctranslate2.Generator(str(self.path), **self._generator_args)
         self.prefix_groups = prefix_groups
         self.length_spread = length_spread
-        self.sampling_topk = sampling_topk
         self.eos_ids = eos_token_ids(resolved.location, self.tokenizer)
         self.end_ids = sorted(set(self.eos_ids) | set(newline_token_ids(self.tokenizer)))
         self._ct2 = ctranslate2
@@ -565,7 +570,7 @@ class CTranslate2Backend(_DecodesCompletions):
         }
         if sampling.temperature > 0:
             kwargs.update(
-                sampling_topk=self.sampling_topk,
+                sampling_topk=sampling.top_k,  # 0: the whole vocabulary (CTranslate2 then sorts all of it per step)
                 sampling_topp=sampling.top_p,
                 sampling_temperature=sampling.temperature,
             )
@@ -626,6 +631,7 @@ class VLLMBackend:
             SamplingParams(
                 temperature=sampling.temperature,
                 top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
+                top_k=sampling.top_k if sampling.top_k > 0 else -1,
                 max_tokens=sampling.max_new_tokens,
                 n=sampling.samples,
                 seed=seed + i,
