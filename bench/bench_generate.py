@@ -245,6 +245,10 @@ def main(
     prompts = [builder.build(d) for d in docs]
     if tf is not None:
         plain_loop(tf, prompts[:1], config)  # warm-up (first-call allocations)
+    if ct2 is not None:  # warm-up: CTranslate2's first calls are slower too. Sampled, so that it runs on a fresh
+        # generator and leaves no few-shot prefix state cached for a greedy method to reuse.
+        warm = replace(config, temperature=config.temperature or 0.7)
+        generate_completions(warm, ct2, prompts[:2], Checkpoint(None), progress=False)
 
     runners: dict[str, Callable[[], list[list[Completion]]]] = {
         "plain": lambda: [[c] for c in plain_loop(tf, prompts, config)],

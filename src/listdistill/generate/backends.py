@@ -39,7 +39,7 @@ call's inputs at once only up to the shortest one), each run generated with its 
 close to, not identical with, the float32 ``transformers`` backend's (int8 weights). Sampling: temperature
 then top-p from CTranslate2's sampler, seeded per batch (a fresh generator per batch: CTranslate2 seeds a
 worker thread's sampler only once). With ``top_k`` 0 CTranslate2's top-p sorts the whole vocabulary (49k tokens
-for SmolLM2) for every row at every step; ``top_k=50`` cut a sampled run's CPU time by 30% at the same kept,
+for SmolLM2) for every row at every step; ``top_k=50`` cut a sampled run's CPU time by 20-30% at the same kept,
 round-trip and teacher rates (``bench/results/bench_generate.md``).
 """
 
