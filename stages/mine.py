@@ -13,7 +13,6 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
-from listdistill.data.checks import query_line
 from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
 from listdistill.io import FormatError, read_docs, read_qrels, write_json, write_jsonl, write_run
@@ -27,6 +26,7 @@ from listdistill.mine import (
     read_generated,
     write_part,
 )
+from listdistill.records import query_line
 from listdistill.shard import Shard, units
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run
 

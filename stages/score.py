@@ -15,10 +15,10 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
-from listdistill.data.checks import query_line
 from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
 from listdistill.io import FormatError, read_docs, write_json, write_jsonl
+from listdistill.records import query_line
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
 from listdistill.teachers import TeacherResources, build_teacher

@@ -82,6 +82,9 @@ class GenerateSection:
     max_new_tokens: int = _p(32, "tokens generated per query", lo=1)
     temperature: float = _p(0.7, "sampling temperature; 0 = greedy", lo=0)
     top_p: float = _p(0.9, "nucleus sampling mass", lo=0, hi=1, lo_open=True)
+    top_k: int = _p(0, "sample among the k most likely tokens, then top_p among them; 0 = off", lo=0)
+    samples_per_passage: int = _p(1, "independent queries drawn per passage from one prefill (needs temperature > 0)",
+                                  lo=1)  # fmt: skip
     passage_max_tokens: int = _p(128, "passage truncation in generator tokens; 0 = none", lo=0)
     batch_size: int = _p(32, "prompts per batch", lo=1)
     max_copy_run: int = _p(8, "drop an output sharing this many consecutive words with its passage", lo=1)
@@ -430,6 +433,8 @@ def check(p: Params) -> list[str]:
         problems.append(f"score.norm_low ({p.score.norm_low:g}) must be below score.norm_high ({p.score.norm_high:g})")
     if p.mine.round_trip_depth > p.mine.k:
         problems.append(f"mine.round_trip_depth ({p.mine.round_trip_depth}) must be <= mine.k ({p.mine.k})")
+    if p.generate.samples_per_passage > 1 and p.generate.temperature == 0:
+        problems.append("generate.samples_per_passage > 1 needs generate.temperature > 0 (greedy repeats one query)")
     if p.train.list_length > p.score.depth:
         problems.append(f"train.list_length ({p.train.list_length}) must be <= score.depth ({p.score.depth})")
     try:

@@ -21,9 +21,10 @@ OpenMP threads depends on their timing (set ``OMP_NUM_THREADS=1`` for bit-identi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,8 +226,26 @@ def search(
     configure_search(index, nprobe, ef_search)
     run: Run = {}
     k = min(k, index.ntotal)
-    for s in tqdm(range(0, len(query_ids), chunk), desc="faiss search", disable=len(query_ids) <= chunk):
-        scores, idx = index.search(_rows(query_emb, slice(s, s + chunk)), k)  # (chunk, k) each
-        for qid, row_s, row_i in zip(query_ids[s : s + chunk], scores, idx, strict=True):
-            run[qid] = {doc_ids[i]: float(sc) for sc, i in zip(row_s, row_i, strict=True) if i >= 0}
+    with _exact_threads(index):
+        for s in tqdm(range(0, len(query_ids), chunk), desc="faiss search", disable=len(query_ids) <= chunk):
+            scores, idx = index.search(_rows(query_emb, slice(s, s + chunk)), k)  # (chunk, k) each
+            for qid, row_s, row_i in zip(query_ids[s : s + chunk], scores, idx, strict=True):
+                run[qid] = {doc_ids[i]: float(sc) for sc, i in zip(row_s, row_i, strict=True) if i >= 0}
     return run
+
+
+@contextlib.contextmanager
+def _exact_threads(index: faiss.Index) -> Iterator[None]:
+    """Exhaustive (Flat) search on one thread: its scores come from a blocked matrix product whose last float bits,
+    and so the order of near-equal passages (Cranfield's duplicates), depend on the number of OpenMP threads;
+    one thread makes a run the same whatever ``OMP_NUM_THREADS`` is. Approximate indexes search each query on
+    one thread anyway."""
+    if not isinstance(faiss.downcast_index(index), faiss.IndexFlat):
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)

@@ -517,3 +517,38 @@ def read_manifest(path: str | Path) -> ShardManifest:
 
 def write_manifest(path: str | Path, manifest: ShardManifest) -> None:
     write_json(path, manifest.to_json())
+
+
+# -- where a record is, for error messages ------------------------------------------------------------------------
+def line_of(path: str, *tokens: str) -> str:
+    """``path:line`` of the first line holding all ``tokens`` as fields, or ``path`` when not a local file."""
+    p = Path(path)
+    if p.is_file():
+        with p.open(encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, start=1):
+                fields = line.split()
+                if all(t in fields for t in tokens):
+                    return f"{path}:{lineno}"
+    return path
+
+
+def query_line(path: str, query_id: str, nth: int = 1) -> str:
+    """``path:line`` of a record's ``nth`` occurrence (a JSONL ``_id``/``query_id``/``doc_id``, else the first line
+    holding the id as a field)."""
+    p = Path(path)
+    if p.suffix == ".jsonl" and p.is_file():
+        seen = 0
+        with p.open(encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, start=1):
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if not isinstance(obj, dict):
+                    continue
+                rid = obj.get("_id", obj.get("query_id", obj.get("doc_id")))
+                seen += str(rid) == query_id
+                if seen == nth:
+                    return f"{path}:{lineno}"
+        return path
+    return line_of(path, query_id)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from listdistill.io import Doc, FormatError, Qrels, Query
+from listdistill.records import line_of, query_line
 
 
 @dataclass(frozen=True)
@@ -94,40 +95,6 @@ def record_text(obj: dict[str, Any], key: str, where: str, required: bool = True
     if not isinstance(value, str):
         raise FormatError(f"{where}: {key!r} must be a string, got {json.dumps(value)}")
     return value
-
-
-def line_of(path: str, *tokens: str) -> str:
-    """``path:line`` of the first line holding all ``tokens`` as fields, or ``path`` when not a local file."""
-    p = Path(path)
-    if p.is_file():
-        with p.open(encoding="utf-8", errors="replace") as f:
-            for lineno, line in enumerate(f, start=1):
-                fields = line.split()
-                if all(t in fields for t in tokens):
-                    return f"{path}:{lineno}"
-    return path
-
-
-def query_line(path: str, query_id: str, nth: int = 1) -> str:
-    """``path:line`` of a record's ``nth`` occurrence (a JSONL ``_id``/``query_id``/``doc_id``, else the first line
-    holding the id as a field)."""
-    p = Path(path)
-    if p.suffix == ".jsonl" and p.is_file():
-        seen = 0
-        with p.open(encoding="utf-8", errors="replace") as f:
-            for lineno, line in enumerate(f, start=1):
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if not isinstance(obj, dict):
-                    continue
-                rid = obj.get("_id", obj.get("query_id", obj.get("doc_id")))
-                seen += str(rid) == query_id
-                if seen == nth:
-                    return f"{path}:{lineno}"
-        return path
-    return line_of(path, query_id)
 
 
 def check_collection(
