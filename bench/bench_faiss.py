@@ -1,7 +1,7 @@
 """faiss index types against exact search: build time, search time per query, index size, recall@100 against
 Flat's top 100, and nDCG@10 on the test qrels, on Vaswani and on a larger synthetic corpus.
 
-    python -m stages.prepare --dataset vaswani --out /tmp/V/prepared --stats /tmp/V/prepare.json
+    python -m stages.prepare --set dataset.name=vaswani --out /tmp/V/prepared --stats /tmp/V/prepare.json
     python -m stages.index --corpus /tmp/V/prepared/corpus.jsonl --out /tmp/V/index
     OMP_NUM_THREADS=1 python bench/bench_faiss.py --prepared /tmp/V/prepared --index /tmp/V/index \
         --threads 1 --out bench/results/faiss.md

@@ -3,7 +3,8 @@
     python bench/gpu_check.py --out /tmp/gpu_check            # a CUDA machine with the project installed
 
 Runs prepare, index, generate (questions and keywords, transformers backend, bf16), mine, score, train (bf16
-autocast, list length 8) and evaluate in this process by calling the stage commands, and prints per stage: wall
+autocast, list length 8) and evaluate in this process by calling the stage commands with one params file
+(params.yaml with this run's values, written to ``<out>/params.yaml``), and prints per stage: wall
 seconds, items and items/s, and the peak CUDA memory allocated. Under ten minutes on one modern GPU; the sizes are
 options. Nothing is written into the repository.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 import click
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,6 +46,15 @@ def timed(rows: list[dict[str, Any]], stage: str, items: Callable[[], int], unit
     print(f"[gpu_check] {stage}: {seconds:.1f} s, {n} {unit}, {n / seconds:.1f}/s, peak {peak:.0f} MiB", flush=True)
 
 
+def write_params(path: Path, sets: dict[str, Any]) -> Path:
+    """The repository's params.yaml with ``sets`` (dotted keys) applied, validated, written to ``path``."""
+    from listdistill.config import as_dict, load_params
+
+    p = load_params(ROOT / "params.yaml", [f"{k}={json.dumps(v)}" for k, v in sets.items()])
+    path.write_text(yaml.safe_dump(as_dict(p), sort_keys=False))
+    return path
+
+
 def lines(path: Path) -> int:
     return sum(1 for _ in path.open()) if path.is_file() else 0
 
@@ -65,45 +76,49 @@ def main(out: Path, mirror: str, device: str, passages: int, generator: str, stu
           f" ({torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'})", flush=True)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     p, rows = out / "prepared", []
-    enc = ["--model", student, "--device", device]
-    timed(rows, "prepare", lambda: lines(p / "corpus.jsonl"), "docs", lambda: call(prepare.main, [
-        "--dataset", "cranfield", "--mirror", mirror, "--out", p, "--stats", out / "prepare.json"]))  # fmt: skip
-    timed(rows, "index (encode corpus)", lambda: lines(p / "corpus.jsonl"), "passages", lambda: call(index.main, [
-        "--corpus", p / "corpus.jsonl", *enc, "--batch-size", 256, "--out", out / "index"]))  # fmt: skip
     types = ["questions", "keywords"]
-    dtype, bf16 = ("bfloat16", "true") if device.startswith("cuda") else ("float32", "false")
+    cuda = device.startswith("cuda")
+    params = write_params(out / "params.yaml", {
+        "device": device, "dataset.mirror": mirror, "student.model": student, "student.batch_size": 256,
+        "generate.model": generator, "generate.backend": "transformers", "generate.types": types,
+        "generate.dtype": "bfloat16" if cuda else "float32", "generate.passages_per_type": passages,
+        "generate.batch_size": 64, "query_mix": types, "train.epochs": 100, "train.patience": 0,
+        "train.max_steps": train_steps, "train.batch_size": 16, "train.list_length": 8, "train.chunk_size": 64,
+        "train.bf16": cuda,
+    })  # fmt: skip
+    par = ["--params", params]
+    timed(rows, "prepare", lambda: lines(p / "corpus.jsonl"), "docs", lambda: call(prepare.main, [
+        *par, "--out", p, "--stats", out / "prepare.json"]))  # fmt: skip
+    timed(rows, "index (encode corpus)", lambda: lines(p / "corpus.jsonl"), "passages", lambda: call(index.main, [
+        *par, "--corpus", p / "corpus.jsonl", "--out", out / "index"]))  # fmt: skip
     for qtype in types:
         gen, mined, scored = out / "gen" / f"{qtype}.jsonl", out / "mined" / qtype, out / "scored" / qtype
         gen_args = [
-            "--query-type", qtype, "--pool", p / "pool.jsonl", "--model", generator, "--backend", "transformers",
-            "--device", device, "--dtype", dtype, "--passages", passages, "--batch-size", 64,
-            "--max-new-tokens", 32, "--checkpoint-dir", out / "gen-ckpt", "--out", gen,
-            "--dropped", out / "gen" / "dropped" / f"{qtype}.jsonl", "--stats", out / f"generate-{qtype}.json",
-            "--sample", out / f"{qtype}-sample.tsv",
+            *par, "--query-type", qtype, "--pool", p / "pool.jsonl", "--checkpoint-dir", out / "gen-ckpt",
+            "--out", gen, "--dropped", out / "gen" / "dropped" / f"{qtype}.jsonl",
+            "--stats", out / f"generate-{qtype}.json", "--sample", out / f"{qtype}-sample.tsv",
         ]  # fmt: skip
         mine_args = [
-            "--queries", gen, "--prepared", p, "--index", out / "index", *enc, "--batch-size", 256,
-            "--cache-dir", out / "emb-cache", "--out", mined, "--stats", out / f"mine-{qtype}.json",
+            *par, "--queries", gen, "--prepared", p, "--index", out / "index", "--cache-dir", out / "emb-cache",
+            "--out", mined, "--stats", out / f"mine-{qtype}.json",
         ]  # fmt: skip
         score_args = [
-            "--candidates", mined / "candidates.jsonl", "--corpus", p / "corpus.jsonl", "--index", out / "index",
-            *enc, "--batch-size", 256, "--out", scored, "--stats", out / f"score-{qtype}.json",
+            *par, "--candidates", mined / "candidates.jsonl", "--corpus", p / "corpus.jsonl",
+            "--index", out / "index", "--out", scored, "--stats", out / f"score-{qtype}.json",
         ]  # fmt: skip
         timed(rows, f"generate@{qtype}", lambda: passages, "passages", lambda a=gen_args: call(generate.main, a))
         timed(rows, f"mine@{qtype}", lambda g=gen: lines(g), "queries", lambda a=mine_args: call(mine.main, a))
         timed(rows, f"score@{qtype}", lambda m=mined: lines(m / "candidates.jsonl"), "queries",
               lambda a=score_args: call(score.main, a))  # fmt: skip
     train_args = [
-        "--scored", out / "scored", "--corpus", p / "corpus.jsonl", *enc, "--bf16", bf16,
-        *[a for t in types for a in ("--query-mix", t)], "--epochs", 100, "--patience", 0,
-        "--max-steps", train_steps, "--train-batch-size", 16, "--list-length", 8, "--chunk-size", 64,
+        *par, "--scored", out / "scored", "--corpus", p / "corpus.jsonl", "--index", out / "index",
         "--checkpoint-dir", out / "train-ckpt", "--out", out / "student", "--metrics", out / "train.json",
         "--curve", out / "curve.tsv", "--dev-curve", out / "dev.tsv",
     ]  # fmt: skip
-    timed(rows, f"train (bf16 {bf16})", lambda: json.loads((out / "train.json").read_text())["steps"] * 16,
+    timed(rows, f"train (bf16 {cuda})", lambda: json.loads((out / "train.json").read_text())["steps"] * 16,
           "queries", lambda: call(train.main, train_args))  # fmt: skip
     timed(rows, "evaluate", lambda: lines(p / "queries.jsonl"), "queries", lambda: call(evaluate.main, [
-        "--prepared", p, "--index", out / "index", *enc, "--student", out / "student", "--out", out / "eval",
+        *par, "--prepared", p, "--index", out / "index", "--student", out / "student", "--out", out / "eval",
         "--metrics", out / "eval.json"]))  # fmt: skip
     (out / "gpu_check.json").write_text(json.dumps(rows, indent=1) + "\n")
     print("\n| stage | seconds | items | items/s | peak CUDA MiB |\n|---|---|---|---|---|")
