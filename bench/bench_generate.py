@@ -12,7 +12,12 @@ same model, the same stopping rule (end of turn or end of the first line) and th
 * ``ct2-k<N>`` (e.g. ``ct2-k4``): the ctranslate2 backend as the stage runs it with ``samples_per_passage=N``:
   N independent samples per passage from one prefill of its prompt (needs ``--temperature`` > 0);
   ``ct2-k<N>-top<K>``: the same, sampling from the K most likely tokens before top-p (``top_k=K``);
-  ``...-b<B>`` (e.g. ``ct2-k4-b64``, ``ct2-k4-top50-b64``): with batch size B instead of ``--batch-size``.
+  ``...-b<B>`` (e.g. ``ct2-k4-b64``, ``ct2-k4-top50-b64``): with batch size B instead of ``--batch-size``;
+  ``...-q<Q>`` (ctranslate2): the model converted with quantization Q (e.g. ``-qfloat32``: no int8 at all);
+  ``...-c<C>`` (ctranslate2): run with compute type C (e.g. ``-cfloat32`` on the int8 weights: dequantised
+  weights, float32 activations and GEMM); ``...-t<T>``: sampled at temperature T instead of ``--temperature``;
+* ``stage-k<N>`` (with the same ``-top<K>``, ``-b<B>``, ``-t<T>`` suffixes): the transformers backend as the stage
+  runs it with ``samples_per_passage=N`` (``stage-k1`` is ``stage``), for quality figures from more samples.
 
 Greedy decoding by default, so every method does the same work and the outputs can be compared (``agree``:
 share of outputs identical to the plain loop's; int8 weights change a few). Wall-clock and CPU seconds are
@@ -68,8 +73,10 @@ from listdistill.generate.catalog import load_type
 from listdistill.generate.clean import CleanConfig, vocabulary
 from listdistill.generate.prompts import Prompt, PromptBuilder
 
-METHODS = ("plain", "batched", "stage", "ctranslate2", "ct2-whole", "ct2-k<N>")
-SAMPLED = re.compile(r"ct2-k(\d+)(?:-top(\d+))?(?:-b(\d+))?$")
+METHODS = ("plain", "batched", "stage", "ctranslate2", "ct2-whole", "ct2-k<N>", "stage-k<N>")
+SAMPLED = re.compile(
+    r"(ct2|stage)-k(\d+)(?:-top(\d+))?(?:-b(\d+))?(?:-q([a-z0-9_]+))?(?:-c([a-z0-9_]+))?(?:-t([0-9.]+))?$"
+)
 
 
 def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig) -> list[Completion]:
@@ -99,11 +106,11 @@ def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: Gene
 
 def stage_run(
     backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig, reuse: bool
-) -> list[Completion]:
+) -> list[list[Completion]]:
     backend.prefix_cache = reuse
     backend._prefix_kv.clear()  # count every prefix prefill in the timing
     done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
-    return [done[p.doc_id][0] for p in prompts]
+    return [done[p.doc_id] for p in prompts]
 
 
 def ct2_run(
@@ -190,6 +197,12 @@ def round_trip(
 @click.option("--passage-max-tokens", type=int, default=128)
 @click.option("--max-new-tokens", type=int, default=32)
 @click.option("--temperature", type=float, default=0.0, help="0: greedy (outputs comparable across methods).")
+@click.option(
+    "--ct2-temperature",
+    type=float,
+    default=0.0,
+    help="GenerateConfig.ctranslate2_temperature for the ctranslate2 methods (0: --temperature).",
+)
 @click.option("--max-copy-run", type=int, default=8, help="Cleaning: generate.max_copy_run.")
 @click.option("--threads", type=int, default=0, help="torch and CTranslate2 threads (0: torch's default).")
 @click.option("--seed", type=int, default=42)
@@ -208,6 +221,7 @@ def main(
     passage_max_tokens: int,
     max_new_tokens: int,
     temperature: float,
+    ct2_temperature: float,
     max_copy_run: int,
     threads: int,
     seed: int,
@@ -235,9 +249,23 @@ def main(
         max_copy_run=max_copy_run,
         seed=seed,
     )
-    tf = TransformersBackend(model, device="cpu") if {"plain", "batched", "stage"} & set(chosen) else None
-    wants_ct2 = {"ctranslate2", "ct2-whole"} & set(chosen) or any(SAMPLED.match(m) for m in chosen)
+    sampled_methods = {m: match for m in chosen if (match := SAMPLED.match(m))}
+    wants_tf = {"plain", "batched", "stage"} & set(chosen) or any(m[1] == "stage" for m in sampled_methods.values())
+    tf = TransformersBackend(model, device="cpu") if wants_tf else None
+    wants_ct2 = {"ctranslate2", "ct2-whole"} & set(chosen) or any(m[1] == "ct2" for m in sampled_methods.values())
     ct2 = CTranslate2Backend(model, device="cpu") if wants_ct2 else None
+    # ``-q<quantization>`` / ``-c<compute_type>``: a ctranslate2 backend converted with another quantization
+    # (e.g. float32: no int8 at all) and/or run with another compute type (e.g. float32 on the int8 weights:
+    # dequantised weights, float32 activations and GEMM).
+    ct2_variants: dict[tuple[str, str], CTranslate2Backend] = {}
+    for match in sampled_methods.values():
+        quant, compute = match[5] or "", match[6] or ""
+        if match[1] == "ct2" and (quant or compute) and (quant, compute) not in ct2_variants:
+            variant = CTranslate2Backend(model, device="cpu", quantization=quant or "int8")
+            if compute:
+                variant._generator_args["compute_type"] = compute
+                variant.generator = variant._ct2.Generator(str(variant.path), **variant._generator_args)
+            ct2_variants[quant, compute] = variant
     tokenizer = (tf or ct2).tokenizer  # the same folder's tokenizer: the same prompts
     pool_docs = read_pool(pool)
     docs = select_passages(pool_docs, passages, seed)
@@ -245,25 +273,32 @@ def main(
     prompts = [builder.build(d) for d in docs]
     if tf is not None:
         plain_loop(tf, prompts[:1], config)  # warm-up (first-call allocations)
-    if ct2 is not None:  # warm-up: CTranslate2's first calls are slower too. Sampled, so that it runs on a fresh
-        # generator and leaves no few-shot prefix state cached for a greedy method to reuse.
+    for backend in [b for b in (ct2, *ct2_variants.values()) if b is not None]:
+        # warm-up: CTranslate2's first calls are slower too. Sampled, so that it runs on a fresh generator and
+        # leaves no few-shot prefix state cached for a greedy method to reuse.
         warm = replace(config, temperature=config.temperature or 0.7)
-        generate_completions(warm, ct2, prompts[:2], Checkpoint(None), progress=False)
+        generate_completions(warm, backend, prompts[:2], Checkpoint(None), progress=False)
 
+    ct2_config = replace(config, backend="ctranslate2", ctranslate2_temperature=ct2_temperature)
     runners: dict[str, Callable[[], list[list[Completion]]]] = {
         "plain": lambda: [[c] for c in plain_loop(tf, prompts, config)],
-        "batched": lambda: [[c] for c in stage_run(tf, prompts, config, reuse=False)],
-        "stage": lambda: [[c] for c in stage_run(tf, prompts, config, reuse=True)],
-        "ctranslate2": lambda: ct2_run(ct2, prompts, config, groups=True),
-        "ct2-whole": lambda: ct2_run(ct2, prompts, config, groups=False),
+        "batched": lambda: stage_run(tf, prompts, config, reuse=False),
+        "stage": lambda: stage_run(tf, prompts, config, reuse=True),
+        "ctranslate2": lambda: ct2_run(ct2, prompts, ct2_config, groups=True),
+        "ct2-whole": lambda: ct2_run(ct2, prompts, ct2_config, groups=False),
     }
-    for name in chosen:
-        if match := SAMPLED.match(name):
-            sampled = replace(config, samples_per_passage=int(match.group(1)))  # raises at temperature 0
-            sampled = replace(
-                sampled, top_k=int(match.group(2) or 0), batch_size=int(match.group(3) or config.batch_size)
-            )
-            runners[name] = lambda c=sampled: ct2_run(ct2, prompts, c, groups=True)
+    for name, match in sampled_methods.items():
+        sampled = replace(config, samples_per_passage=int(match.group(2)))  # raises at temperature 0 if k > 1
+        sampled = replace(sampled, top_k=int(match.group(3) or 0), batch_size=int(match.group(4) or config.batch_size))
+        if match[1] == "ct2":
+            sampled = replace(sampled, backend="ctranslate2", ctranslate2_temperature=ct2_temperature)
+        if match[7]:  # ``-t<temperature>``: this method's own temperature instead of --temperature
+            sampled = replace(sampled, temperature=float(match[7]), ctranslate2_temperature=0.0)
+        if match[1] == "stage":
+            runners[name] = lambda c=sampled: stage_run(tf, prompts, c, reuse=True)
+        else:
+            backend = ct2_variants.get((match[5] or "", match[6] or ""), ct2)
+            runners[name] = lambda c=sampled, b=backend: ct2_run(b, prompts, c, groups=True)
     results: dict[str, dict[str, float]] = {}
     outputs: dict[str, list[list[Completion]]] = {}
     for name in chosen:
@@ -298,6 +333,7 @@ def main(
         f"{torch.get_num_threads()}, {num_examples} examples, mean prompt {prefix_len:.0f} prefix + "
         f"{suffix_len:.0f} passage tokens, {len({p.prefix_ids for p in prompts})} distinct prefixes, "
         f"max_new_tokens {max_new_tokens}, temperature {temperature}"
+        + (f", ctranslate2 temperature {ct2_temperature}" if ct2_temperature else "")
     )
     print(
         f"{'method':13} {'wall s':>7} {'cpu s':>7} {'pass/cpu-s':>10} {'vs ' + base_name:>9} {'vs ' + ref_name:>9} "
@@ -337,6 +373,7 @@ def main(
             "passage_max_tokens": passage_max_tokens,
             "max_new_tokens": max_new_tokens,
             "temperature": temperature,
+            "ct2_temperature": ct2_temperature,
             "threads": torch.get_num_threads(),
         }
         samples = {

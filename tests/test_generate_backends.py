@@ -407,3 +407,20 @@ def test_ctranslate2_samples_share_one_prefill(ct2):
     assert all(c.text.strip() for c in out)
     sampling = SamplingConfig(max_new_tokens=12, temperature=0.7, samples=4)
     assert out == ct2.generate(prompts, sampling, seed=3) != ct2.generate(prompts, sampling, seed=4)
+
+
+# --- ctranslate2_temperature: the ctranslate2 backend's own sampling temperature (its int8 compute) ---
+
+
+def test_ctranslate2_temperature_applies_to_ctranslate2_sampling_only():
+    qtype = load_type("questions")
+    off = GenerateConfig("questions", backend="ctranslate2", temperature=0.7)
+    assert off.sampling(qtype).temperature == 0.7  # default 0: the same temperature, outputs unchanged
+    ct2 = GenerateConfig("questions", backend="ctranslate2", temperature=0.7, ctranslate2_temperature=0.6)
+    assert ct2.sampling(qtype).temperature == 0.6
+    tf = GenerateConfig("questions", backend="transformers", temperature=0.7, ctranslate2_temperature=0.6)
+    assert tf.sampling(qtype).temperature == 0.7
+    greedy = GenerateConfig("questions", backend="ctranslate2", temperature=0.0, ctranslate2_temperature=0.6)
+    assert greedy.sampling(qtype).temperature == 0.0  # greedy stays greedy
+    with pytest.raises(ValueError, match="ctranslate2_temperature"):
+        GenerateConfig("questions", ctranslate2_temperature=-0.1)

@@ -113,19 +113,29 @@ class GenerateConfig:
     samples_per_passage: int = 1
     # Sampling from the top_k most likely tokens only, then top-p among them (0: off, the whole vocabulary).
     top_k: int = 0
+    # Sampling temperature of the ctranslate2 backend in place of ``temperature`` (0: ``temperature``; greedy
+    # stays greedy). Its int8 compute quantises activations too, which makes sampled queries worse at the same
+    # temperature (round trip 0.72 vs 0.79-0.81 with float32 compute, bench/results/bench_generate.md); 0.6 with
+    # ``temperature`` 0.7 gives the transformers backend's round-trip rate.
+    ctranslate2_temperature: float = 0.0
 
     def __post_init__(self) -> None:
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0 (0: off), got {self.top_k}")
+        if self.ctranslate2_temperature < 0:
+            raise ValueError(f"ctranslate2_temperature must be >= 0 (0: off), got {self.ctranslate2_temperature}")
         if self.samples_per_passage < 1:
             raise ValueError(f"samples_per_passage must be >= 1, got {self.samples_per_passage}")
         if self.samples_per_passage > 1 and self.temperature <= 0:
             raise ValueError("samples_per_passage > 1 needs temperature > 0 (greedy decoding repeats one output)")
 
     def sampling(self, qtype: QueryType) -> SamplingConfig:
+        temperature = self.temperature
+        if self.backend == "ctranslate2" and temperature > 0 and self.ctranslate2_temperature > 0:
+            temperature = self.ctranslate2_temperature
         return SamplingConfig(
             self.max_new_tokens,
-            self.temperature,
+            temperature,
             self.top_p,
             stop_items=qtype.max_items or 0,
             stop_words=qtype.max_words or 0,
@@ -300,7 +310,7 @@ def clean_all(
                     "finished": comp.finished,
                 }
             )
-    ids = Counter(r["query_id"] for r in rows)
+    ids = Counter(str(r["query_id"]) for r in rows)
     clashes = sorted(q for q, n in ids.items() if n > 1)
     if clashes:
         raise ValueError(f"query ids clash (a doc id ending in -<number> meets a sample number): {clashes[:5]}")

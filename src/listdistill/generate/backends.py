@@ -36,9 +36,15 @@ call's inputs at once only up to the shortest one), each run generated with its 
 (its state is computed once and kept across calls; with sampling, across the runs of one batch only, see
 :meth:`CTranslate2Backend.generate`). The alternative, the whole batch in one call with whole prompts
 (``prefix_groups=False``), was 2.9x slower (``bench/bench_generate.py --methods ct2-whole``). Outputs are
-close to, not identical with, the float32 ``transformers`` backend's (int8 weights). Sampling: temperature
-then top-p from CTranslate2's sampler, seeded per batch (a fresh generator per batch: CTranslate2 seeds a
-worker thread's sampler only once). With ``top_k`` 0 CTranslate2's top-p sorts the whole vocabulary (49k tokens
+close to, not identical with, the float32 ``transformers`` backend's (int8 weights). Sampling: CTranslate2's
+sampler (``RandomSampler``: top-k, then temperature, then top-p on the tempered distribution, the same order as
+the ``transformers`` backend's), seeded per batch (a fresh generator per batch: CTranslate2 seeds a worker
+thread's sampler only once). At the same temperature its sampled queries are worse than the ``transformers``
+backend's (round trip 0.72 vs 0.79 for 4 samples per passage at 0.7): the int8 compute type quantises the
+activations of every matrix product too (float32 compute on the same int8 weights: 0.81; a float32 model:
+0.79; ``int8_float32`` is the same as ``int8`` on CPU), but float32 compute costs 1.7x the CPU time;
+``GenerateConfig.ctranslate2_temperature`` 0.6 (with ``temperature`` 0.7) restores the round trip instead.
+With ``top_k`` 0 CTranslate2's top-p sorts the whole vocabulary (49k tokens
 for SmolLM2) for every row at every step; ``top_k=50`` cut a sampled run's CPU time by 20-30% at the same kept,
 round-trip and teacher rates (``bench/results/bench_generate.md``).
 """
@@ -52,10 +58,10 @@ import os
 import shutil
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from listdistill.generate.clean import SENTENCE_END, list_items
 from listdistill.generate.prompts import Prompt
@@ -179,7 +185,7 @@ class TransformersBackend(_DecodesCompletions):
         kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype, self.device)}
         if self.device != "cpu":
             kwargs["device_map"] = self.device  # load straight onto the GPU (an 8B model in bf16 is 16 GB)
-        self.model = AutoModelForCausalLM.from_pretrained(resolved.location, **kwargs)
+        self.model: Any = cast(Any, AutoModelForCausalLM.from_pretrained(resolved.location, **kwargs))
         self.model.to(self.device).eval()
         self.prefix_cache = prefix_cache
         eos = self.model.generation_config.eos_token_id
@@ -215,7 +221,9 @@ class TransformersBackend(_DecodesCompletions):
             if not all(type(layer) is DynamicLayer for layer in cache.layers):
                 self.prefix_cache = False
                 return None
-            self._prefix_kv[prefix] = [(layer.keys, layer.values) for layer in cache.layers]
+            self._prefix_kv[prefix] = [
+                (layer.keys, layer.values) for layer in cache.layers if isinstance(layer, DynamicLayer)
+            ]
             while len(self._prefix_kv) > PREFIX_CACHE_SIZE:
                 self._prefix_kv.popitem(last=False)
         self._prefix_kv.move_to_end(prefix)
@@ -438,7 +446,7 @@ def ctranslate2_model(resolved: ResolvedModel, quantization: str = CT2_QUANTIZAT
     return folder
 
 
-def _length_runs(rows: list[int], inputs: dict[int, Sequence[int]], spread: int | None) -> list[list[int]]:
+def _length_runs(rows: list[int], inputs: Mapping[int, Sequence[int]], spread: int | None) -> list[list[int]]:
     """Cut rows (sorted by input length) into runs whose lengths differ by at most ``spread`` tokens (None: one
     run). CTranslate2 prefills a batch only up to its shortest input and feeds the rest one step at a time."""
     if spread is None:
