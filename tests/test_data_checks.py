@@ -64,7 +64,7 @@ def test_non_utf8_bytes_named_with_the_line(tmp_path, file):
     (folder / file).write_bytes(b"".join(lines))
     with pytest.raises(FormatError) as info:
         load(folder)
-    assert user_message(info.value).startswith(f"{folder / file}:2: not valid UTF-8 (byte 0xe9 at column 4)")
+    assert user_message(info.value).startswith(f"{folder / file}:2: expected UTF-8 text, got byte 0xe9 at column 4")
 
 
 def test_flags_drop_empty_queries_and_unknown_judged_docs(tmp_path):
@@ -86,5 +86,5 @@ def test_glasgow_npl_layout_non_utf8(tmp_path):
     (folder / "doc-text").write_bytes(b"1\ncompact memories\n/\n2\nfast r\xe9sistors\n/\n")
     (folder / "query-text").write_text("1\nmemories\n/\n")
     (folder / "rlv-ass").write_text("1\n1\n/\n")
-    with pytest.raises(FormatError, match=r"doc-text:5: not valid UTF-8 \(byte 0xe9 at column 7\)"):
+    with pytest.raises(FormatError, match=r"doc-text:5: expected UTF-8 text, got byte 0xe9 at column 7"):
         load_glasgow("vaswani", tmp_path / "mirror", tmp_path / "cache")

@@ -140,33 +140,45 @@ class ShardManifest:
 # ------------------------------------------------------------------------------------------------ JSON lines
 
 
-def numbered_jsonl(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``("<file>:<line>", object)`` for each non-blank line of a JSONL file.
+def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` for each non-blank line of a text file, decoded strictly as UTF-8.
 
-    Raises FileNotFoundError when there is no file, and :class:`FormatError` naming the file and line for bytes
-    that are not UTF-8, text that is not JSON, and JSON that is not an object.
+    Raises FileNotFoundError when there is no file, and :class:`FormatError` naming the file, line and column of
+    the first byte that is not UTF-8.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
-            where = f"{path}:{lineno}"
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise FormatError(
-                    f"{where}: expected UTF-8 text, got byte {raw[e.start]:#04x} at column {e.start + 1}"
+                    f"{path}:{lineno}: expected UTF-8 text, got byte {raw[e.start]:#04x} at column {e.start + 1}; "
+                    "save the file as UTF-8"
                 ) from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise FormatError(f"{where}: expected a JSON object, got invalid JSON ({e.msg})") from e
-            if not isinstance(obj, dict):
-                raise FormatError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            yield where, obj
+            if line.strip():
+                yield lineno, line
+
+
+def jsonl_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for each non-blank line of a JSONL file (errors: :func:`text_lines`, and
+    :class:`FormatError` naming the line for text that is not JSON and JSON that is not an object)."""
+    for lineno, line in text_lines(path):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{path}:{lineno}: expected a JSON object, got invalid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise FormatError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
+
+
+def numbered_jsonl(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``("<file>:<line>", object)`` for each non-blank line of a JSONL file (errors: :func:`jsonl_objects`)."""
+    for lineno, obj in jsonl_objects(path):
+        yield f"{path}:{lineno}", obj
 
 
 def iter_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
@@ -287,20 +299,8 @@ def write_duplicates(path: str | Path, duplicates: Iterable[Duplicate]) -> int:
 
 def _trec_lines(path: str | Path) -> Iterator[tuple[str, list[str]]]:
     """Yield ``("<file>:<line>", fields)`` for each non-blank line of a whitespace-separated text file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise FormatError(
-                    f"{where}: expected UTF-8 text, got byte {raw[e.start]:#04x} at column {e.start + 1}"
-                ) from None
-            if line.strip():
-                yield where, line.split()
+    for lineno, line in text_lines(path):
+        yield f"{path}:{lineno}", line.split()
 
 
 def read_qrels(path: str | Path, queries: Iterable[Query] | None = None, docs: Iterable[Doc] | None = None) -> Qrels:

@@ -17,8 +17,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from listdistill.data.checks import check_utf8, read_jsonl_records, record_id, record_text
+from listdistill.data.checks import check_utf8, record_id, record_text
 from listdistill.io import Doc, FormatError, Qrels, Query
+from listdistill.records import jsonl_objects
 
 BEIR_ARCHIVE = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
 
@@ -67,10 +68,10 @@ def load_beir_folder(folder: Path, split: str = "test") -> tuple[list[Doc], list
             record_text(o, "title", f"{corpus}:{n}", required=False),
             record_text(o, "text", f"{corpus}:{n}"),
         )
-        for n, o in read_jsonl_records(corpus)
+        for n, o in jsonl_objects(corpus)
     ]
     all_queries = {}
-    for n, o in read_jsonl_records(queries_file):
+    for n, o in jsonl_objects(queries_file):
         qid = record_id(o, "_id", f"{queries_file}:{n}")
         all_queries[qid] = Query(qid, record_text(o, "text", f"{queries_file}:{n}"))
     qrels = read_beir_qrels(qrels_path)

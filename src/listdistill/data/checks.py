@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from listdistill.io import Doc, FormatError, Qrels, Query
-from listdistill.records import line_of, query_line
+from listdistill.records import line_of, query_line, text_lines
 
 
 @dataclass(frozen=True)
@@ -39,39 +38,8 @@ class Checked:
 
 def check_utf8(path: Path) -> None:
     """Raise :class:`FormatError` naming the first line of ``path`` that is not valid UTF-8."""
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise FormatError(
-                    f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
-                    "save the file as UTF-8"
-                ) from None
-
-
-def read_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line number, object)`` from a raw JSONL file, with strict UTF-8 and errors naming the line."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise FormatError(
-                    f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
-                    "save the file as UTF-8"
-                ) from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise FormatError(f"{path}:{lineno}: expected a JSON object, got invalid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise FormatError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+    for _ in text_lines(path):
+        pass
 
 
 def record_id(obj: dict[str, Any], key: str, where: str) -> str:
