@@ -17,9 +17,7 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.errors import friendly, run
 from listdistill.generate import generate_part, generate_queries, merge_parts, write_outputs
-from listdistill.generate.catalog import UnknownQueryTypeError
-from listdistill.io import FormatError
-from listdistill.shard import Shard, ShardError
+from listdistill.shard import Shard
 from stages.options import params_options, read_params, shard_options, shard_run
 
 
@@ -49,20 +47,17 @@ def main(
 ) -> None:
     config = read_params(params_path, overrides).to_generate(query_type)
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "device"}
-    try:
-        run = shard_run(shard, merge, out, settings, pool)
-        if run.is_part:
-            folder = run.begin()
-            batches = generate_part(config, pool, shard, folder, checkpoint_dir=checkpoint_dir)
-            run.finish(folder, batches)
-            click.echo(f"generate {query_type}: shard {shard} of {batches} batches written to {folder}")
-            return
-        if merge:
-            result = merge_parts(config, pool, [f for f, _ in run.parts()])
-        else:
-            result = generate_queries(config, pool, checkpoint_dir=checkpoint_dir)
-    except (UnknownQueryTypeError, FormatError, FileNotFoundError, ShardError) as e:
-        raise click.ClickException(str(e)) from e
+    run = shard_run(shard, merge, out, settings, pool)
+    if run.is_part:
+        folder = run.begin()
+        batches = generate_part(config, pool, shard, folder, checkpoint_dir=checkpoint_dir)
+        run.finish(folder, batches)
+        click.echo(f"generate {query_type}: shard {shard} of {batches} batches written to {folder}")
+        return
+    if merge:
+        result = merge_parts(config, pool, [f for f, _ in run.parts()])
+    else:
+        result = generate_queries(config, pool, checkpoint_dir=checkpoint_dir)
     optional = [x for x in (sample, dropped) if x is not None]
     with stage_outputs(out, stats, *optional) as (tmp_out, tmp_stats, *tmp_optional):
         tmps = dict(zip(optional, tmp_optional, strict=True))

@@ -17,8 +17,9 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly, run
-from listdistill.io import Doc, read_docs, write_json
+from listdistill.io import Doc, read_docs
 from listdistill.lucene import build_index
+from listdistill.records import EmbeddingsMeta, write_embeddings_meta
 from listdistill.shard import Shard
 from stages.options import params_options, read_params, shard_options, shard_run
 
@@ -41,8 +42,7 @@ def stack_npy(path: Path, parts: list[np.ndarray], rows: int = 65_536) -> None:
 
 
 def write_meta(out: Path, docs: list[Doc], dim: int, model: str, pooling: str) -> None:
-    meta = {"doc_ids": [d.doc_id for d in docs], "dim": dim, "model": model, "pooling": pooling}
-    write_json(out / "corpus_emb.json", meta)
+    write_embeddings_meta(out / "corpus_emb.json", EmbeddingsMeta(tuple(d.doc_id for d in docs), dim, model, pooling))
 
 
 @friendly

@@ -15,7 +15,7 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
-from listdistill.io import FormatError, read_docs, read_qrels, write_json, write_jsonl, write_run
+from listdistill.io import read_docs, read_qrels, write_json, write_jsonl, write_run
 from listdistill.mine import (
     build_retrievers,
     excluded_docs,
@@ -81,10 +81,7 @@ def main(
     settings = {**stage_settings(p, "mine"), "queries_per_unit": queries_per_unit, "excluded": sorted(excluded)}
     run = shard_run(shard, merge, out, settings, queries, index_dir / "corpus_emb.json")
     if merge:
-        try:
-            result = merge_parts([f / PART for f, _ in run.parts()], generated, names, config)
-        except FormatError as e:
-            raise click.ClickException(str(e)) from e
+        result = merge_parts([f / PART for f, _ in run.parts()], generated, names, config)
     else:
         needs_corpus = any(n.startswith("dense:") for n in names)
         corpus = prepared / "corpus.jsonl"

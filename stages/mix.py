@@ -19,10 +19,7 @@ from stages.options import params_options, read_params
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 def main(params_path: Path, overrides: tuple[str, ...], scored: Path, out: Path) -> None:
     mix = read_params(params_path, overrides).query_mix
-    try:
-        counts = copy_mix(scored, mix, out)
-    except FileNotFoundError as e:
-        raise click.ClickException(str(e)) from e
+    counts = copy_mix(scored, mix, out)
     click.echo("mix: " + ", ".join(f"{t} {n}" for t, n in counts.items()) + " training lists")
 
 

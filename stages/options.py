@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, check_machine, load_params
-from listdistill.shard import Shard, ShardError, begin_part, fingerprint, finish_part, parse_shard, read_manifests
+from listdistill.shard import Shard, begin_part, fingerprint, finish_part, parse_shard, read_manifests
 
 
 def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,11 +85,8 @@ class ShardRun:
         return not self.shard.whole
 
     def parts(self) -> list[tuple[Path, dict[str, Any]]]:
-        """The N parts' folders and manifests, checked to match this merge."""
-        try:
-            return read_manifests(self.out, self.merge, self.key)
-        except (ShardError, FileNotFoundError) as e:
-            raise click.ClickException(str(e)) from e
+        """The N parts' folders and manifests, checked to match this merge (errors: :class:`ShardError`)."""
+        return read_manifests(self.out, self.merge, self.key)
 
     def begin(self) -> Path:
         """This part's folder, emptied of an earlier attempt's manifest."""

@@ -17,7 +17,7 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly, run
 from listdistill.evaluation import IndexPaths
-from listdistill.io import FormatError, read_docs, write_json, write_jsonl
+from listdistill.io import read_docs, write_json, write_jsonl
 from listdistill.records import query_line
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
@@ -73,10 +73,7 @@ def main(
     run = shard_run(shard, merge, out, settings, candidates, corpus, *index_ids)
     start = time.perf_counter()
     if merge:
-        try:
-            raw = read_raw([folder / PART for folder, _ in run.parts()], lists)
-        except FormatError as e:
-            raise click.ClickException(str(e)) from e
+        raw = read_raw([folder / PART for folder, _ in run.parts()], lists)
     else:
         docs = {d.doc_id: d for d in read_docs(corpus)}
         index = IndexPaths(index_dir) if index_dir is not None else None

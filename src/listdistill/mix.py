@@ -11,27 +11,22 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from listdistill.atomic import stage_outputs
+
 SPLITS = ("train.jsonl", "dev.jsonl")
 
 
 def copy_mix(scored: Path, mix: Sequence[str], out: Path) -> dict[str, int]:
-    """Copy ``<scored>/<type>/{train,dev}.jsonl`` of each type in ``mix`` to ``<out>/<type>/`` as one set: built
-    in a sibling folder and moved into place when complete. Returns the lines copied per type."""
+    """Copy ``<scored>/<type>/{train,dev}.jsonl`` of each type in ``mix`` to ``<out>/<type>/`` as one set
+    (:func:`~listdistill.atomic.stage_outputs`). Returns the lines copied per type."""
     missing = [str(scored / t / s) for t in mix for s in SPLITS if not (scored / t / s).is_file()]
     if missing:
         raise FileNotFoundError(f"query_mix names types whose scored lists do not exist: {', '.join(missing)}")
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     counts = {}
-    for t in mix:
-        (tmp / t).mkdir(parents=True)
-        for split in SPLITS:
-            shutil.copyfile(scored / t / split, tmp / t / split)
-        counts[t] = sum(1 for _ in (tmp / t / "train.jsonl").open(encoding="utf-8"))
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with stage_outputs(out) as (tmp,):
+        for t in mix:
+            (tmp / t).mkdir(parents=True)
+            for split in SPLITS:
+                shutil.copyfile(scored / t / split, tmp / t / split)
+            counts[t] = sum(1 for _ in (tmp / t / "train.jsonl").open(encoding="utf-8"))
     return counts
