@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from listdistill.atomic import stage_outputs
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.evaluation import (
     IndexPaths,
     bm25_run,
@@ -25,7 +25,7 @@ from listdistill.evaluation import (
 from listdistill.io import read_docs, read_qrels, read_queries, write_json
 from listdistill.teachers import TeacherResources, build_teacher
 from listdistill.teachers.base import rerank_run
-from stages.options import params_options, read_params
+from stages.options import params_options, read_params, stage_main
 
 
 @friendly
@@ -78,4 +78,4 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

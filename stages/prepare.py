@@ -11,11 +11,11 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.data import DatasetSpec, load_collection
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.io import write_json, write_jsonl, write_qrels
 from listdistill.pool import build_pool
 from listdistill.split import split_queries
-from stages.options import params_options, read_params
+from stages.options import params_options, read_params, stage_main
 
 
 @friendly
@@ -54,4 +54,4 @@ def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

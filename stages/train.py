@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import torch
 
 from listdistill import distributed
 from listdistill.atomic import stage_outputs
-from listdistill.config import Params
+from listdistill.config import Params, native_bf16
 from listdistill.encoder import Encoder
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.io import read_docs, read_json, write_json, write_tsv
 from listdistill.models import resolve_model
 from listdistill.train import (
@@ -34,7 +33,7 @@ from listdistill.train import (
     save_student,
     train,
 )
-from stages.options import params_options, read_params
+from stages.options import params_options, read_params, stage_main
 
 
 def by_type(dev: list[dict[str, Any]], epoch: int) -> dict[str, float]:
@@ -59,7 +58,7 @@ def load_frozen(index_dir: Path | None, model: str) -> FrozenPassages:
 def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
     """The library's config from ``train`` (the teacher temperature is set after calibration when ``auto``)."""
     t = p.train
-    bf16 = t.bf16 is True or (t.bf16 == "auto" and device.startswith("cuda") and torch.cuda.is_bf16_supported())
+    bf16 = t.bf16 is True or (t.bf16 == "auto" and native_bf16(device))
     fixed = 0.0 if t.teacher_temperature == "auto" else float(t.teacher_temperature)
     return TrainConfig(
         loss=p.loss,
@@ -185,4 +184,4 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

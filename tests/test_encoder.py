@@ -49,3 +49,22 @@ def test_pool_modes():
     mask = torch.tensor([[1, 1, 0]])
     assert pool(hidden, mask, "mean").tolist() == [[2.0, 1.0]]
     assert pool(hidden, mask, "cls").tolist() == [[1.0, 0.0]]
+
+
+def test_bfloat16_encoding_keeps_the_float32_embeddings_and_ranking(minilm):
+    """bf16 autocast (student.dtype) moves embeddings by well under 1% of cosine and keeps every ranking here."""
+    bf16 = Encoder(EncoderConfig(batch_size=4, dtype="bfloat16"))
+    p32, p16 = minilm.encode_passages(PASSAGES), bf16.encode_passages(PASSAGES)
+    q32, q16 = minilm.encode_queries(QUERIES), bf16.encode_queries(QUERIES)
+    assert p16.dtype == np.float32 and p16.shape == p32.shape
+    assert np.einsum("nd,nd->n", p32, p16).min() > 0.999 and np.einsum("nd,nd->n", q32, q16).min() > 0.999
+    assert (q16 @ p16.T).argmax(axis=1).tolist() == (q32 @ p32.T).argmax(axis=1).tolist() == [0, 1, 2]
+    assert not np.array_equal(p32, p16)  # the bf16 path really ran
+
+
+def test_an_unknown_encoder_dtype_is_refused():
+    import pytest
+
+    enc = Encoder(EncoderConfig(dtype="float16"))
+    with pytest.raises(ValueError, match="encoder dtype must be float32 or bfloat16"):
+        enc.encode_passages(PASSAGES[:1])

@@ -99,6 +99,9 @@ class StudentSection:
     query_max_length: int = _p(64, "query tokens", lo=1)
     passage_max_length: int = _p(256, "passage tokens (index, mine, evaluate)", lo=1)
     batch_size: int = _p(32, "texts per encoding batch", lo=1)
+    dtype: str = _p("auto", "encoding precision (index, mine, score, evaluate; training: train.bf16): auto = bfloat16 "
+                    "where the device computes it natively (AMX or AVX512-BF16 CPUs, bf16 GPUs), else float32",
+                    choices=("auto", "float32", "bfloat16"))  # fmt: skip
 
 
 @dataclass
@@ -154,7 +157,7 @@ class TrainSection:
     false_negative_threshold: float = _p(0.6, "no negative above threshold * the list's top score", lo=0, hi=1)
     chunk_size: int = _p(32, "texts per forward pass with a graph (gradient caching)", lo=1)
     patience: int = _p(1, "epochs without a better dev loss before stopping; 0 disables it", lo=0)
-    bf16: bool | str = _p("auto", "auto: bf16 autocast on CUDA devices that support it")
+    bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (see student.dtype)")
     gradient_checkpointing: bool = _p(False)
     max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0)
     max_dev_queries: int = _p(128, "seeded sample of the dev queries; 0 keeps all", lo=0)
@@ -194,7 +197,11 @@ class Params:
     def to_encoder(self) -> EncoderConfig:
         from listdistill.encoder import EncoderConfig
 
-        return EncoderConfig(**vars(self.student), normalize=True, device=self.resolved_device())
+        device = self.resolved_device()
+        dtype = self.student.dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if native_bf16(device) else "float32"
+        return EncoderConfig(**{**vars(self.student), "dtype": dtype}, normalize=True, device=device)
 
     def to_teacher(self, kind: str | None = None) -> TeacherConfig:
         from listdistill.teachers import TeacherConfig
@@ -237,6 +244,22 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def native_bf16(device: str) -> bool:
+    """True where bfloat16 matrix products run natively: a CUDA GPU that supports them, or a CPU with AMX or
+    AVX512-BF16 (elsewhere torch emulates bf16, slower than float32)."""
+    import torch
+
+    if device.startswith("cuda"):
+        try:
+            return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        except (AssertionError, RuntimeError):  # a CUDA runtime that cannot be queried
+            return False
+    if device != "cpu":
+        return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(bool(check()) for check in checks if check is not None)
 
 
 # Sections and top-level keys each stage reads; dvc.yaml's `params:` lists the same (tests/test_config.py).
@@ -285,7 +308,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: typing.Sequence[st
         raise ConfigError(str(path), [f"expected a mapping of sections, got {type(raw).__name__}"])
     problems: list[str] = []
     for item in overrides:
-        _apply_override(raw, item, problems)
+        apply_override(raw, item, problems)
     params = from_dict(raw, problems)
     problems += check(params)
     if problems:
@@ -293,7 +316,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: typing.Sequence[st
     return params
 
 
-def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
+def apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         problems.append(f"--set {item!r}: expected section.key=value")

@@ -12,6 +12,7 @@ both and embeds queries with the first and passages with the second (``passage_m
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class EncoderConfig:
     passage_max_length: int = 256
     batch_size: int = 32
     device: str = "cpu"
+    dtype: str = "float32"  # inference (encode): float32 | bfloat16 (autocast; training has its own setting)
 
 
 def detect_pooling(folder: Path) -> str:
@@ -44,6 +46,15 @@ def detect_pooling(folder: Path) -> str:
         if cfg.is_file():
             return "cls" if json.loads(cfg.read_text()).get("pooling_mode_cls_token") else "mean"
     return "mean"
+
+
+def inference_precision(device: str, dtype: str) -> contextlib.AbstractContextManager[object]:
+    """bf16 autocast for ``dtype == "bfloat16"`` (matrix products in bfloat16, reductions in float32), else a no-op."""
+    if dtype == "float32":
+        return contextlib.nullcontext()
+    if dtype != "bfloat16":
+        raise ValueError(f"encoder dtype must be float32 or bfloat16, got {dtype!r}")
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
 def router_towers(folder: Path) -> tuple[Path, Path] | None:
@@ -129,9 +140,10 @@ class Encoder(torch.nn.Module):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         bs = self.config.batch_size
         starts = range(0, len(order), bs)
-        for s in tqdm(starts, desc=progress, disable=progress is None, unit="batch"):
-            idx = order[s : s + bs]
-            out[idx] = self.embed([texts[i] for i in idx], is_query).float().cpu().numpy()
+        with inference_precision(self.config.device, self.config.dtype):
+            for s in tqdm(starts, desc=progress, disable=progress is None, unit="batch"):
+                idx = order[s : s + bs]
+                out[idx] = self.embed([texts[i] for i in idx], is_query).float().cpu().numpy()
         return out
 
     def encode_queries(self, texts: Sequence[str], progress: str | None = None) -> np.ndarray:
