@@ -242,6 +242,7 @@ def plan(collections: Iterable[str], seeds: Sequence[int], out: Path) -> list[Ru
 @click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Shared DVC cache (default: <out>/../.dvc-cache, shared by the study rows beside it).")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=1), default=1, help="Projects run at once.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="OMP_NUM_THREADS per project (0: cores / jobs).")
 @click.option("--title", default=None, help="The table's title (default: the --set values, or 'default').")
 @click.option("--table-only", is_flag=True, help="Only rebuild the table from finished runs.")
 def main(
@@ -252,6 +253,7 @@ def main(
     params_path: Path,
     cache: Path | None,
     jobs: int,
+    threads: int,
     title: str | None,
     table_only: bool,
 ) -> None:
@@ -264,7 +266,7 @@ def main(
     if not table_only:
         for run in runs:
             prepare_project(run, run_params(base, run.collection, run.seed, overrides, mirror), cache)
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         started = time.monotonic()
         for seed in seed_list:  # a wave per seed: later seeds find the first one's stages in the run cache
             wave = [r for r in runs if r.seed == seed]

@@ -4,6 +4,7 @@ Reads ``seed``, ``dataset`` and ``prepare`` from the params file."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from listdistill.data import DatasetSpec, load_collection
 from listdistill.errors import friendly
 from listdistill.io import write_json, write_jsonl, write_qrels
 from listdistill.pool import build_pool
-from listdistill.split import split_queries
+from listdistill.split import split_queries, training_split
 from stages.options import params_options, read_params, stage_main
 
 
@@ -36,6 +37,9 @@ def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
     col = load_collection(spec)
     result = build_pool(col.docs, col.qrels, p.prepare.pool_size or None, p.seed)
     real, real_qrels, test, test_qrels = split_queries(col.queries, col.qrels, p.prepare.real_query_fraction, p.seed)
+    if p.prepare.real_split:  # the collection's own training queries (e.g. SciFact's train claims)
+        own = load_collection(dataclasses.replace(spec, split=p.prepare.real_split))
+        real, real_qrels = training_split(own.queries, own.qrels, test)
     n_judged = sum(1 for per_q in test_qrels.values() for r in per_q.values() if r > 0)
     counts = {"queries": len(test), "real_training_queries": len(real), "qrels_relevant": n_judged}
     with stage_outputs(out, stats) as (tmp, tmp_stats):  # the whole set, or nothing, replaces the old one

@@ -29,6 +29,7 @@ from listdistill.train import (
     TrainState,
     calibrate_teacher_temperature,
     cap,
+    cap_per_type,
     load_examples,
     save_student,
     train,
@@ -36,9 +37,9 @@ from listdistill.train import (
 from stages.options import params_options, read_params, stage_main
 
 
-def by_type(dev: list[dict[str, Any]], epoch: int) -> dict[str, float]:
-    """The configured loss by query type on the dev set of ``epoch`` (0: the zero-shot model)."""
-    row = next((r for r in dev if r["epoch"] == epoch), {})
+def by_type(dev: list[dict[str, Any]], step: int) -> dict[str, float]:
+    """The configured loss by query type on the dev set at ``step`` (0: the zero-shot model)."""
+    row = next((r for r in dev if r["step"] == step), {})
     return {k.split("@", 1)[1]: v for k, v in sorted(row.items()) if k.startswith("dev_loss@")}
 
 
@@ -71,6 +72,7 @@ def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
         grad_clip=t.grad_clip,
         chunk_size=t.chunk_size,
         patience=t.patience,
+        eval_every=t.eval_every,
         bf16=bf16,
         gradient_checkpointing=t.gradient_checkpointing,
         max_steps=t.max_steps,
@@ -96,9 +98,10 @@ def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, 
         "steps": state.step,
         "epochs": state.epoch,
         "best_epoch": state.best_epoch,
+        "best_step": state.best_step,
         "best_dev_loss": state.best_dev_loss,
         "zero_shot_dev_loss": state.dev[0]["dev_loss"] if state.dev and state.dev[0]["epoch"] == 0 else None,
-        "best_dev_loss_by_type": by_type(state.dev, state.best_epoch),
+        "best_dev_loss_by_type": by_type(state.dev, state.best_step),
         "zero_shot_dev_loss_by_type": by_type(state.dev, 0),
         "stopped_early": state.stopped_early,
         "final_train_loss": state.curve[-1]["loss"] if state.curve else None,
@@ -143,7 +146,8 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
     t = p.train
     train_ex, stats = load_examples(scored, p.query_mix, "train", t.list_length, set(texts))
     dev_ex, _ = load_examples(scored, p.query_mix, "dev", t.list_length, set(texts))
-    train_ex, dev_ex = cap(train_ex, t.max_train_queries, p.seed), cap(dev_ex, t.max_dev_queries, p.seed)
+    train_ex = cap(cap_per_type(train_ex, t.max_queries_per_type, p.seed), t.max_train_queries, p.seed)
+    dev_ex = cap(dev_ex, t.max_dev_queries, p.seed)
 
     frozen = load_frozen(index_dir, enc.model) if cfg.tower == "query" else None
     encoder = Encoder(enc)

@@ -68,3 +68,23 @@ def test_an_unknown_encoder_dtype_is_refused():
     enc = Encoder(EncoderConfig(dtype="float16"))
     with pytest.raises(ValueError, match="encoder dtype must be float32 or bfloat16"):
         enc.encode_passages(PASSAGES[:1])
+
+
+def test_auto_prefixes_are_the_models_own(tmp_path):
+    """student.query_prefix / passage_prefix ``auto``: a sentence-transformers config's prompts, else none."""
+    import json
+    import shutil
+
+    plain = Encoder(EncoderConfig(query_prefix="auto", passage_prefix="auto"))
+    assert (plain.config.query_prefix, plain.config.passage_prefix) == ("", "")  # MiniLM has no prompts
+    folder = tmp_path / "prompted"
+    shutil.copytree(plain.location, folder)
+    cfg = json.loads((folder / "config_sentence_transformers.json").read_text())
+    cfg["prompts"] = {"query": "query: ", "document": "passage: "}
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(cfg))
+    prompted = Encoder(EncoderConfig(model=str(folder), query_prefix="auto", passage_prefix="auto"))
+    assert (prompted.config.query_prefix, prompted.config.passage_prefix) == ("query: ", "passage: ")
+    explicit = Encoder(EncoderConfig(model=str(folder), query_prefix="", passage_prefix="auto"))
+    assert (explicit.config.query_prefix, explicit.config.passage_prefix) == ("", "passage: ")
+    with_prefix = Encoder(EncoderConfig(query_prefix="query: ")).encode_queries(["boundary layer"])
+    np.testing.assert_allclose(prompted.encode_queries(["boundary layer"]), with_prefix, atol=1e-5)

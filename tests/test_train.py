@@ -172,6 +172,27 @@ def test_early_stopping_when_the_dev_loss_stops_improving(tiny: Path, tmp_path: 
     assert state.stopped_early and state.epoch == 2 and state.best_epoch == 1 and state.step == 4
 
 
+def test_early_stopping_by_steps_mid_epoch(tiny: Path, tmp_path: Path):
+    """``eval_every``: dev evaluations every N steps inside the epoch; patience counts evaluations."""
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    cfg = TrainConfig(epochs=4, batch_size=2, lr=0.0, patience=1, eval_every=1, chunk_size=8)  # 3 steps an epoch
+    state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")  # lr 0: no evaluation improves on step 1's
+    assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 1), (1, 2)]  # stopped inside epoch 1
+    assert state.stopped_early and state.step == 2 and state.epoch == 1
+    assert state.best_step == 1 and state.best_epoch == 1 and state.bad_epochs == 1
+
+
+def test_step_evaluations_keep_the_best_step(tiny: Path, tmp_path: Path):
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, patience=0, eval_every=2, chunk_size=4, checkpoint_every=100)
+    state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
+    assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 2), (1, 3), (2, 4), (2, 6)]
+    best = min(state.dev[1:], key=lambda r: r["dev_loss"])
+    assert (state.best_step, state.best_epoch, state.best_dev_loss) == (best["step"], best["epoch"], best["dev_loss"])
+    saved = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
+    assert all(torch.equal(encoder.model.state_dict()[k], saved[k]) for k in saved)
+
+
 def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path):
     # no dev set, so the run ends with its last weights (not the best epoch's) and steps 5-6 must match too
     cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=2)

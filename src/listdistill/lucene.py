@@ -166,9 +166,7 @@ class BM25:
         self.searcher = autoclass("io.anserini.search.SimpleSearcher")(str(index_dir))
         self.searcher.set_bm25(float(k1), float(b))
 
-    def search(
-        self, query_ids: Sequence[str], texts: Sequence[str], k: int, threads: int = 0, chunk: int = 512
-    ) -> Run:
+    def search(self, query_ids: Sequence[str], texts: Sequence[str], k: int, threads: int = 0, chunk: int = 512) -> Run:
         """Batched top-``k`` search; returns ``{query_id: {doc_id: score}}``. ``threads`` 0: as many as torch uses
         (``OMP_NUM_THREADS``), so parallel jobs that set it stay on their share of the cores."""
         threads = threads or _threads()
