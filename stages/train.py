@@ -36,6 +36,8 @@ from listdistill.train import (
 )
 from stages.options import params_options, read_params, stage_main
 
+AGREEMENT = ("dev_teacher_ndcg10", "dev_source_rr10")  # query tower only (listdistill.train.objective.dev_agreement)
+
 
 def by_type(dev: list[dict[str, Any]], step: int) -> dict[str, float]:
     """The configured loss by query type on the dev set at ``step`` (0: the zero-shot model)."""
@@ -73,6 +75,7 @@ def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
         chunk_size=t.chunk_size,
         patience=t.patience,
         eval_every=t.eval_every,
+        select_by=t.select_by,
         bf16=bf16,
         gradient_checkpointing=t.gradient_checkpointing,
         max_steps=t.max_steps,
@@ -86,6 +89,8 @@ def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
 def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, Any], device: str,
               processes: int) -> dict[str, Any]:  # fmt: skip
     """metrics/train.json: what was trained on and how the dev loss moved (no wall-clock times)."""
+    best_row = next((r for r in state.dev if r["step"] == state.best_step and r["epoch"] > 0), {})
+    zero_row = next((r for r in state.dev if r["epoch"] == 0), {})
     return {
         "loss": cfg.loss,
         "tower": cfg.tower,
@@ -99,7 +104,10 @@ def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, 
         "epochs": state.epoch,
         "best_epoch": state.best_epoch,
         "best_step": state.best_step,
-        "best_dev_loss": state.best_dev_loss,
+        "select_by": cfg.select_by,
+        "best_dev_loss": best_row.get("dev_loss"),
+        "best_dev_agreement": {k: best_row[k] for k in AGREEMENT if k in best_row},
+        "zero_shot_dev_agreement": {k: zero_row[k] for k in AGREEMENT if k in zero_row},
         "zero_shot_dev_loss": state.dev[0]["dev_loss"] if state.dev and state.dev[0]["epoch"] == 0 else None,
         "best_dev_loss_by_type": by_type(state.dev, state.best_step),
         "zero_shot_dev_loss_by_type": by_type(state.dev, 0),

@@ -310,3 +310,29 @@ def test_diverging_training_stops_with_a_named_error_and_writes_nothing(tiny: Pa
     with pytest.raises(FloatingPointError, match=r"training diverged at step 1: loss nan"):
         train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "ckpt")
     assert not (tmp_path / "ckpt" / "best").exists()
+
+
+def test_dev_agreement_ranks_the_whole_corpus_against_the_teachers_labels(minilm):
+    """Query tower: the dev queries rank every frozen passage; nDCG@10 uses the teacher's list scores as gains."""
+    import math
+
+    from listdistill.train.data import dev_batches
+    from listdistill.train.objective import dev_agreement
+    from listdistill.train.towers import FrozenPassages
+
+    texts = {
+        "p0": "Laminar boundary layers separate under adverse pressure gradients.",
+        "p1": "The bank raised interest rates to fight inflation.",
+        "p2": "Shock waves on swept wings at transonic speeds.",
+        "p3": "Plants turn sunlight into sugar by photosynthesis.",
+    }
+    ids = list(texts)
+    emb = torch.from_numpy(minilm.encode_passages([texts[d] for d in ids]))  # (4, 384)
+    frozen = FrozenPassages(emb, {d: i for i, d in enumerate(ids)})
+    dev = [Example("v", texts["p2"], "titles", ("p2", "p0", "p1"), (1.0, 0.5, 0.0), 0)]  # the query is p2's text
+    got = dev_agreement(minilm, dev_batches(dev, 4, texts), TrainConfig(chunk_size=4), frozen)
+    order = (emb @ emb[2]).argsort(descending=True).tolist()  # the query embeds exactly like p2
+    gains = {2: 1.0, 0: 0.5}
+    dcg = sum(gains.get(r, 0.0) / math.log2(j + 2) for j, r in enumerate(order))
+    assert order[0] == 2 and got["source_rr10"] == 1.0
+    assert got["teacher_ndcg10"] == pytest.approx(dcg / (1.0 + 0.5 / math.log2(3)), abs=1e-6)

@@ -162,6 +162,9 @@ class TrainSection:
     patience: int = _p(1, "dev evaluations without a better dev loss before stopping; 0 disables it", lo=0)
     eval_every: int = _p(0, "optimizer steps between dev evaluations (early stopping, best weights); 0: each epoch",
                          lo=0)  # fmt: skip
+    select_by: str = _p("dev_loss", "the dev measure that keeps the best weights and stops early: the dev loss, or "
+                        "(query tower) the full-corpus nDCG@10 against the teacher's labels / RR@10 of the source",
+                        choices=("dev_loss", "dev_teacher_ndcg10", "dev_source_rr10"))  # fmt: skip
     bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (see student.dtype)")
     gradient_checkpointing: bool = _p(False)
     max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0)

@@ -134,7 +134,7 @@ class GenerateConfig:
         if self.backend == "ctranslate2" and temperature > 0 and self.ctranslate2_temperature > 0:
             temperature = self.ctranslate2_temperature
         return SamplingConfig(
-            self.max_new_tokens,
+            qtype.max_new_tokens or self.max_new_tokens,
             temperature,
             self.top_p,
             stop_items=qtype.max_items or 0,

@@ -133,7 +133,7 @@ def clean_generation(raw: str, qtype: QueryType, max_words: int = MAX_WORDS, fin
         items = list_items(text, qtype.max_items, finished)
         text, complete = ", ".join(items), finished or bool(items)
     tokens = text.split()
-    cap = min(max_words, qtype.max_words or max_words)
+    cap = qtype.max_words or max_words  # the type's own cap, else the global one
     if len(tokens) > cap:
         tokens = tokens[:cap]
         if qtype.max_words:  # the type's own cap: a terse query, and the cut-off tail is gone

@@ -27,6 +27,7 @@ class TrainConfig:
     chunk_size: int = 32  # texts per forward pass with a graph (gradient caching)
     patience: int = 1  # dev evaluations without a better dev loss before stopping; 0 disables early stopping
     eval_every: int = 0  # optimizer steps between dev evaluations (0: after each epoch only)
+    select_by: str = "dev_loss"  # the dev measure that picks the best weights: dev_loss | dev_teacher_ndcg10 | ...
     bf16: bool = False
     gradient_checkpointing: bool = False
     max_steps: int = 0  # stop after this many optimizer steps (0: run every epoch); for smoke runs

@@ -187,12 +187,17 @@ def _evaluate(
     frozen: FrozenPassages | None,
     epoch: int,
 ) -> None:
-    """One dev evaluation at ``state.step``: a dev row, the best weights kept, early stopping after ``patience``
-    evaluations without a better dev loss."""
+    """One dev evaluation at ``state.step``: a dev row, the best weights kept (by ``cfg.select_by``: the dev loss,
+    or a dev agreement measure, negated so that lower is better in ``state.best_dev_loss``), early stopping after
+    ``patience`` evaluations without a better one."""
     row = _dev_row(dev_losses(encoder, dev, cfg, world, frozen), cfg.loss)
     state.dev.append({"epoch": epoch, "step": state.step, **row})
-    if state.best_dev_loss is None or row["dev_loss"] < state.best_dev_loss:
-        state.best_dev_loss, state.best_epoch, state.best_step, state.bad_epochs = row["dev_loss"], epoch, state.step, 0
+    if cfg.select_by not in row:
+        raise ValueError(f"select_by {cfg.select_by!r} is not a dev measure here ({sorted(row)}); the agreement "
+                         "measures need train.tower query")  # fmt: skip
+    value = row[cfg.select_by] * (1 if cfg.select_by == "dev_loss" else -1)  # lower is better
+    if state.best_dev_loss is None or value < state.best_dev_loss:
+        state.best_dev_loss, state.best_epoch, state.best_step, state.bad_epochs = value, epoch, state.step, 0
         ckpt.save_best(encoder.model)
     else:
         state.bad_epochs += 1
