@@ -24,6 +24,11 @@ a folder) or the name of a folder under the data mirror (``med``, ``lisa``, ``sc
 
 ``--jobs N`` runs N projects at once with ``OMP_NUM_THREADS`` = cores / N each (seed by seed, so that the first
 seed of every collection fills the run cache before the others start).
+
+A study row that changes only later stages can start from an earlier suite's finished projects instead of
+rerunning them: ``--from runs/suite/default --rerun train`` copies each project's outputs (hard links) and runs
+``dvc repro --downstream train`` there with the new params and code, leaving every upstream output as it was
+(DVC would otherwise rerun every stage whose code changed since). ``--rerun score`` re-scores, and so on.
 """
 
 from __future__ import annotations
@@ -93,12 +98,12 @@ def run_params(base: dict[str, Any], collection: str, seed: int, overrides: Sequ
     return params
 
 
-def prepare_project(run: Run, params: dict[str, Any], cache: Path) -> None:
+def prepare_project(run: Run, params: dict[str, Any], cache: Path, code: Path = ROOT) -> None:
     """Write (or refresh) the run's DVC project: code snapshot, params, shared cache, embedding cache link."""
     folder = run.folder
     folder.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
-        source, dest = ROOT / name, folder / name
+        source, dest = code / name, folder / name
         if source.is_dir():
             shutil.rmtree(dest, ignore_errors=True)
             shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -131,7 +136,23 @@ def dvc(folder: Path, *args: str, env: dict[str, str] | None = None, log: Path |
         raise RuntimeError(f"{folder}: dvc {' '.join(args)} failed (exit {done.returncode}); see {log}")
 
 
-def repro(run: Run, threads: int) -> Run:
+def copy_outputs(source: Path, dest: Path) -> None:
+    """The finished project ``source`` (its data, models, metrics, lock and caches) into ``dest``, hard-linked."""
+    for name in ("data", "models", "metrics", "dvc.lock"):
+        src, dst = source / name, dest / name
+        if not src.exists():
+            continue
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
+        if src.is_dir():
+            shutil.copytree(src, dst, copy_function=os.link)
+        else:
+            os.link(src, dst)
+
+
+def repro(run: Run, threads: int, rerun: str = "") -> Run:
     env = {
         **os.environ,
         "PYTHONPATH": str(run.folder / "src"),
@@ -140,7 +161,8 @@ def repro(run: Run, threads: int) -> Run:
         "LISTDISTILL_MODEL_CACHE": os.environ.get("LISTDISTILL_MODEL_CACHE", str(ROOT / ".cache" / "models")),
         "DVC_SITE_CACHE_DIR": str(run.folder / ".dvc" / "site-cache"),
     }
-    dvc(run.folder, "repro", env=env, log=run.folder / "repro.log")
+    targets = ("--downstream", rerun) if rerun else ()
+    dvc(run.folder, "repro", *targets, env=env, log=run.folder / "repro.log")
     return run
 
 
@@ -239,11 +261,22 @@ def plan(collections: Iterable[str], seeds: Sequence[int], out: Path) -> list[Ru
 @click.option("--seeds", default="1,2,3", help="Comma-separated seeds.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="A param for every run (repeat).")
 @click.option("--params", "params_path", type=click.Path(path_type=Path, dir_okay=False), default=ROOT / "params.yaml")
+@click.option("--code", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Take dvc.yaml, stages/ and src/ from this folder (a checkout of one commit), not this tree, so "
+              "that rows run at different times share one code base and so DVC's run cache.")  # fmt: skip
 @click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Shared DVC cache (default: <out>/../.dvc-cache, shared by the study rows beside it).")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=1), default=1, help="Projects run at once.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="OMP_NUM_THREADS per project (0: cores / jobs).")
 @click.option("--title", default=None, help="The table's title (default: the --set values, or 'default').")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="An earlier suite's --out whose finished projects this row starts from (see --rerun).",
+)
+@click.option("--rerun", default="", help="With --from: the first stage to rerun (dvc repro --downstream STAGE).")
 @click.option("--table-only", is_flag=True, help="Only rebuild the table from finished runs.")
 def main(
     out: Path,
@@ -251,10 +284,13 @@ def main(
     seeds: str,
     overrides: tuple[str, ...],
     params_path: Path,
+    code: Path | None,
     cache: Path | None,
     jobs: int,
     threads: int,
     title: str | None,
+    source: Path | None,
+    rerun: str,
     table_only: bool,
 ) -> None:
     names = [c.strip() for c in collections.split(",") if c.strip()]
@@ -264,14 +300,18 @@ def main(
     mirror = Path(os.environ.get("LISTDISTILL_DATA_MIRROR", (ROOT / base.get("dataset", {}).get("mirror", "."))))
     runs = plan(names, seed_list, out)
     if not table_only:
+        if bool(source) != bool(rerun):
+            raise click.UsageError("--from and --rerun go together")
         for run in runs:
-            prepare_project(run, run_params(base, run.collection, run.seed, overrides, mirror), cache)
+            prepare_project(run, run_params(base, run.collection, run.seed, overrides, mirror), cache, code or ROOT)
+            if source is not None:
+                copy_outputs(source / run.collection_key / f"seed{run.seed}", run.folder)
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         started = time.monotonic()
         for seed in seed_list:  # a wave per seed: later seeds find the first one's stages in the run cache
             wave = [r for r in runs if r.seed == seed]
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                for done in pool.map(lambda r: repro(r, threads), wave):
+                for done in pool.map(lambda r: repro(r, threads, rerun), wave):
                     click.echo(f"{done.name}: done ({(time.monotonic() - started) / 60:.1f} min)", err=True)
     by_collection: dict[str, list[Run]] = {}
     for run in runs:
