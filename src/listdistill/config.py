@@ -185,7 +185,7 @@ class EvaluateSection:
 @dataclass
 class Params:
     seed: int = _p(42)
-    loss: str = _p("listwise", "listwise | infonce | listwise+infonce | margin_mse")
+    loss: str = _p("listwise", "listwise | listwise_in_batch | infonce | listwise+infonce | margin_mse")
     query_mix: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
     device: str = _p("auto", "auto (a GPU when there is one) | cpu | cuda | cuda:N; every model-running stage")
     dataset: DatasetSection = field(default_factory=DatasetSection)

@@ -170,7 +170,8 @@ def batch_scores(q: torch.Tensor, p: torch.Tensor, batch: Batch, threshold: floa
     dev = q.device
     student = q @ p[batch.index.to(dev)].T  # (B, B * L)
     negatives = negative_mask(batch.doc_ids, batch.teacher, batch.valid, batch.positive, threshold)  # (B, B * L)
-    return Scores(student, batch.teacher.to(dev), batch.valid.to(dev), batch.positive.to(dev), negatives.to(dev))
+    return Scores(student, batch.teacher.to(dev), batch.valid.to(dev), batch.positive.to(dev), negatives.to(dev),
+                  batch.doc_ids.to(dev))  # fmt: skip
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
