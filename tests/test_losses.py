@@ -138,7 +138,7 @@ def test_listwise_in_batch_is_listwise_without_others_and_exact_with_uniform_sco
 
 
 def test_other_lists_excludes_the_own_list_and_its_passages_elsewhere():
-    b, length = 2, 2
+    b = 2
     doc_ids = torch.tensor([[0, 1], [1, 2]])  # passage 1 is in both lists
     scores = Scores(torch.zeros(b, 4), torch.zeros(b, 2), torch.ones(b, 2, dtype=torch.bool), torch.tensor([0, 0]),
                     torch.ones(b, 4, dtype=torch.bool), doc_ids)  # fmt: skip
