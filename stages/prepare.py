@@ -14,11 +14,12 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.data import DatasetSpec, load_collection
-from listdistill.data.chunk import document_of, tokenizer_counter
+from listdistill.data.chunk import tokenizer_counter
 from listdistill.data.documents import Fields
 from listdistill.data.prepared import shape
 from listdistill.errors import friendly, run
 from listdistill.io import write_json, write_jsonl, write_qrels
+from listdistill.passages import document_of
 from listdistill.pool import build_pool
 from listdistill.records import CollectionInfo, write_collection_info
 from listdistill.split import split_queries

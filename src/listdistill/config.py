@@ -299,7 +299,14 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
         "score.norm_high",
         "proxy",
     ),  # fmt: skip
-    "report": ("dataset.name",),
+    "report": (
+        "dataset.name",
+        "generate.model",
+        "student.model",
+        "student.query_max_length",
+        "student.passage_max_length",
+        "teacher",
+    ),  # fmt: skip
 }
 
 

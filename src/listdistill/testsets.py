@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from listdistill.data.chunk import collapse_qrels, document_of, maxp
 from listdistill.io import Qrels, Run
 from listdistill.metrics import DEFAULT_MEASURES, per_query
+from listdistill.passages import collapse_qrels, document_of, maxp
 from listdistill.records import CollectionInfo, Query, read_qrels, read_queries
 
 LABEL_FREE_WHAT = "agreement with the teacher on synthetic queries, not relevance"

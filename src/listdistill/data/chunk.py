@@ -9,7 +9,7 @@ passages while they fit; the next passage starts with the last sentences of the 
 passage again). Tokens are counted without the special tokens the encoder adds (``[CLS]``, ``[SEP]``).
 
 Every passage of a chunked corpus is ``Doc("<doc_id>#<k>", <the document's title>, <text>)``, k = 0, 1, ...;
-:func:`document_of` maps a passage id back to its document (MaxP evaluation, qrels expansion).
+:mod:`listdistill.passages` maps a passage id back to its document (MaxP evaluation, qrels expansion).
 
 A ``chunk_tokens`` smaller than most sentences is a configuration mistake, not a corpus to cut word by word:
 :func:`check_chunk_size` raises an error naming the key when it is below the median sentence length.
@@ -22,11 +22,13 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from listdistill.io import Doc, Qrels, Run, ranked
+from listdistill.io import Doc
 from listdistill.models import load_checked, resolve_model
+from listdistill.passages import SEPARATOR, document_of, expand_qrels
+
+__all__ = ["SEPARATOR", "Chunked", "check_chunk_size", "chunk_corpus", "document_of", "expand_qrels", "sentences"]
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
-SEPARATOR = "#"
 
 Counter = Callable[[Sequence[str]], list[int]]  # token counts of several texts
 
@@ -129,43 +131,6 @@ def check_chunk_size(docs: Sequence[Doc], size: int, count: Counter, sample: int
             f"over {min(len(sents), sample)} sentences): passages would cut most sentences in pieces; expected at "
             f"least {median}, or 0 to keep documents whole"
         )
-
-
-def document_of(passage_id: str) -> str:
-    """The document of a passage of a chunked corpus (``doc#3`` -> ``doc``)."""
-    return passage_id.rsplit(SEPARATOR, 1)[0]
-
-
-def expand_qrels(qrels: Qrels, passages: Sequence[Doc]) -> Qrels:
-    """Per-document judgments made per passage: each passage of a judged document gets the document's grade."""
-    by_doc: dict[str, list[str]] = {}
-    for p in passages:
-        by_doc.setdefault(document_of(p.doc_id), []).append(p.doc_id)
-    return {q: {p: g for d, g in judged.items() for p in by_doc.get(d, [])} for q, judged in qrels.items()}
-
-
-def collapse_qrels(qrels: Qrels) -> Qrels:
-    """Passage judgments of a chunked corpus back to documents (a document's grade: its passages' highest)."""
-    out: Qrels = {}
-    for q, judged in qrels.items():
-        docs = out.setdefault(q, {})
-        for p, g in judged.items():
-            d = document_of(p)
-            docs[d] = max(g, docs.get(d, g))
-    return out
-
-
-def maxp(run: Run, k: int) -> Run:
-    """A passage run made a document run: each document scored by its best passage (MaxP), cut to ``k``."""
-    out: Run = {}
-    for q, scores in run.items():
-        best: dict[str, float] = {}
-        for p, s in scores.items():
-            d = document_of(p)
-            if d not in best or s > best[d]:
-                best[d] = s
-        out[q] = dict(ranked(best, k))
-    return out
 
 
 def tokenizer_counter(model_ref: str) -> Counter:
