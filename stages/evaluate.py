@@ -25,7 +25,7 @@ from listdistill.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows,
 from listdistill.records import Query, natural_key, read_collection_info, write_run
 from listdistill.teachers import TeacherResources, build_teacher
 from listdistill.teachers.base import rerank_run
-from listdistill.testsets import TestSet, passage_depth, test_sets
+from listdistill.testsets import EvalSet, eval_sets, passage_depth
 from stages.options import params_options, read_params
 
 PerQuery = dict[str, dict[str, dict[str, float]]]  # system -> measure -> query -> value
@@ -59,7 +59,7 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     info = read_collection_info(prepared / "collection.json")
     if info.evaluation == "label-free" and proxy_dir is None:
         raise click.UsageError(f"{prepared / 'collection.json'}: the evaluation is label-free: give --proxy")
-    sets = test_sets(info, prepared, proxy_dir or Path("."))
+    sets = eval_sets(info, prepared, proxy_dir or Path("."))
     index = IndexPaths(index_dir)
     runs = system_runs(p, index, prepared, sets, student_dir, teacher, passage_depth(p.evaluate.depth,
                        index.doc_ids, info.chunked))  # fmt: skip
@@ -82,7 +82,7 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
             click.echo(f"{name:26s} " + "  ".join(f"{k} {v:.4f}" for k, v in m.items()))
 
 
-def system_runs(p: Params, index: IndexPaths, prepared: Path, sets: list[TestSet], student_dir: Path | None,
+def system_runs(p: Params, index: IndexPaths, prepared: Path, sets: list[EvalSet], student_dir: Path | None,
                 teacher: bool, depth: int) -> list[dict[str, Run]]:  # fmt: skip
     """Each test set's runs per system, retrieved once for the queries of all sets (ids kept apart by a prefix)."""
     queries = [Query(f"{i}/{q.query_id}", q.text) for i, ts in enumerate(sets) for q in ts.queries]
@@ -110,7 +110,7 @@ def system_runs(p: Params, index: IndexPaths, prepared: Path, sets: list[TestSet
     return split
 
 
-def score_set(p: Params, ts: TestSet, runs: dict[str, Run], out: Path) -> tuple[dict[str, object], PerQuery]:
+def score_set(p: Params, ts: EvalSet, runs: dict[str, Run], out: Path) -> tuple[dict[str, object], PerQuery]:
     """One test set's block of metrics/eval.json, its runs and per-query TSV under ``out``."""
     depth = p.evaluate.depth
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@
 * ``hidden``: with ``dataset.judgments: hide``, the hidden judgments, scored like ``judgments`` beside the
   label-free evaluation (to validate it).
 
-Each set says what kind of evaluation it is (:func:`TestSet.describe`), written into ``metrics/eval.json``.
+Each set says what kind of evaluation it is (:func:`EvalSet.describe`), written into ``metrics/eval.json``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LABEL_FREE_MEASURES = ("nDCG@10", "R@100")
 
 
 @dataclass
-class TestSet:
+class EvalSet:
     kind: str  # judgments | label-free | hidden judgments
     queries: list[Query]
     qrels: Qrels  # per passage (judgments of a chunked corpus: expanded to the passages of each document)
@@ -69,18 +69,18 @@ def passage_depth(depth: int, doc_ids: Sequence[str], chunked: bool) -> int:
     return min(len(doc_ids), depth * max(counts.values(), default=1))
 
 
-def test_sets(info: CollectionInfo, prepared: Path, proxy: Path) -> list[TestSet]:
+def eval_sets(info: CollectionInfo, prepared: Path, proxy: Path) -> list[EvalSet]:
     """The sets ``evaluate`` scores, the main one first (none when the collection has nothing to test on)."""
     sets = []
     if info.evaluation == "judgments":
         queries = read_queries(prepared / "queries.jsonl")
-        sets.append(TestSet("judgments", queries, read_qrels(prepared / "qrels.txt", queries), maxp=info.chunked))
+        sets.append(EvalSet("judgments", queries, read_qrels(prepared / "qrels.txt", queries), maxp=info.chunked))
     elif info.evaluation == "label-free":
         queries = read_queries(proxy / "queries.jsonl")
         qrels, sources = read_qrels(proxy / "qrels.txt", queries), read_qrels(proxy / "sources.txt", queries)
-        sets.append(TestSet("label-free", queries, qrels, sources))
+        sets.append(EvalSet("label-free", queries, qrels, sources))
     if info.hidden_judgments:
         queries = read_queries(prepared / "hidden_queries.jsonl")
         qrels = read_qrels(prepared / "hidden_qrels.txt", queries)
-        sets.append(TestSet("hidden judgments", queries, qrels, maxp=info.chunked))
+        sets.append(EvalSet("hidden judgments", queries, qrels, maxp=info.chunked))
     return sets

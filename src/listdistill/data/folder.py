@@ -2,13 +2,13 @@
 
 * ``.txt`` and ``.md``: the text as it is (UTF-8; a byte that is not UTF-8 is an error naming the file and line);
 * ``.html`` and ``.htm``: the text of the page with the markup removed by Beautiful Soup (``<script>``,
-  ``<style>``, ``<noscript>`` and ``<template>`` dropped, block elements on their own lines), the ``<title>`` as
-  the title;
+  ``<style>``, ``<noscript>`` and ``<template>`` dropped, block elements on lines of their own, inline ones
+  joined into their sentence), the ``<title>`` as the title;
 * ``.pdf``: the text of every page, extracted by pypdf (offline; see the README for how well).
 
 The document id is the file's path relative to the folder, in POSIX form, NFC-normalised, with each run of
 whitespace made one ``_`` (ids end up in whitespace-separated TREC files); two files whose paths normalise to the
-same id are an error naming both. Hidden files and folders (``.name``) and files of other kinds are skipped and
+same id, ignoring case (``a b.txt`` and ``a_b.txt``, or ``A.txt`` and ``a.txt``), are an error naming both. Hidden files and folders (``.name``) and files of other kinds are skipped and
 counted. A file with no text once the markup is removed is dropped and counted (``dropped_empty_documents``, with
 the first few paths), not an error: a crawl often holds a few empty pages. A folder with no readable file, or
 whose files are all empty, is an error.
@@ -29,6 +29,9 @@ HTML_SUFFIXES = (".html", ".htm")
 PDF_SUFFIXES = (".pdf",)
 DROPPED_SHOWN = 5  # paths named in the notes
 DROP_TAGS = ("script", "style", "noscript", "template")
+BLOCK_TAGS = ("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "footer",
+              "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
+              "table", "td", "th", "tr", "ul")  # fmt: skip
 
 
 def read_text(path: Path) -> tuple[str, str]:
@@ -43,10 +46,13 @@ def read_html(path: Path) -> tuple[str, str]:
 
     check_utf8(path)
     soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
     for tag in soup.find_all([*DROP_TAGS, "title"]):
         tag.decompose()
-    text = soup.get_text("\n")
+    for tag in soup.find_all(BLOCK_TAGS):  # a block on lines of its own; inline markup joins its words
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    text = soup.get_text()
     lines = (" ".join(line.split()) for line in text.splitlines())
     return title, "\n".join(line for line in lines if line)
 
