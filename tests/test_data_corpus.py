@@ -193,3 +193,26 @@ def test_judged_query_missing_from_the_queries_file(tmp_path):
 def test_a_collection_with_its_own_judgments_refuses_user_judgments(tmp_path, shared_datasets):
     with pytest.raises(ValueError, match=r"has its own judgments; leave them empty"):
         load(shared_datasets / "adi", queries="q.tsv", qrels="qrels")
+
+
+def test_pdf_text_is_extracted(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    plt.rcParams["pdf.fonttype"] = 42  # TrueType text, as most PDF writers embed it
+    fig = plt.figure(figsize=(6, 2))
+    fig.text(0.05, 0.6, "Solar panels convert light into electricity.")
+    fig.text(0.05, 0.3, "Wind turbines turn kinetic energy.")
+    fig.savefig(root / "notes.pdf", metadata={"Title": "Energy notes"})
+    plt.close(fig)
+    col = load(root)
+    assert ids_texts(col) == [
+        ("notes.pdf", "Energy notes", "Solar panels convert light into electricity.\nWind turbines turn kinetic energy.")
+    ]
+    (root / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(FormatError, match=r"broken\.pdf: expected a readable PDF"):
+        load(root)

@@ -79,7 +79,7 @@ def label(mined: Sequence[MinedQuery], lists: Sequence[Candidates], raw: Sequenc
     queries, qrels, sources, generated = [], {}, {}, []
     histogram: Counter[int] = Counter()
     for q, c, n in zip(mined, lists, norm, strict=True):
-        labels = grades(c.doc_ids, n, q.source_doc_id, config.min_relevant)
+        labels = grades(c.doc_ids, n.tolist(), q.source_doc_id, config.min_relevant)
         queries.append(Query(q.query_id, q.text))
         qrels[q.query_id] = labels
         sources[q.query_id] = {q.source_doc_id: 1}

@@ -65,7 +65,7 @@ def read_pdf(path: Path) -> tuple[str, str]:
     try:
         reader = PdfReader(path)
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata is not None else ""
     except (PdfReadError, ValueError, KeyError) as e:
         raise FormatError(f"{path}: expected a readable PDF ({type(e).__name__}: {e})") from e
     return " ".join(title.split()), "\n".join(pages)
