@@ -211,7 +211,11 @@ def test_pdf_text_is_extracted(tmp_path):
     plt.close(fig)
     col = load(root)
     assert ids_texts(col) == [
-        ("notes.pdf", "Energy notes", "Solar panels convert light into electricity.\nWind turbines turn kinetic energy.")
+        (
+            "notes.pdf",
+            "Energy notes",
+            "Solar panels convert light into electricity.\nWind turbines turn kinetic energy.",
+        )
     ]
     (root / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     with pytest.raises(FormatError, match=r"broken\.pdf: expected a readable PDF"):

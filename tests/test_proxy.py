@@ -27,7 +27,6 @@ from listdistill.teachers import Candidates
 from stages.prepare import main as prepare_main
 from tests.conftest import set_args
 
-
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima")
 
 
