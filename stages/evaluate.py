@@ -22,10 +22,10 @@ from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, significanc
 from listdistill.io import Run, read_docs, write_json, write_tsv
 from listdistill.metrics import aggregate
 from listdistill.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows, system_rows
-from listdistill.records import Query, natural_key, read_collection_info, write_run
+from listdistill.records import Query, natural_key, write_run
 from listdistill.teachers import TeacherResources, build_teacher
 from listdistill.teachers.base import rerank_run
-from listdistill.testsets import EvalSet, eval_sets, passage_depth
+from listdistill.testsets import EvalSet, collection_info, eval_sets, passage_depth
 from stages.options import params_options, read_params
 
 PerQuery = dict[str, dict[str, dict[str, float]]]  # system -> measure -> query -> value
@@ -56,7 +56,7 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     p = read_params(params_path, overrides)
     if student_dir is not None and not any((student_dir / f).is_file() for f in ("modules.json", "config.json")):
         raise click.ClickException(f"--student {student_dir}: not a model folder (no config.json or modules.json)")
-    info = read_collection_info(prepared / "collection.json")
+    info = collection_info(prepared)
     if info.evaluation == "label-free" and proxy_dir is None:
         raise click.UsageError(f"{prepared / 'collection.json'}: the evaluation is label-free: give --proxy")
     sets = eval_sets(info, prepared, proxy_dir or Path("."))

@@ -20,7 +20,7 @@ from pathlib import Path
 from listdistill.io import Qrels, Run
 from listdistill.metrics import DEFAULT_MEASURES, per_query
 from listdistill.passages import collapse_qrels, document_of, maxp
-from listdistill.records import CollectionInfo, Query, read_qrels, read_queries
+from listdistill.records import CollectionInfo, Query, read_collection_info, read_qrels, read_queries
 
 LABEL_FREE_WHAT = "agreement with the teacher on synthetic queries, not relevance"
 JUDGED_WHAT = "relevance judgments"
@@ -67,6 +67,15 @@ def passage_depth(depth: int, doc_ids: Sequence[str], chunked: bool) -> int:
     for d in doc_ids:
         counts[document_of(d)] = counts.get(document_of(d), 0) + 1
     return min(len(doc_ids), depth * max(counts.values(), default=1))
+
+
+def collection_info(prepared: Path) -> CollectionInfo:
+    """``prepared/collection.json``, or, for a folder prepared before it existed, judged queries on whole
+    passages."""
+    path = prepared / "collection.json"
+    if path.is_file():
+        return read_collection_info(path)
+    return CollectionInfo(str(prepared), 0, 0, False, 0, 0, "judgments", False)
 
 
 def eval_sets(info: CollectionInfo, prepared: Path, proxy: Path) -> list[EvalSet]:

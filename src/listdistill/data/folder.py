@@ -8,10 +8,11 @@
 
 The document id is the file's path relative to the folder, in POSIX form, NFC-normalised, with each run of
 whitespace made one ``_`` (ids end up in whitespace-separated TREC files); two files whose paths normalise to the
-same id, ignoring case (``a b.txt`` and ``a_b.txt``, or ``A.txt`` and ``a.txt``), are an error naming both. Hidden files and folders (``.name``) and files of other kinds are skipped and
-counted. A file with no text once the markup is removed is dropped and counted (``dropped_empty_documents``, with
-the first few paths), not an error: a crawl often holds a few empty pages. A folder with no readable file, or
-whose files are all empty, is an error.
+same id, ignoring case (``a b.txt`` and ``a_b.txt``, or ``A.txt`` and ``a.txt``), are an error naming both.
+Hidden files and folders (``.name``) and files of other kinds are skipped and counted. A file with no text once
+the markup is removed is dropped and counted (``dropped_empty_documents``, with the first few paths), not an
+error: a crawl often holds a few empty pages. A folder with no readable file, or whose files are all empty, is an
+error.
 """
 
 from __future__ import annotations
