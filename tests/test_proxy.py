@@ -97,6 +97,8 @@ def test_model_card_says_what_kind_of_evaluation_it_is():
         "student": {"nDCG@10": 0.61, "R@100": 0.9},
         "student_zero_shot": {"nDCG@10": 0.5, "R@100": 0.9},
         "student_vs_zero_shot_p": {"nDCG@10": 0.04},
+        "hidden_judgments": {"evaluation": {"kind": "hidden judgments", "queries": 3, "aggregation": "passage"},
+                             "student": {"nDCG@10": 0.3}, "student_zero_shot": {"nDCG@10": 0.2}},
     }  # fmt: skip
     card = model_card(CardInputs(
         corpus="manuals", base_model="sentence-transformers/all-MiniLM-L6-v2", dim=384, query_max_length=64,
@@ -111,6 +113,7 @@ def test_model_card_says_what_kind_of_evaluation_it_is():
     assert "Paired randomization test, student vs zero-shot: nDCG@10 p = 0.04." in card
     assert "- **Corpus:** `manuals`, 10 documents, 30 passages\n" in card and "  - sentences: 5\n" in card
     assert "![Each system's mean with its 95% bootstrap interval](plots/systems.png)" in card
+    assert "### Hidden judgments (3 queries, passage)" in card and "| **student** | 0.3000 |" in card
     assert "difference.png" not in card and "- torch: 2\n" in card
 
 

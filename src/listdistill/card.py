@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+MEASURE_ORDER = ("nDCG@10", "R@100", "source_RR@10", "RR@10", "R@20")
+NOT_SYSTEMS = ("evaluation", "student_vs_zero_shot_p", "hidden_judgments")  # the other keys of an eval block
 TAGS = ("sentence-transformers", "sentence-similarity", "feature-extraction", "dense-retrieval", "listdistill")
 PACKAGES = ("listdistill", "sentence-transformers", "transformers", "torch")
 TRAIN_KEYS = ("lr", "epochs", "batch_size", "warmup_ratio", "weight_decay", "max_steps", "wise_alpha")
@@ -64,8 +66,9 @@ def metadata(c: CardInputs) -> str:
 
 def table(block: Mapping[str, Any]) -> list[str]:
     """A Markdown table of one evaluation block's systems (rows) and measures (columns)."""
-    systems = [k for k, v in block.items() if isinstance(v, dict) and k not in ("evaluation", "student_vs_zero_shot_p")]
-    measures = list(dict.fromkeys(m for s in systems for m in block[s]))
+    systems = [k for k, v in block.items() if isinstance(v, dict) and k not in NOT_SYSTEMS]
+    found = list(dict.fromkeys(m for s in systems for m in block[s]))
+    measures = sorted(found, key=lambda m: (MEASURE_ORDER.index(m) if m in MEASURE_ORDER else len(MEASURE_ORDER), m))
     rows = ["| system | " + " | ".join(measures) + " |", "|---|" + "---|" * len(measures)]
     for s in systems:
         cells = [f"{block[s][m]:.4f}" if m in block[s] else "" for m in measures]
@@ -83,7 +86,7 @@ def evaluation_section(ev: Mapping[str, Any], pictures: Sequence[str]) -> list[s
     lines = ["## Evaluation", ""]
     if e.get("kind") == "label-free":
         lines += [
-            f"**What this is: {e.get('what')}.** There are no relevance judgments for this corpus. A seeded set of "
+            f"**What this is: {e.get('what')}.** The pipeline used no relevance judgments. A seeded set of "
             f"passages was held out of query generation; the generator wrote queries for them ({e.get('queries')} "
             "kept), and the teacher graded each query's candidates (the source passage 3, others 0-3 by the "
             "teacher's score). nDCG@10 and R@100 measure agreement with those grades, source_RR@10 how high the "
