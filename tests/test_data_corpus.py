@@ -76,6 +76,19 @@ def test_hugging_face_dataset_saved_locally(tmp_path):
         load_collection(DatasetSpec(f"hf:{one}", cache_dir=str(tmp_path / "c")))
 
 
+def test_hugging_face_dataset_folder_read_by_load_dataset(tmp_path):
+    """A dataset repository's layout (data/<split>.parquet), as the hub serves it, read from a local copy."""
+    import datasets
+
+    repo = tmp_path / "my-corpus"
+    (repo / "data").mkdir(parents=True)
+    datasets.Dataset.from_list(ROWS).to_parquet(str(repo / "data" / "train.parquet"))
+    col = load_collection(
+        DatasetSpec(f"hf:{repo}", cache_dir=str(tmp_path / "c"), fields=Fields("id", "title", "text"))
+    )
+    assert ids_texts(col) == [("d1", "Solar", "Panels convert light."), ("d2", "", "Wind turns turbines.")]
+
+
 def test_folder_of_text_markdown_and_html(tmp_path):
     root = tmp_path / "docs"
     (root / "sub").mkdir(parents=True)
