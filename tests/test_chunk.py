@@ -91,3 +91,15 @@ def test_passage_depth_is_enough_for_depth_documents():
     assert passage_depth(2, ids, chunked=True) == 5  # 2 x 3 passages, at most the corpus
     assert passage_depth(1, ids, chunked=True) == 3
     assert passage_depth(2, ids, chunked=False) == 2
+
+
+def test_the_evaluation_says_how_it_ranks_and_what_it_measures():
+    judged = EvalSet("judgments", [], {}, maxp=True).describe()
+    assert (
+        judged["aggregation"] == "document: the best passage's score (MaxP)" and judged["what"] == "relevance judgments"
+    )
+    free = EvalSet("label-free", [], {}).describe()
+    assert (free["aggregation"], free["what"]) == (
+        "passage",
+        "agreement with the teacher on synthetic queries, not relevance",
+    )
