@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test install-models repro test lint typecheck
+.PHONY: install install-test install-models repro test lint typecheck plots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,11 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+# `dvc plots show` as a page that draws offline: Vega, Vega-Lite and Vega-Embed from npm, installed once into
+# .cache/vega (DVC's own page loads them from a CDN); open dvc_plots/index.html.
+VEGA := .cache/vega/node_modules
+plots:
+	test -f $(VEGA)/vega-embed/build/vega-embed.min.js || \
+		npm install --prefix .cache/vega --no-audit --no-fund vega@5 vega-lite@5 vega-embed@6
+	$(BIN)/dvc plots show --html-template docs/plots_page.html -o dvc_plots

@@ -182,6 +182,37 @@ def cpu_minutes(folder: Path) -> float:
     return sum(json.loads(p.read_text())["cpu_s"] for p in (folder / "metrics" / "cost").rglob("*.json")) / 60
 
 
+STAGE_ORDER = ("prepare", "index", "generate", "mine", "score", "real", "mix", "train", "evaluate")
+
+
+def stage_costs(folder: Path) -> dict[str, dict[str, float]]:
+    """Per stage (the foreach stages summed over their types): CPU s, wall s, peak RSS MB (max over types)."""
+    out: dict[str, dict[str, float]] = {}
+    for path in sorted((folder / "metrics" / "cost").rglob("*.json")):
+        stage = path.relative_to(folder / "metrics" / "cost").parts[0].removesuffix(".json")
+        cost = json.loads(path.read_text())
+        row = out.setdefault(stage, {"cpu_s": 0.0, "wall_s": 0.0, "peak_rss_mb": 0.0})
+        row["cpu_s"] += cost["cpu_s"]
+        row["wall_s"] += cost["wall_s"]
+        row["peak_rss_mb"] = max(row["peak_rss_mb"], cost["peak_rss_mb"])
+    return {s: out[s] for s in STAGE_ORDER if s in out}
+
+
+def cost_markdown(by_collection: dict[str, list[Run]]) -> str:
+    """Per collection and stage: CPU seconds, wall seconds, peak RSS (the first seed's project)."""
+    lines = ["| collection | " + " | ".join(STAGE_ORDER) + " | total |", "|---|" + "---|" * (len(STAGE_ORDER) + 1)]
+    for name, runs in by_collection.items():
+        costs = stage_costs(runs[0].folder)
+        cells = [
+            f"{c['cpu_s']:.0f} / {c['wall_s']:.0f} / {c['peak_rss_mb'] / 1024:.1f}" if (c := costs.get(s)) else ""
+            for s in STAGE_ORDER
+        ]
+        cpu, wall = sum(c["cpu_s"] for c in costs.values()), sum(c["wall_s"] for c in costs.values())
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {cpu / 60:.1f} / {wall / 60:.1f} min |")
+    note = "Cells: CPU s / wall s / peak RSS GB of the first seed's run (foreach stages summed)."
+    return "\n".join(lines) + f"\n\n{note}\n"
+
+
 def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -321,6 +352,7 @@ def main(
     heading = title or (", ".join(overrides) if overrides else "default")
     table = markdown(rows, total, heading)
     (out / "suite.md").write_text(table, encoding="utf-8")
+    (out / "costs.md").write_text(cost_markdown(by_collection), encoding="utf-8")
     (out / "suite.json").write_text(
         json.dumps({"title": heading, "overrides": list(overrides), "rows": rows, "mean": total}, indent=2) + "\n"
     )

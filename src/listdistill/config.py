@@ -57,6 +57,18 @@ class DatasetSection:
     cranfield_relevance: str = _p("binary", "grade >= 1 relevant, or gain = grade", choices=("binary", "graded"))
     drop_empty_queries: bool = _p(False, "drop judged queries with empty text (else an error naming them)")
     drop_unknown_judged_docs: bool = _p(False, "drop judgments of documents not in the corpus (else an error)")
+    id_field: str = _p("auto", "id field of a file of documents or hf: dataset; auto: _id, else id, else made from "
+                       "the content")  # fmt: skip
+    title_field: str = _p("title", "title field of a file of documents or hf: dataset (optional in the records)")
+    text_field: str = _p("text", "text field of a file of documents or hf: dataset")
+    hf_split: str = _p("train", "split of a Hugging Face dataset (name hf:<dataset>)")
+    hf_config: str = _p("", "configuration of a Hugging Face dataset, if it has several")
+    queries: str = _p("", "a corpus's judged queries: JSONL (_id, text) or TSV (query-id, text); with qrels")
+    qrels: str = _p("", "their judgments: TREC or BEIR qrels; with queries")
+    judgments: str = _p("use", "use: judged queries are the test set | hide: evaluate label-free as if there were "
+                        "none, and report the hidden judgments beside", choices=("use", "hide"))  # fmt: skip
+    chunk_tokens: int = _p(0, "cut documents into passages of at most this many student tokens; 0 = whole", lo=0)
+    chunk_overlap: int = _p(0, "tokens of sentences repeated from the previous passage", lo=0)
 
 
 @dataclass
@@ -65,6 +77,15 @@ class PrepareSection:
     real_query_fraction: float = _p(0.0, "share of test queries moved to training (real arm)", lo=0, hi=1, hi_open=True)
     real_split: str = _p("", "real arm: the training queries are this qrels split of the collection (e.g. train); "
                          "every test query stays a test query", )  # fmt: skip
+
+
+@dataclass
+class ProxySection:
+    heldout: int = _p(100, "passages held out of generation for label-free evaluation when there are no judgments "
+                      "(at most half the eligible ones); 0 = no evaluation without judgments", lo=0)  # fmt: skip
+    types: list[str] = _p(["questions"], "query types written for the held-out passages (by the generator)")
+    min_relevant: float = _p(0.5, "normalised teacher score from which a candidate is relevant (grades 1-3)", lo=0,
+                             hi=1, hi_open=True)  # fmt: skip
 
 
 @dataclass
@@ -190,6 +211,7 @@ class Params:
     device: str = _p("auto", "auto (a GPU when there is one) | cpu | cuda | cuda:N; every model-running stage")
     dataset: DatasetSection = field(default_factory=DatasetSection)
     prepare: PrepareSection = field(default_factory=PrepareSection)
+    proxy: ProxySection = field(default_factory=ProxySection)
     real: RealSection = field(default_factory=RealSection)
     generate: GenerateSection = field(default_factory=GenerateSection)
     student: StudentSection = field(default_factory=StudentSection)
@@ -275,7 +297,7 @@ def native_bf16(device: str) -> bool:
 # Sections and top-level keys each stage reads; dvc.yaml's `params:` lists the same (tests/test_config.py).
 GENERATE_KEYS = tuple(f"generate.{f.name}" for f in dataclasses.fields(GenerateSection) if f.name != "types")
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
-    "prepare": ("seed", "dataset", "prepare"),
+    "prepare": ("seed", "dataset", "prepare", "student.model", "proxy.heldout"),
     "index": ("device", "student"),
     "generate": ("seed", "device", *GENERATE_KEYS),
     "mine": ("device", "student", "bm25", "mine"),
@@ -297,6 +319,27 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "mix": ("query_mix", "generate.types"),
     "train": ("seed", "device", "loss", "query_mix", "student", "train"),
     "evaluate": ("seed", "device", "student", "bm25", "teacher", "score.depth", "mine.rrf_k", "evaluate"),
+    "proxy": (
+        "seed",
+        "device",
+        *GENERATE_KEYS,
+        "student",
+        "bm25",
+        "mine",
+        "teacher",
+        "score.depth",
+        "score.norm_low",
+        "score.norm_high",
+        "proxy",
+    ),  # fmt: skip
+    "report": (
+        "dataset.name",
+        "generate.model",
+        "student.model",
+        "student.query_max_length",
+        "student.passage_max_length",
+        "teacher",
+    ),  # fmt: skip
 }
 
 
@@ -454,6 +497,18 @@ def check(p: Params) -> list[str]:
             load_type(t)
         except UnknownQueryTypeError as e:
             problems.append(f"generate.types[{i}]: {e}")
+    for i, t in enumerate(p.proxy.types):
+        try:
+            load_type(t)
+        except UnknownQueryTypeError as e:
+            problems.append(f"proxy.types[{i}]: {e}")
+    if p.dataset.chunk_tokens and p.dataset.chunk_overlap >= p.dataset.chunk_tokens:
+        problems.append(
+            f"dataset.chunk_overlap ({p.dataset.chunk_overlap}) must be below dataset.chunk_tokens "
+            f"({p.dataset.chunk_tokens})"
+        )
+    if bool(p.dataset.queries) != bool(p.dataset.qrels):
+        problems.append("dataset.queries and dataset.qrels: give both files (judged queries), or neither")
     if len(set(p.generate.types)) != len(p.generate.types):
         problems.append(f"generate.types: names a type twice: {p.generate.types}")
     known = [*p.generate.types, "real"]
