@@ -143,7 +143,7 @@ class EngineEncoder:
         out = np.zeros((len(texts), self.encoder.dim), dtype=np.float32)
         for s in range(0, len(order), cfg.batch_size):
             idx = order[s : s + cfg.batch_size]
-            prefix = cfg.query_prefix if is_query else cfg.passage_prefix
+            prefix = self.encoder.prefix(is_query)
             max_len = cfg.query_max_length if is_query else cfg.passage_max_length
             batch = self.encoder.tokenizer([prefix + texts[i] for i in idx], padding=True, truncation=True,
                                            max_length=max_len, return_tensors="np")  # fmt: skip

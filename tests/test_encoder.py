@@ -76,15 +76,22 @@ def test_auto_prefixes_are_the_models_own(tmp_path):
     import shutil
 
     plain = Encoder(EncoderConfig(query_prefix="auto", passage_prefix="auto"))
-    assert (plain.config.query_prefix, plain.config.passage_prefix) == ("", "")  # MiniLM has no prompts
+    assert (plain.prefix(True), plain.prefix(False)) == ("", "")  # MiniLM has no prompts
+    np.testing.assert_allclose(
+        plain.encode_queries(QUERIES), Encoder(EncoderConfig()).encode_queries(QUERIES), atol=1e-6
+    )
     folder = tmp_path / "prompted"
     shutil.copytree(plain.location, folder)
     cfg = json.loads((folder / "config_sentence_transformers.json").read_text())
     cfg["prompts"] = {"query": "query: ", "document": "passage: "}
     (folder / "config_sentence_transformers.json").write_text(json.dumps(cfg))
     prompted = Encoder(EncoderConfig(model=str(folder), query_prefix="auto", passage_prefix="auto"))
-    assert (prompted.config.query_prefix, prompted.config.passage_prefix) == ("query: ", "passage: ")
+    assert (prompted.prefix(True), prompted.prefix(False)) == ("query: ", "passage: ")
     explicit = Encoder(EncoderConfig(model=str(folder), query_prefix="", passage_prefix="auto"))
-    assert (explicit.config.query_prefix, explicit.config.passage_prefix) == ("", "passage: ")
+    assert (explicit.prefix(True), explicit.prefix(False)) == ("", "passage: ")
+    import dataclasses
+
+    prompted.config = dataclasses.replace(prompted.config, passage_max_length=128)  # as the train stage does
+    assert prompted.prefix(True) == "query: "  # "auto" is never taken for the text of a prefix
     with_prefix = Encoder(EncoderConfig(query_prefix="query: ")).encode_queries(["boundary layer"])
     np.testing.assert_allclose(prompted.encode_queries(["boundary layer"]), with_prefix, atol=1e-5)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -107,13 +107,8 @@ class Encoder(torch.nn.Module):
         from transformers import AutoModel, AutoTokenizer
 
         resolved = resolve_model(config.model)
-        if AUTO in (config.query_prefix, config.passage_prefix):
-            own = model_prompts(config.model, Path(resolved.location) if resolved.local else None)
-            config = replace(
-                config,
-                query_prefix=own[0] if config.query_prefix == AUTO else config.query_prefix,
-                passage_prefix=own[1] if config.passage_prefix == AUTO else config.passage_prefix,
-            )
+        # the model's own prefixes, used wherever the config says "auto" (also after ``self.config`` is replaced)
+        self.own_prompts = model_prompts(config.model, Path(resolved.location) if resolved.local else None)
         self.config = config
         self.location = resolved.location
         towers = router_towers(Path(resolved.location)) if resolved.local else None
@@ -133,6 +128,11 @@ class Encoder(torch.nn.Module):
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'auto', 'mean' or 'cls', got {config.pooling!r}")
 
+    def prefix(self, is_query: bool) -> str:
+        """The query or passage prefix in use: the configured text, or the model's own where it says ``auto``."""
+        configured = self.config.query_prefix if is_query else self.config.passage_prefix
+        return self.own_prompts[0 if is_query else 1] if configured == AUTO else configured
+
     @property
     def two_towers(self) -> bool:
         return self.passage_model is not self.model
@@ -143,7 +143,7 @@ class Encoder(torch.nn.Module):
 
     def embed(self, texts: Sequence[str], is_query: bool) -> torch.Tensor:
         """Embed a batch with gradients enabled when the caller allows them: (B,) texts -> (B, d)."""
-        prefix = self.config.query_prefix if is_query else self.config.passage_prefix
+        prefix = self.prefix(is_query)
         max_len = self.config.query_max_length if is_query else self.config.passage_max_length
         batch = self.tokenizer(
             [prefix + t for t in texts],
