@@ -51,10 +51,10 @@ from listdistill.generate.clean import (
     DROP_REASONS,
     CleanConfig,
     clean_generation,
+    domain_vocabulary,
     drop_foreign_items,
     drop_reason,
     prompt_texts,
-    vocabulary,
     words,
 )
 from listdistill.generate.extract import extract_queries
@@ -370,7 +370,7 @@ def _finish(
 ) -> GenerateResult:
     """Clean every completion and summarise (the whole sample at once: duplicates are found across it)."""
     qtype = plan.qtype
-    domain = vocabulary(d.contents for d in plan.pool_docs)
+    domain = domain_vocabulary(d.contents for d in plan.pool_docs)
     rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run), domain)
     queries = [
         {"query_id": r["query_id"], "text": r["text"], "query_type": qtype.name, "source_doc_id": r["source_doc_id"]}
