@@ -67,7 +67,8 @@ def test_two_gloo_processes_equal_one(tmp_path: Path):
         write_jsonl(tmp_path / "scored" / qtype / "train.jsonl", [scored_record(qtype, i) for i in range(n)])
         write_jsonl(tmp_path / "scored" / qtype / "dev.jsonl", [scored_record(qtype, i) for i in range(n, n + 3)])
     own = {"query_mix": ["questions", "claims"], "loss": "listwise+infonce", "seed": 3, "train.chunk_size": 2,
-           "train.lr": 1e-3, "device": "cpu"}  # fmt: skip
+           "train.lr": 1e-3, "device": "cpu",
+           "train.bf16": False, "student.dtype": "float32"}  # fmt: skip  # exact comparison: float32 on AMX CPUs too
     write_params(tmp_path, {**BASE, "student.model": str(tmp_path / "tiny"), **own})
     run([sys.executable, "-m", "stages.train", *train_args(tmp_path, "one")])
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
