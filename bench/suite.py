@@ -291,7 +291,8 @@ def plan(collections: Iterable[str], seeds: Sequence[int], out: Path) -> list[Ru
 @click.option("--collections", default="vaswani,med,lisa", help="Comma-separated (the dev suite by default).")
 @click.option("--seeds", default="1,2,3", help="Comma-separated seeds.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="A param for every run (repeat).")
-@click.option("--params", "params_path", type=click.Path(path_type=Path, dir_okay=False), default=ROOT / "params.yaml")
+@click.option("--params", "params_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The params every run starts from (default: params.yaml of --code, else of this tree).")  # fmt: skip
 @click.option("--code", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Take dvc.yaml, stages/ and src/ from this folder (a checkout of one commit), not this tree, so "
               "that rows run at different times share one code base and so DVC's run cache.")  # fmt: skip
@@ -314,7 +315,7 @@ def main(
     collections: str,
     seeds: str,
     overrides: tuple[str, ...],
-    params_path: Path,
+    params_path: Path | None,
     code: Path | None,
     cache: Path | None,
     jobs: int,
@@ -327,6 +328,7 @@ def main(
     names = [c.strip() for c in collections.split(",") if c.strip()]
     seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     cache = cache or out.parent / ".dvc-cache"
+    params_path = params_path or (code or ROOT) / "params.yaml"  # the snapshot's code reads the snapshot's keys
     base = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
     mirror = Path(os.environ.get("LISTDISTILL_DATA_MIRROR", (ROOT / base.get("dataset", {}).get("mirror", "."))))
     runs = plan(names, seed_list, out)
