@@ -23,6 +23,7 @@ from listdistill.evaluation import (
     zero_shot_run,
 )
 from listdistill.io import read_docs, read_qrels, read_queries, write_json
+from listdistill.records import check_relevant
 from listdistill.teachers import TeacherResources, build_teacher
 from listdistill.teachers.base import rerank_run
 from stages.options import params_options, read_params
@@ -49,14 +50,17 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     depth, faiss_index = p.evaluate.depth, p.evaluate.faiss_index
     if student_dir is not None and not any((student_dir / f).is_file() for f in ("modules.json", "config.json")):
         raise click.ClickException(f"--student {student_dir}: not a model folder (no config.json or modules.json)")
+    # every input checked against the others before any work (docs/formats.md)
+    docs = read_docs(prepared / "corpus.jsonl")
     queries = read_queries(prepared / "queries.jsonl")
-    qrels = read_qrels(prepared / "qrels.txt", queries)
+    qrels = read_qrels(prepared / "qrels.txt", queries, docs)
+    check_relevant(qrels, str(prepared / "qrels.txt"))
     index = IndexPaths(index_dir)
+    index.check(docs, prepared / "corpus.jsonl", faiss_index)
     zero_shot = p.to_encoder()
     runs = {"bm25": bm25_run(index, queries, depth, p.bm25.k1, p.bm25.b)}
     runs["student_zero_shot"] = zero_shot_run(zero_shot, index, queries, depth, faiss_index)
     runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth, p.mine.rrf_k)
-    docs = read_docs(prepared / "corpus.jsonl")
     if teacher:
         resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, zero_shot, p.bm25.k1, p.bm25.b)
         reranker = build_teacher(p.to_teacher(), resources)

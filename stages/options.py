@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, check_machine, load_params
+from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, load_params
 from listdistill.shard import Shard, begin_part, fingerprint, finish_part, parse_shard, read_manifests
 
 
@@ -34,9 +34,7 @@ def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def read_params(params_path: Path, overrides: tuple[str, ...]) -> Params:
     try:
-        params = load_params(params_path, overrides)
-        check_machine(params, str(params_path))
-        return params
+        return load_params(params_path, overrides, machine=True)  # every bad key at once, the device included
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
 

@@ -14,6 +14,7 @@ from listdistill.data import DatasetSpec, load_collection
 from listdistill.errors import friendly, run
 from listdistill.io import write_json, write_jsonl, write_qrels
 from listdistill.pool import build_pool
+from listdistill.records import check_relevant, relevant_counts
 from listdistill.split import split_queries
 from stages.options import params_options, read_params
 
@@ -36,8 +37,11 @@ def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
     col = load_collection(spec)
     result = build_pool(col.docs, col.qrels, p.prepare.pool_size or None, p.seed)
     real, real_qrels, test, test_qrels = split_queries(col.queries, col.qrels, p.prepare.real_query_fraction, p.seed)
-    n_judged = sum(1 for per_q in test_qrels.values() for r in per_q.values() if r > 0)
-    counts = {"queries": len(test), "real_training_queries": len(real), "qrels_relevant": n_judged}
+    if real:  # the collection has relevant judgments (checked); the split may have moved them all to training
+        check_relevant(test_qrels, f"{d.name}: the test queries left by prepare.real_query_fraction")
+    relevant = relevant_counts(test_qrels, [q.query_id for q in test])  # per test query, 0 when none is relevant
+    counts = {"queries": len(test), "real_training_queries": len(real), "qrels_relevant": sum(relevant.values()),
+              "relevant_per_query": relevant}  # fmt: skip
     with stage_outputs(out, stats) as (tmp, tmp_stats):  # the whole set, or nothing, replaces the old one
         tmp.mkdir()
         write_jsonl(tmp / "corpus.jsonl", col.docs)

@@ -46,7 +46,11 @@ def jsonl(rows):
             "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td9\t1\n",
             r"test\.tsv:3: judged document 'd9' \(query 'q2'\) is not in the corpus .*drop_unknown_judged_docs",
         ),
-        ("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\t\t1\n", r"test\.tsv:2: empty query-id or corpus-id"),
+        (
+            "qrels/test.tsv",
+            "query-id\tcorpus-id\tscore\nq1\t\t1\n",
+            r"test\.tsv:2: expected 'corpus-id' to be a non-empty string, got \"\"",
+        ),
     ],
 )
 def test_bad_beir_collections(tmp_path, file, content, match):

@@ -76,14 +76,34 @@ def test_build_example_rejects_unnormalised_teacher_scores():
 
 def test_load_examples_reads_the_mix_and_names_bad_inputs(tmp_path: Path):
     write_jsonl(tmp_path / "titles" / "train.jsonl", [record("t1", "d0", [("d0", 1.0), ("d1", 0.2)])])
-    write_jsonl(tmp_path / "claims" / "train.jsonl", [record("c1", "d1", [("d2", 1.0), ("d1", 0.7)])])
+    write_jsonl(tmp_path / "claims" / "train.jsonl", [{**record("c1", "d1", [("d2", 1.0), ("d1", 0.7)]),
+                                                       "query_type": "claims"}])  # fmt: skip
     examples, stats = load_examples(tmp_path, ["claims", "titles"], "train", 4, set(TEXTS))
     assert [e.query_id for e in examples] == ["c1", "t1"] and stats.queries == 2
     with pytest.raises(FileNotFoundError, match=r"query type 'questions'; found types \['claims', 'titles'\]"):
         load_examples(tmp_path, ["questions"], "train", 4, set(TEXTS))
     write_jsonl(tmp_path / "bad" / "train.jsonl", [record("b1", "d0", [("d0", 1.0), ("nope", 0.1)])])
-    with pytest.raises(FormatError, match=r"bad/train.jsonl: record 1: doc id\(s\) \['nope'\] are not in the corpus"):
+    with pytest.raises(FormatError, match=r"bad/train.jsonl:1: expected 'query_type' 'bad' \(the folder's type\)"):
         load_examples(tmp_path, ["bad"], "train", 4, set(TEXTS))
+    write_jsonl(tmp_path / "bad" / "train.jsonl", [{**record("b1", "d0", [("d0", 1.0), ("nope", 0.1)]),
+                                                    "query_type": "bad"}])  # fmt: skip
+    with pytest.raises(FormatError, match=r"bad/train.jsonl:1: expected candidate doc ids of the corpus, got 'nope'"):
+        load_examples(tmp_path, ["bad"], "train", 4, set(TEXTS))
+
+
+def test_a_query_in_two_lists_is_an_error(tmp_path: Path):
+    """The train and dev lists (and the types) share no query id: a query in both would leak into early stopping."""
+    write_jsonl(tmp_path / "titles" / "train.jsonl", [record("t1", "d0", [("d0", 1.0), ("d1", 0.2)])])
+    write_jsonl(
+        tmp_path / "titles" / "dev.jsonl", [record("t2", "d1", [("d1", 1.0)]), record("t1", "d0", [("d0", 1.0)])]
+    )
+    seen: dict[str, Path] = {}
+    load_examples(tmp_path, ["titles"], "train", 4, set(TEXTS), seen)
+    message = (
+        r"titles/dev\.jsonl:2: expected a query id unique across the lists, 't1' is also at .*titles/train\.jsonl:1"
+    )
+    with pytest.raises(FormatError, match=message):
+        load_examples(tmp_path, ["titles"], "dev", 4, set(TEXTS), seen)
 
 
 def test_cap_is_a_seeded_sample_in_order():

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from listdistill.errors import StageError
 from listdistill.io import Doc, Run
+from listdistill.records import is_blank
 
 VECTOR_MODULE = "--add-modules=jdk.incubator.vector"
 
@@ -68,6 +69,8 @@ def configure() -> str:
     os.environ.setdefault("OPENAI_API_KEY", "unused-placeholder")  # pyserini builds a client at import
     import jnius_config
 
+    if not jnius_config.vm_running and "-Xrs" not in jnius_config.get_options():
+        jnius_config.add_options("-Xrs")  # Ctrl-C and SIGTERM stay Python's (the JVM's handlers hang the process)
     if not _has_vector_module(home) and not getattr(jnius_config, "_listdistill_patched", False):
         original = jnius_config.add_options
 
@@ -91,8 +94,9 @@ class IndexBuildError(StageError):
 
 
 def indexable(docs: Sequence[Doc]) -> int:
-    """The number of documents Anserini indexes: it skips those whose contents are blank."""
-    return sum(1 for d in docs if d.contents.strip())
+    """The number of documents indexed: those whose contents are not blank (:func:`~listdistill.records.is_blank`);
+    :func:`build_index` hands Anserini the blank ones as empty text, which it skips."""
+    return sum(1 for d in docs if not is_blank(d.contents))
 
 
 def index_doc_count(index_dir: str | Path) -> int:
@@ -134,7 +138,8 @@ def build_index(docs: Sequence[Doc], index_dir: str | Path, threads: int = 1) ->
         source.mkdir()
         with (source / "docs.jsonl").open("w", encoding="utf-8") as f:
             for d in docs:
-                f.write(json.dumps({"id": d.doc_id, "contents": d.contents}) + "\n")
+                contents = "" if is_blank(d.contents) else d.contents  # Java's trim() keeps U+00A0, U+200B, ...
+                f.write(json.dumps({"id": d.doc_id, "contents": contents}) + "\n")
         args = [
             "-collection", "JsonCollection", "-input", str(source), "-index", str(tmp),
             "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads),

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from listdistill.data.beir import beir_qrels, is_beir_folder, load_beir_by_name, load_beir_folder
-from listdistill.data.checks import Sources, check_collection, query_line
+from listdistill.data.checks import Sources, check_collection
 from listdistill.data.glasgow import glasgow_files, glasgow_folder, load_glasgow
-from listdistill.io import Doc, FormatError, Qrels, Query
+from listdistill.io import Doc, Qrels, Query
 
 MIRROR_ENV = "LISTDISTILL_DATA_MIRROR"
 GLASGOW_NAMES = ("cranfield", "vaswani")
@@ -48,10 +48,11 @@ def resolve_mirror(spec: DatasetSpec) -> Path | None:
 def load_collection(spec: DatasetSpec) -> Collection:
     """Load and check a collection (:mod:`listdistill.data.checks`); errors name the file and line."""
     cache = Path(spec.cache_dir)
+    notes: dict[str, str] = {}
     if spec.name in GLASGOW_NAMES:
         folder = glasgow_folder(spec.name, resolve_mirror(spec), cache)
         sources = Sources(*(str(p) for p in glasgow_files(spec.name, folder)))
-        docs, queries, qrels = load_glasgow(spec.name, resolve_mirror(spec), cache, spec.cranfield_relevance)
+        docs, queries, qrels = load_glasgow(spec.name, resolve_mirror(spec), cache, spec.cranfield_relevance, notes)
     elif spec.name.startswith("beir/"):
         name = spec.name.removeprefix("beir/")
         sources = Sources(f"BeIR/{name} corpus", f"BeIR/{name} queries", f"BeIR/{name}-qrels {spec.split}")
@@ -61,21 +62,11 @@ def load_collection(spec: DatasetSpec) -> Collection:
         sources = Sources(
             str(folder / "corpus.jsonl"), str(folder / "queries.jsonl"), str(beir_qrels(folder, spec.split))
         )
-        docs, queries, qrels = load_beir_folder(folder, spec.split)
+        docs, queries, qrels = load_beir_folder(folder, spec.split, notes)
     else:
         raise ValueError(
             f"dataset.name {spec.name!r}: expected one of {list(GLASGOW_NAMES)}, 'beir/<name>', "
             "or a folder holding corpus.jsonl, queries.jsonl and qrels/<split>.tsv"
         )
-    _check_unique(sources.corpus, "doc_id", [d.doc_id for d in docs])
-    _check_unique(sources.queries, "query_id", [q.query_id for q in queries])
     checked = check_collection(docs, queries, qrels, sources, spec.drop_empty_queries, spec.drop_unknown_judged_docs)
-    return Collection(spec.name, checked.docs, checked.queries, checked.qrels, checked.notes)
-
-
-def _check_unique(name: str, key: str, ids: list[str]) -> None:
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            raise FormatError(f"{query_line(name, i, nth=2)}: duplicate {key} {i!r} (ids must be unique)")
-        seen.add(i)
+    return Collection(spec.name, checked.docs, checked.queries, checked.qrels, {**notes, **checked.notes})

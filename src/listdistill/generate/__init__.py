@@ -158,8 +158,9 @@ class GenerateResult:
 
 
 def read_pool(path: str | Path) -> list[Doc]:
-    """Read the generation pool (:func:`~listdistill.records.read_docs`); an empty pool is an error."""
-    docs = read_docs(path)
+    """Read the generation pool (:func:`~listdistill.records.read_docs`, no blank passage); an empty pool is an
+    error."""
+    docs = read_docs(path, blank_text=False)
     if not docs:
         raise FormatError(f"{path}: expected at least one passage, the generation pool is empty")
     return docs
