@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from listdistill.atomic import sweep
 from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, load_params
 from listdistill.shard import Shard, begin_part, fingerprint, finish_part, parse_shard, read_manifests
 
@@ -33,8 +34,11 @@ def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def read_params(params_path: Path, overrides: tuple[str, ...]) -> Params:
+    """The validated params (every bad key at once, the device included), read first by every stage; before that,
+    what killed runs of any stage left is recovered (:func:`listdistill.atomic.sweep`)."""
+    sweep()
     try:
-        return load_params(params_path, overrides, machine=True)  # every bad key at once, the device included
+        return load_params(params_path, overrides, machine=True)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
 

@@ -13,7 +13,7 @@ import pytest
 
 from listdistill import io
 from listdistill.atomic import MissingOutputError, stage_outputs
-from listdistill.errors import user_message
+from listdistill.errors import disk, user_message
 from listdistill.io import write_jsonl, write_tsv
 
 
@@ -110,7 +110,7 @@ def test_injected_enospc_midway_keeps_previous_outputs(previous, monkeypatch):
     ):
         write_all(c, p, i)
     assert info.value.errno == errno.ENOSPC
-    assert user_message(info.value).startswith("No space left on device while writing ")
+    assert user_message(info.value).startswith(f"No space left on device on {disk(previous)} while writing ")
     assert str(previous / "index") in user_message(info.value)
     assert snapshot(previous) == before
 
@@ -223,7 +223,7 @@ def test_real_full_disk_keeps_previous_outputs(tiny_fs):
         np.save(index / "emb.npy", np.ones((1024, 1024), dtype=np.float32))  # 4 MiB on a 256 KiB disk
     assert (
         user_message(info.value)
-        == f"No space left on device while writing {tiny_fs / 'corpus.jsonl'}, {tiny_fs / 'index'}"
+        == f"No space left on device on {tiny_fs} (tmpfs) while writing {tiny_fs / 'corpus.jsonl'}, {tiny_fs / 'index'}"
     )
     assert snapshot(tiny_fs) == before
 

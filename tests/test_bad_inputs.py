@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_params
+from conftest import small_disk, write_params
 from tiny_bert import make_tiny_bert, one_thread
 
+from listdistill.errors import disk
 from stages import evaluate, generate, index, mine, mix, prepare, score, train
 
 DOCS = [
@@ -545,30 +546,19 @@ def assert_full_disk_refused(result, out: Path, before: dict[str, str | None], w
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
     errors = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
-    assert errors == [f"Error: No space left on device while writing {where}"], result.output
+    assert errors == [f"Error: No space left on device on {disk(out)} while writing {where}"], result.output
     assert snapshot([out / "prepared", out / "prepare.json"]) == before  # staging folders included: none left
     assert sorted(p.name for p in out.iterdir()) == ["prepare.json", "prepared"]
 
 
 def test_prepare_on_a_full_disk_keeps_the_previous_outputs(world: World, tmp_path: Path):
     """A real 256 KiB tmpfs (root only): the previous outputs fit, the new 400 KB corpus does not."""
-    from test_atomic import can_mount_tmpfs
-
-    if not can_mount_tmpfs():
-        pytest.skip("cannot mount a tmpfs here (not root); test_prepare_with_injected_enospc stands in")
-    import subprocess
-
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=True)
-    try:
-        assert run_prepare(world, world.beir, disk).exit_code == 0
-        before = snapshot([disk / "prepared", disk / "prepare.json"])
-        result = run_prepare(world, big_beir(tmp_path / "big"), disk)
+    with small_disk(tmp_path / "disk") as mount:
+        assert run_prepare(world, world.beir, mount).exit_code == 0
+        before = snapshot([mount / "prepared", mount / "prepare.json"])
+        result = run_prepare(world, big_beir(tmp_path / "big"), mount)
         # the file the disk filled up on, by its final path (not the staging folder's, which is gone)
-        assert_full_disk_refused(result, disk, before, f"{disk / 'prepared' / 'corpus.jsonl'}")
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
+        assert_full_disk_refused(result, mount, before, f"{mount / 'prepared' / 'corpus.jsonl'}")
 
 
 def test_prepare_with_injected_enospc_keeps_the_previous_outputs(world: World, tmp_path: Path, monkeypatch):

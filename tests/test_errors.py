@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from listdistill.errors import StageError, friendly, user_message
+from listdistill.errors import StageError, disk, friendly, user_message
 from listdistill.io import FormatError, read_json, write_jsonl
 
 
@@ -68,7 +68,7 @@ EXPECTED = {
     "missing": r"^Error: .*/nope\.jsonl: no such file or directory$",
     "permission": r"^Error: .*/ro\.json: permission denied$",
     "isdir": r"^Error: .*: is a folder, expected a file$",
-    "enospc": r"^Error: No space left on device while writing .*/out\.jsonl$",
+    "enospc": r"^Error: No space left on device on /\S* (\(\S+\) )?while writing .*/out\.jsonl$",
     "short-write": r"^Error: No space left on device \(1048576 requested and 62432 written\)$",
     "unicode": r"^Error: input is not valid UTF-8 text: byte b'\\xff' at offset 3 \(invalid start byte\)",
     "json": r"^Error: line 2, column 7: not valid JSON \(Expecting value\)$",
@@ -111,10 +111,14 @@ def test_debug_env_keeps_the_exception(tmp_path, monkeypatch):
 
 
 def test_user_message_of_plain_errors():
+    root = disk("/")
     assert user_message(OSError(errno.ENOSPC, "No space left on device", "/x/y")) == (
-        "No space left on device while writing /x/y"
+        f"No space left on device on {root} while writing /x/y"
     )
-    assert user_message(OSError(errno.EDQUOT, "Disk quota exceeded", "/x")) == "Disk quota exceeded while writing /x"
+    assert (
+        user_message(OSError(errno.EDQUOT, "Disk quota exceeded", "/x"))
+        == f"Disk quota exceeded on {root} while writing /x"
+    )
     assert user_message(FileNotFoundError("/a/b: no such file")) == "/a/b: no such file"
     assert user_message(RuntimeError("bug")) is None
     assert user_message(click.UsageError("x")) is None
@@ -129,7 +133,9 @@ def test_numpy_short_write_named_by_stage_outputs(tmp_path):
         stage_outputs(tmp_path / "emb.npy"),
     ):
         raise OSError("4194304 requested and 123 written")
-    assert user_message(info.value) == f"No space left on device while writing {tmp_path / 'emb.npy'}"
+    assert (
+        user_message(info.value) == f"No space left on device on {disk(tmp_path)} while writing {tmp_path / 'emb.npy'}"
+    )
 
 
 SCRIPT = textwrap.dedent(

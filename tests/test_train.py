@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import small_disk
 from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.io import FormatError, write_jsonl
 from listdistill.train import (
+    Checkpoints,
     Example,
     FrozenPassages,
     TrainConfig,
@@ -178,7 +181,8 @@ def test_train_runs_logs_and_keeps_the_best_epoch(tiny: Path, tmp_path: Path):
     assert [r["epoch"] for r in state.dev] == [0, 1, 2]  # epoch 0: the untrained student
     assert set(state.dev[0]) >= {"dev_loss", "dev_listwise", "dev_infonce", "dev_margin_mse", "dev_loss@titles"}
     assert state.best_epoch in (1, 2) and state.best_dev_loss == min(r["dev_loss"] for r in state.dev[1:])
-    best = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
+    best = Checkpoints(tmp_path / "ckpt").load_best()
+    assert best is not None
     after = params(encoder)
     assert all(torch.equal(after[k], best[k]) for k in best)  # the encoder holds the best weights
     assert any(not torch.equal(after[k], before[k]) for k in before)
@@ -204,7 +208,9 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path)
 
     with pytest.raises(KeyboardInterrupt):
         train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
-    saved = json.loads((tmp_path / "b" / "last" / "state.json").read_text())
+    last = Checkpoints(tmp_path / "b").current("last")
+    assert last is not None and last.name.startswith("last-")
+    saved = json.loads((last / "state.json").read_text())
     assert saved["step"] == 4 and saved["epoch"] == 1 and saved["batch"] == 1
     resumed = Encoder(EncoderConfig(model=str(tiny)))
     state = train(resumed, TRAIN, [], TEXTS, cfg, tmp_path / "b")
@@ -308,4 +314,114 @@ def test_diverging_training_stops_with_a_named_error_and_writes_nothing(tiny: Pa
                       losses=LossConfig(student_temperature=0.0))  # fmt: skip
     with pytest.raises(FloatingPointError, match=r"training diverged at step 1: loss nan"):
         train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "ckpt")
-    assert not (tmp_path / "ckpt" / "best").exists()
+    assert Checkpoints(tmp_path / "ckpt").current("best") is None
+
+
+# -- checkpoints: a kill at any instant of a switch leaves one whole checkpoint; a full disk keeps the previous one --
+def _save_last(ck: Checkpoints, step: int, width: int = 2) -> None:
+    model = torch.nn.Linear(width, width)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    ck.save_last(TrainState("fp", step=step), model, opt, linear_schedule(opt, 0, 10))
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_checkpoint_is_switched_by_one_pointer_and_leftovers_are_recovered(tmp_path: Path):
+    folder = tmp_path / "ck"
+    ck = Checkpoints(folder)
+    _save_last(ck, 1)
+    first = ck.current("last")
+    assert first is not None and names(folder) == sorted([first.name, "last.json"])
+    _save_last(ck, 2)
+    second = ck.current("last")
+    assert second is not None and second != first and names(folder) == sorted([second.name, "last.json"])
+    # what kills at each instant leave: a half-written folder (before the switch), the superseded folder (after
+    # it, before its removal), the pointer's temporary file (during the switch)
+    (folder / "last-0badc0de").mkdir()
+    (folder / "last-0badc0de" / "model.pt").write_bytes(b"cut short")
+    shutil.copytree(second, folder / "last-00000001")
+    (folder / ".last.json.x1y2.tmp").write_text('{"fold')
+    loaded = ck.load_last("fp")
+    assert loaded is not None and loaded[0].step == 2
+    assert names(folder) == sorted([second.name, "last.json"])
+
+
+@pytest.mark.parametrize("layout", ["old-only", "old-and-tmp", "final-and-old"])
+def test_the_former_layouts_leftovers_resume_instead_of_failing(tmp_path: Path, layout: str):
+    """The former rotation renamed last -> last.old, last.tmp -> last: a kill between the two left last.old, after
+    which every rerun failed. Each state it could leave now resumes and the next save switches to the pointer."""
+    folder = tmp_path / "ck"
+    ck = Checkpoints(folder)
+    _save_last(ck, 3)
+    current = ck.current("last")
+    assert current is not None
+    (folder / "last.json").unlink()
+    if layout == "final-and-old":
+        current.rename(folder / "last")
+        shutil.copytree(folder / "last", folder / "last.old")
+    else:
+        current.rename(folder / "last.old")
+    if layout == "old-and-tmp":
+        (folder / "last.tmp").mkdir()
+        (folder / "last.tmp" / "model.pt").write_bytes(b"cut short")
+    loaded = ck.load_last("fp")
+    assert loaded is not None and loaded[0].step == 3
+    assert names(folder) == (["last"] if layout == "final-and-old" else ["last.old"])
+    _save_last(ck, 4)
+    now = ck.current("last")
+    assert now is not None and names(folder) == sorted([now.name, "last.json"])
+
+
+def test_an_unreadable_checkpoint_is_discarded_and_training_starts_over(tiny: Path, tmp_path: Path, capsys):
+    cfg = TrainConfig(epochs=1, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=1)
+    reference = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "a")
+
+    def interrupt(state: TrainState) -> None:
+        if state.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
+    last = Checkpoints(tmp_path / "b").current("last")
+    assert last is not None
+    (last / "optim.pt").write_bytes((last / "optim.pt").read_bytes()[:100])  # damaged
+    state = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b")
+    assert state.resumed_at_step is None and state.curve == reference.curve
+    assert "unreadable checkpoint discarded, training starts over" in capsys.readouterr().err
+
+
+def test_a_full_disk_while_saving_a_checkpoint_names_the_folder_and_keeps_the_previous(tmp_path: Path, monkeypatch):
+    """Injected: safetensors and torch report a full disk in their own error types; the error becomes ENOSPC
+    naming the checkpoint folder the user gave (not the half-written one, which is removed)."""
+    from listdistill.errors import disk, user_message
+    from listdistill.train import checkpoints
+
+    folder = tmp_path / "ck"
+    ck = Checkpoints(folder)
+    _save_last(ck, 1)
+    before = {p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    def full(obj, path):
+        raise RuntimeError(f"Error while serializing: IoError(Os {{ code: 28, kind: StorageFull }}) writing {path}")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full)
+    with pytest.raises(OSError) as info:
+        _save_last(ck, 2)
+    assert user_message(info.value) == f"No space left on device on {disk(folder)} while writing {folder}"
+    assert {p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} == before
+
+
+def test_a_real_full_disk_while_saving_a_checkpoint(tmp_path: Path):
+    """A 256 KiB tmpfs (root only): torch.save's own write error becomes ENOSPC naming the folder."""
+    from listdistill.errors import user_message
+
+    with small_disk(tmp_path / "disk") as mount:
+        ck = Checkpoints(mount / "ck")
+        _save_last(ck, 1)
+        before = {p.name: p.read_bytes() for p in sorted((mount / "ck").rglob("*")) if p.is_file()}
+        with pytest.raises(OSError) as info:
+            _save_last(ck, 2, width=512)  # 1 MiB of weights
+        assert user_message(info.value) == f"No space left on device on {mount} (tmpfs) while writing {mount / 'ck'}"
+        assert {p.name: p.read_bytes() for p in sorted((mount / "ck").rglob("*")) if p.is_file()} == before

@@ -25,7 +25,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from listdistill.errors import StageError
+from listdistill.errors import StageError, disk
 from listdistill.io import Doc, Run
 from listdistill.records import is_blank
 
@@ -117,7 +117,8 @@ def _java_failure(index_dir: Path, e: Exception) -> str:
     detail = " ".join(str(x) for x in (e, getattr(e, "innermessage", None), getattr(e, "classname", None)) if x)
     if "No space left on device" in detail:
         return (
-            f"No space left on device while writing {index_dir} (Lucene index build); the previous index is unchanged"
+            f"No space left on device on {disk(index_dir)} while writing {index_dir} (Lucene index build); the "
+            "previous index is unchanged"
         )
     return f"{index_dir}: the Lucene index build failed ({detail or 'see the log above'})"
 
