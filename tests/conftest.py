@@ -92,4 +92,4 @@ def small_disk(path: Path, size: str = "256k") -> Iterator[Path]:
     try:
         yield path
     finally:
-        subprocess.run(["umount", str(path)], check=False)
+        subprocess.run(["umount", "--lazy", str(path)], check=False)  # lazy: a handle a failed write left open

@@ -258,3 +258,33 @@ def test_write_tsv_fields_and_missing_values(tmp_path):
     assert (tmp_path / "e.tsv").read_text() == "step\n"
     with pytest.raises(ValueError, match=r"column\(s\) \['x'\] are not among the fields"):
         write_tsv(tmp_path / "b.tsv", [{"epoch": 1, "x": 2}], fields=["epoch"])
+
+
+def test_a_previous_output_left_aside_by_a_dead_process_is_put_back(tmp_path):
+    """Without a journal (the temporary folder was cleared): an output moved aside by a process that died before
+    moving the new one in is restored when the output is next staged."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    aside = tmp_path / f".out.old-{dead.pid}-ab12"
+    aside.mkdir()
+    (aside / "x").write_text("previous")
+    with pytest.raises(RuntimeError, match="refused"), stage_outputs(tmp_path / "out") as (out,):
+        raise RuntimeError("refused")
+    assert snapshot(tmp_path) == {"out/x": b"previous"}
+
+
+def test_a_copy_that_fills_the_disk_names_the_output_not_the_source(tmp_path, monkeypatch):
+    """shutil.copyfile reports (source, destination): the error names the destination's output and its disk."""
+    (tmp_path / "src.jsonl").write_text("x\n")
+
+    def full(src, dst):  # as shutil's sendfile copy sets them
+        e = OSError(errno.ENOSPC, "No space left on device", str(src))
+        e.filename2 = str(dst)
+        raise e
+
+    with pytest.raises(OSError) as info, stage_outputs(tmp_path / "mix") as (mix,):
+        mix.mkdir()
+        full(tmp_path / "src.jsonl", mix / "t" / "train.jsonl")
+    assert user_message(info.value) == (
+        f"No space left on device on {disk(tmp_path)} while writing {tmp_path / 'mix' / 't' / 'train.jsonl'}"
+    )

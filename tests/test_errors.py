@@ -3,9 +3,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import click
@@ -172,3 +174,36 @@ def test_run_as_a_script(tmp_path, debug):
         assert "Traceback" in bad.stderr and "FormatError: queries.jsonl: line 2" in bad.stderr
     else:
         assert bad.stderr == "Error: queries.jsonl: line 2: query text is empty\n"
+
+
+WATCHDOG = textwrap.dedent(
+    """
+    import signal, sys, time
+    from pathlib import Path
+    from listdistill.errors import install_signal_handlers, on_abort
+
+    install_signal_handlers()
+    on_abort(lambda: Path(sys.argv[1]).write_text("cleaned"))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # as while the JVM runs a long call:
+    print("ready", flush=True)  # the main thread never sees the signal, another thread's handler only flags it
+    time.sleep(30)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_main_thread_stuck_in_a_call_is_ended_by_the_watchdog(tmp_path, sig):
+    """The main thread cannot run Python's handler (here it blocks the signal, as one inside a Java call cannot run
+    it): the watchdog runs the cleanup hooks and ends the process ABORT_GRACE seconds after the signal."""
+    from listdistill.errors import ABORT_GRACE
+
+    marker = tmp_path / "cleaned"
+    proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(marker)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    start = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - start
+    assert proc.returncode == 128 + sig and ABORT_GRACE <= took < ABORT_GRACE + 5, (proc.returncode, took, err)
+    assert marker.read_text() == "cleaned" and f"Aborted! (signal {int(sig)};" in err and "Traceback" not in err

@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from listdistill.errors import SHORT_WRITE, as_full_disk, on_abort
+from listdistill.errors import FULL_DISK, SHORT_WRITE, as_full_disk, on_abort
 
 STAGE_PREFIX = ".stage-"  # staging folders are ``.<name>.stage-<pid>-<random>``
 OLD_PREFIX = ".old-"  # previous outputs moved aside while a set is committed: ``.<name>.old-<pid>-<random>``
@@ -225,28 +225,38 @@ def _check_disjoint(paths: list[Path]) -> None:
                 raise ValueError(f"stage outputs overlap: {a} and {b}")
 
 
+def _final_path(name: str | bytes | int, outputs: list[Path], stagings: list[Path]) -> str | None:
+    """The output path a path inside a staging folder stands for (None: not in one)."""
+    for staging, final in zip(stagings, outputs, strict=False):
+        try:
+            rel = Path(os.fsdecode(name)).relative_to(staging)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        inside = Path(*rel.parts[1:]) if rel.parts and rel.parts[0] == final.name else None
+        return str(final / inside) if inside is not None and inside.parts else str(final)
+    return None
+
+
 def _name_error(e: BaseException, outputs: list[Path], stagings: list[Path]) -> BaseException:
     """The error to raise for ``e``: a library's full-disk error as ``OSError(ENOSPC)`` naming the outputs; an
     anonymous ``OSError`` given the outputs' path, one naming a path in a staging folder (removed when the error is
-    reported) given its output's path; numpy's short write (no errno) becomes ENOSPC."""
+    reported) given its output's path (a copy that filled the disk: only its destination); numpy's short write
+    (no errno) becomes ENOSPC."""
     named = ", ".join(map(str, outputs))
     if not isinstance(e, OSError):
         return as_full_disk(e, outputs[0] if len(outputs) == 1 else named) or e
-    if e.filename is not None:
-        for staging, final in zip(stagings, outputs, strict=False):
-            try:
-                rel = Path(os.fsdecode(e.filename)).relative_to(staging)
-            except (TypeError, ValueError):
-                continue
-            inside = Path(*rel.parts[1:]) if rel.parts and rel.parts[0] == final.name else None
-            e.filename = str(final / inside) if inside is not None and inside.parts else str(final)
-            e.filename2 = None
-            break
-        return e
     if e.errno is None and SHORT_WRITE.match(str(e)):
         e.errno, e.strerror = errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({e})"
-    if e.errno is not None:
+    if e.filename2 is not None and e.errno in FULL_DISK:  # shutil.copyfile(src, dst): the disk of dst filled up
+        e.filename, e.filename2 = e.filename2, None
+    if e.filename is None and e.errno is not None:
         e.filename = str(outputs[0]) if len(outputs) == 1 else named
+        return e
+    for attr in ("filename", "filename2"):
+        name = getattr(e, attr)
+        final = _final_path(name, outputs, stagings) if name is not None else None
+        if final is not None:
+            setattr(e, attr, final)
     return e
 
 

@@ -104,12 +104,16 @@ def is_full_disk(e: BaseException, path: str | Path | None = None) -> bool:
     text = f"{e} {getattr(e, 'innermessage', '')}"
     if FULL_DISK_TEXT.search(text):
         return True
-    if path is not None and TORCH_WRITE.search(text):
-        try:
-            return shutil.disk_usage(mount_point(path)).free < 1 << 20
-        except OSError:
-            return False
-    return False
+    return path is not None and TORCH_WRITE.search(text) is not None and nearly_full(path)
+
+
+def nearly_full(path: str | Path) -> bool:
+    """True when the disk of ``path`` has less than 1 MiB free: what is left when a writer that does not say why
+    it failed (torch.save, Lucene) filled it."""
+    try:
+        return shutil.disk_usage(mount_point(path)).free < 1 << 20
+    except OSError:
+        return False
 
 
 def as_full_disk(e: BaseException, path: str | Path) -> OSError | None:
@@ -212,10 +216,27 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated(f"signal {signum}")
 
 
+_INSTALLED = threading.Event()
+
+
 def install_signal_handlers(grace: float = ABORT_GRACE) -> None:
     """SIGTERM raises :class:`Terminated`; after Ctrl-C or SIGTERM, a watchdog thread ends the process if the main
-    thread has not within ``grace`` seconds (main thread only; a SIGINT ignored by the parent stays ignored)."""
+    thread has not within ``grace`` seconds; an interrupt that reaches the top (during the imports, before click
+    runs) prints ``Aborted!``, not a traceback. Main thread only, once; a SIGINT ignored by the parent stays
+    ignored."""
+    if _INSTALLED.is_set():
+        return
+    _INSTALLED.set()
     signal.signal(signal.SIGTERM, _terminate)
+    hook = sys.excepthook
+
+    def quiet_interrupt(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt) and not debug():
+            sys.stderr.write("\nAborted!\n")
+            return
+        hook(kind, value, tb)
+
+    sys.excepthook = quiet_interrupt
     read, write = os.pipe()
     os.set_blocking(write, False)
     signal.set_wakeup_fd(write, warn_on_full_buffer=False)  # the C-level handler writes the signal number here

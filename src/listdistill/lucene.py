@@ -14,6 +14,7 @@ function here calls it. Importing pyserini costs about 16 s, so it is done lazil
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from listdistill.errors import StageError, disk
+from listdistill.errors import StageError, disk, nearly_full
 from listdistill.io import Doc, Run
 from listdistill.records import is_blank
 
@@ -152,13 +153,16 @@ def build_index(docs: Sequence[Doc], index_dir: str | Path, threads: int = 1) ->
             if type(e).__name__ != "JavaException":  # jnius' error for a Java exception
                 raise
             raise IndexBuildError(_java_failure(index_dir, e)) from e
-        if not tmp.is_dir():
-            raise IndexBuildError(f"{index_dir}: Lucene wrote no index (see its log above; a full disk?)")
-        n = index_doc_count(tmp)
+        try:
+            n = index_doc_count(tmp) if tmp.is_dir() else 0
+        except IndexBuildError:
+            n = 0
+        if n != expected and nearly_full(tmp):  # Lucene logged the write that failed and returned
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (Lucene index build)", str(tmp))
         if n != expected:
             raise IndexBuildError(
                 f"{index_dir}: the Lucene index holds {n} documents, expected {expected}; the build failed part-way "
-                "(see Lucene's log above: a full disk is the usual cause); the previous index is unchanged"
+                "(see Lucene's log above); the previous index is unchanged"
             )
     return index_dir
 

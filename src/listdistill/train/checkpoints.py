@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import secrets
 import shutil
 import sys
@@ -32,6 +33,8 @@ from listdistill.io import write_json
 from listdistill.train.config import TrainState
 
 NAMES = ("last", "best")
+# what this class writes: the checkpoint folders (and the former layout's), the pointers' temporary files
+OWNED = re.compile(r"^(last|best)(-[0-9a-f]+|\.tmp|\.old)?$|^\.(last|best)\.json\..+\.tmp$")
 UNREADABLE = (OSError, RuntimeError, EOFError, ValueError, KeyError, TypeError, pickle.UnpicklingError)
 
 
@@ -59,12 +62,13 @@ class Checkpoints:
         return next((p for p in (self.folder / name, self.folder / f"{name}.old") if p.is_dir()), None)
 
     def recover(self) -> None:
-        """Remove everything in the folder but the current checkpoints and their pointers (writer only)."""
+        """Remove what a stopped run left: every checkpoint folder or pointer temporary but the current ones
+        (writer only; other files in the folder are not this class's and stay)."""
         if not self.writer or not self.folder.is_dir():
             return
         keep = {p for p in map(self.current, NAMES) if p is not None} | {self._pointer(n) for n in NAMES}
         for p in self.folder.iterdir():
-            if p in keep:
+            if p in keep or not OWNED.match(p.name):
                 continue
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p)
@@ -86,10 +90,10 @@ class Checkpoints:
             write_json(self._pointer(name), {"folder": new.name})  # the switch: one atomic rename
             fsync_dir(self.folder)
         except BaseException as e:
+            full = as_full_disk(e, self.folder)  # before the partial folder is removed: the disk is still full
             shutil.rmtree(new, ignore_errors=True)
             if isinstance(e, OSError) and (e.filename is None or str(new) in str(e.filename)):
                 e.filename, e.filename2 = str(self.folder), None  # the folder the user gave, not the gone one
-            full = as_full_disk(e, self.folder)
             if full is not None:
                 raise full from e
             raise
