@@ -523,13 +523,6 @@ def machine_problems(p: Params) -> list[str]:
     return []
 
 
-def check_machine(p: Params, source: str = str(DEFAULT_PARAMS)) -> None:
-    """:func:`machine_problems` as a :class:`ConfigError` naming ``source``."""
-    problems = machine_problems(p)
-    if problems:
-        raise ConfigError(source, problems)
-
-
 def _device_ok(device: str) -> bool:
     if device in ("auto", "cpu", "cuda", "mps"):
         return True

@@ -153,18 +153,27 @@ def build_index(docs: Sequence[Doc], index_dir: str | Path, threads: int = 1) ->
             if type(e).__name__ != "JavaException":  # jnius' error for a Java exception
                 raise
             raise IndexBuildError(_java_failure(index_dir, e)) from e
-        try:
-            n = index_doc_count(tmp) if tmp.is_dir() else 0
-        except IndexBuildError:
-            n = 0
-        if n != expected and nearly_full(tmp):  # Lucene logged the write that failed and returned
+        problem = _built_wrong(tmp, expected)
+        if problem is not None and nearly_full(tmp):  # Lucene logged the write that failed and returned
             raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (Lucene index build)", str(tmp))
-        if n != expected:
-            raise IndexBuildError(
-                f"{index_dir}: the Lucene index holds {n} documents, expected {expected}; the build failed part-way "
-                "(see Lucene's log above); the previous index is unchanged"
-            )
+        if problem is not None:
+            raise IndexBuildError(f"{index_dir}: {problem}; the previous index is unchanged")
     return index_dir
+
+
+def _built_wrong(folder: Path, expected: int) -> str | None:
+    """What is wrong with the index Lucene built in ``folder`` (None: it opens and holds ``expected`` documents)."""
+    if not folder.is_dir():
+        return "Lucene wrote no index (see its log above)"
+    try:
+        n = index_doc_count(folder)
+    except IndexBuildError as e:
+        return f"Lucene wrote an index that cannot be opened ({str(e).split('(', 1)[-1].rstrip(')')})"
+    if n != expected:
+        return (
+            f"the Lucene index holds {n} documents, expected {expected}; the build failed part-way (see its log above)"
+        )
+    return None
 
 
 class BM25:

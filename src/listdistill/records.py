@@ -111,9 +111,6 @@ class UniqueIds:
         self.seen[value] = where
 
 
-_Unique = UniqueIds  # the old name
-
-
 def check_known(ids: Iterable[str], known: Collection[str] | None, what: str, where: str) -> None:
     """Every id of ``ids`` among ``known`` (skipped when None), else :class:`FormatError` naming the first missing."""
     if known is None:
