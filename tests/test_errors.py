@@ -201,9 +201,39 @@ def test_a_main_thread_stuck_in_a_call_is_ended_by_the_watchdog(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(marker)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    time.sleep(0.5)  # the main thread is in its sleep: a signal before that is handled there, as it should be
     start = time.monotonic()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     took = time.monotonic() - start
     assert proc.returncode == 128 + sig and ABORT_GRACE <= took < ABORT_GRACE + 5, (proc.returncode, took, err)
     assert marker.read_text() == "cleaned" and f"Aborted! (signal {int(sig)};" in err and "Traceback" not in err
+
+
+LOST_INTERRUPT = textwrap.dedent(
+    """
+    import time, weakref
+    from listdistill.errors import install_signal_handlers
+
+    install_signal_handlers()
+
+    class Thing:
+        pass
+
+    def callback(ref):  # Ctrl-C landing while Python runs a weakref callback raises here, where it cannot propagate
+        raise KeyboardInterrupt
+
+    thing = Thing()
+    ref = weakref.ref(thing, callback)
+    del thing
+    for _ in range(200):
+        time.sleep(0.05)
+    print("not interrupted")
+    """
+)
+
+
+def test_an_interrupt_raised_where_it_cannot_propagate_is_delivered_again():
+    """Once printed as 'Exception ignored in ... Traceback' while the stage went on (a SIGTERM during an import)."""
+    done = subprocess.run([sys.executable, "-c", LOST_INTERRUPT], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "" and done.stderr == "\nAborted!\n" and done.returncode != 0

@@ -286,7 +286,7 @@ def stop(proc: subprocess.Popen[str], sig: int) -> tuple[int, str, float]:
     return proc.returncode, err, time.monotonic() - start
 
 
-def wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 120) -> bool:
+def wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 900) -> bool:
     """Poll ``ready`` every millisecond while ``proc`` runs; True once it holds."""
     end = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < end:

@@ -32,6 +32,7 @@ This module imports click only inside :func:`friendly` and :func:`run`, so libra
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import json
@@ -194,7 +195,14 @@ def run(command: click.Command, args: list[str] | None = None) -> NoReturn:
     (the ``__main__`` entry point)."""
     friendly(command)
     install_signal_handlers()
-    command.main(args=args if args is not None else sys.argv[1:])
+    try:
+        command.main(args=args if args is not None else sys.argv[1:])
+    except SystemExit as e:
+        if ABORTED.is_set():  # stopped by a signal and unwound (staging removed): skip the interpreter's slow shutdown
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(e.code if isinstance(e.code, int) else 1)
+        raise
     sys.exit(0)  # click's main exits itself; this is for the type checker
 
 
@@ -213,10 +221,17 @@ def on_abort(hook: Callable[[], None]) -> None:
 
 
 def _terminate(signum: int, frame: object) -> None:
+    ABORTED.set()
     raise Terminated(f"signal {signum}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    ABORTED.set()
+    raise KeyboardInterrupt
+
+
 _INSTALLED = threading.Event()
+ABORTED = threading.Event()  # set when Ctrl-C or SIGTERM arrived
 
 
 def install_signal_handlers(grace: float = ABORT_GRACE) -> None:
@@ -228,6 +243,8 @@ def install_signal_handlers(grace: float = ABORT_GRACE) -> None:
         return
     _INSTALLED.set()
     signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the parent made us ignore it
+        signal.signal(signal.SIGINT, _interrupt)
     hook = sys.excepthook
 
     def quiet_interrupt(kind: type[BaseException], value: BaseException, tb: Any) -> None:
@@ -237,6 +254,18 @@ def install_signal_handlers(grace: float = ABORT_GRACE) -> None:
         hook(kind, value, tb)
 
     sys.excepthook = quiet_interrupt
+    unraisable = sys.unraisablehook
+
+    def interrupt_again(info: Any) -> None:
+        """An interrupt raised where Python cannot propagate it (a weakref callback, ``__del__``) is lost: deliver it
+        to the main thread again, once it has left that place, instead of printing it."""
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            again = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
+            threading.Timer(0.05, _thread.interrupt_main, args=(again,)).start()
+            return
+        unraisable(info)
+
+    sys.unraisablehook = interrupt_again
     read, write = os.pipe()
     os.set_blocking(write, False)
     signal.set_wakeup_fd(write, warn_on_full_buffer=False)  # the C-level handler writes the signal number here
@@ -249,6 +278,7 @@ def _watchdog(read: int, grace: float) -> None:
         if not data:
             return
         if data[0] in (signal.SIGINT, signal.SIGTERM) and signal.getsignal(data[0]) is not signal.SIG_IGN:
+            ABORTED.set()
             break
     time.sleep(grace)  # the main thread unwinds and exits by itself unless it is stuck in Java or C
     for hook in _ABORT_HOOKS:
