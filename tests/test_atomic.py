@@ -288,3 +288,16 @@ def test_a_copy_that_fills_the_disk_names_the_output_not_the_source(tmp_path, mo
     assert user_message(info.value) == (
         f"No space left on device on {disk(tmp_path)} while writing {tmp_path / 'mix' / 't' / 'train.jsonl'}"
     )
+
+
+def test_outputs_are_staged_where_the_journal_folder_cannot_be_written(tmp_path, monkeypatch):
+    """A read-only temporary folder does not stop a stage: its sets go unrecorded (recovered beside the outputs)."""
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("LISTDISTILL_STAGING_REGISTRY", str(blocked / "staging"))
+    with stage_outputs(tmp_path / "out.json") as (out,):
+        out.write_text("new")
+    assert (tmp_path / "out.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "file",
+        "out.json",
+    ]

@@ -96,15 +96,21 @@ class _Journal:
     name: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(6)}.json")
 
     def save(self, state: str) -> None:
+        """Record the set in :func:`registry`; where that folder cannot be written (a read-only temporary folder),
+        the set goes unrecorded, and what a kill leaves is recovered beside the outputs (:func:`remove_stale`)."""
         self.state = state
         folder = registry()
-        folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{self.name}.tmp"
-        tmp.write_text(json.dumps(asdict(self)), encoding="utf-8")
-        os.replace(tmp, folder / self.name)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(asdict(self)), encoding="utf-8")
+            os.replace(tmp, folder / self.name)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             (registry() / self.name).unlink()
 
     @classmethod
