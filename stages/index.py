@@ -16,12 +16,12 @@ import numpy as np
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.encoder import Encoder
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.io import Doc, read_docs
 from listdistill.lucene import IndexBuildError, build_index, indexable
 from listdistill.records import EmbeddingsMeta, write_embeddings_meta
 from listdistill.shard import Shard
-from stages.options import params_options, read_params, shard_options, shard_run
+from stages.options import params_options, read_params, shard_options, shard_run, stage_main
 
 PART = "corpus_emb.npy"
 
@@ -87,4 +87,4 @@ def main(params_path: Path, overrides: tuple[str, ...], corpus: Path, shard: Sha
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

@@ -13,7 +13,7 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths
 from listdistill.io import read_docs, read_qrels, write_json, write_jsonl, write_run
 from listdistill.mine import (
@@ -27,7 +27,7 @@ from listdistill.mine import (
     write_part,
 )
 from listdistill.shard import Shard, units
-from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run
+from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
 
 PART = "mined.jsonl"
 
@@ -105,4 +105,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

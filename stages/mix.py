@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.mix import copy_mix
-from stages.options import params_options, read_params
+from stages.options import params_options, read_params, stage_main
 
 
 @friendly
@@ -24,4 +24,4 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, out: Path)
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

@@ -11,12 +11,38 @@ import click
 
 from listdistill.atomic import sweep
 from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, load_params
+from listdistill.cost import write_cost
+from listdistill.errors import run
 from listdistill.shard import Shard, begin_part, fingerprint, finish_part, parse_shard, read_manifests
+
+_COST: dict[str, Path | None] = {"path": None}
+
+
+def _remember_cost(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    _COST["path"] = value
+
+
+def stage_main(command: click.Command) -> None:
+    """A stage's ``__main__`` entry: :func:`listdistill.errors.run`, then, if the stage succeeded and was given
+    ``--cost FILE``, its process's CPU, wall time and peak memory written there (:mod:`listdistill.cost`)."""
+    try:
+        run(command)
+    except SystemExit as e:
+        if e.code in (0, None) and _COST["path"] is not None:
+            write_cost(_COST["path"])
+        raise
 
 
 def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--params FILE`` (default params.yaml) and repeated ``--set section.key=value`` overrides, read and
-    validated into one :class:`Params` passed as ``params``."""
+    validated into one :class:`Params` passed as ``params``; and ``--cost FILE`` (see :func:`stage_main`)."""
+    f = click.option(
+        "--cost",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_remember_cost,
+        help="Write this run's CPU seconds, wall seconds and peak memory here (JSON) when it succeeds.",
+    )(f)
     f = click.option(
         "--set",
         "overrides",

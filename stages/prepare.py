@@ -1,9 +1,13 @@
-"""prepare: load a collection, write the normalised corpus, test queries, qrels and the generation pool.
+"""prepare: load a collection, write the normalised corpus (cut into passages with ``dataset.chunk_tokens``),
+test queries, qrels, the generation pool and, without judgments, the passages held out for the label-free
+evaluation; ``collection.json`` says which evaluation the pipeline runs.
 
-Reads ``seed``, ``dataset`` and ``prepare`` from the params file."""
+Reads ``seed``, ``dataset``, ``prepare``, ``student.model`` (its tokenizer counts the chunks' tokens) and
+``proxy.heldout`` from the params file."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -11,12 +15,16 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.data import DatasetSpec, load_collection
-from listdistill.errors import friendly, run
+from listdistill.data.chunk import tokenizer_counter
+from listdistill.data.documents import Fields
+from listdistill.data.prepared import shape
+from listdistill.errors import friendly
 from listdistill.io import write_json, write_jsonl, write_qrels
+from listdistill.passages import document_of
 from listdistill.pool import build_pool
-from listdistill.records import check_relevant, relevant_counts
-from listdistill.split import split_queries
-from stages.options import params_options, read_params
+from listdistill.records import CollectionInfo, check_relevant, relevant_counts, write_collection_info
+from listdistill.split import split_queries, training_split
+from stages.options import params_options, read_params, stage_main
 
 
 @friendly
@@ -33,29 +41,48 @@ def main(params_path: Path, overrides: tuple[str, ...], cache_dir: Path, out: Pa
 def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
     d = p.dataset
     spec = DatasetSpec(d.name, d.mirror or None, str(cache_dir), d.split, d.cranfield_relevance,
-                       d.drop_empty_queries, d.drop_unknown_judged_docs)  # fmt: skip
+                       d.drop_empty_queries, d.drop_unknown_judged_docs, Fields(d.id_field, d.title_field,
+                       d.text_field), d.hf_split, d.hf_config, d.queries, d.qrels)  # fmt: skip
     col = load_collection(spec)
-    result = build_pool(col.docs, col.qrels, p.prepare.pool_size or None, p.seed)
-    real, real_qrels, test, test_qrels = split_queries(col.queries, col.qrels, p.prepare.real_query_fraction, p.seed)
+    counter = lambda: tokenizer_counter(p.student.model)  # noqa: E731
+    s = shape(col, d.judgments, d.chunk_tokens, d.chunk_overlap, counter)
+    label_free = not s.queries
+    hold_out = p.proxy.heldout if label_free else 0
+    unit = document_of if s.chunked else None  # a chunked document is held out whole
+    result = build_pool(s.docs, s.qrels, p.prepare.pool_size or None, p.seed, hold_out, unit)
+    real, real_qrels, test, test_qrels = split_queries(s.queries, s.qrels, p.prepare.real_query_fraction, p.seed)
+    if p.prepare.real_split:  # the collection's own training queries (e.g. SciFact's train claims)
+        own = shape(load_collection(dataclasses.replace(spec, split=p.prepare.real_split)), "use",
+                    d.chunk_tokens, d.chunk_overlap, counter)  # fmt: skip
+        real, real_qrels = training_split(own.queries, own.qrels, test)
     if real:  # the collection has relevant judgments (checked); the split may have moved them all to training
         check_relevant(test_qrels, f"{d.name}: the test queries left by prepare.real_query_fraction")
     relevant = relevant_counts(test_qrels, [q.query_id for q in test])  # per test query, 0 when none is relevant
+    evaluation = "judgments" if not label_free else "label-free" if result.heldout else "none"
+    info = CollectionInfo(d.name, s.documents, len(s.docs), s.chunked, d.chunk_tokens, d.chunk_overlap, evaluation,
+                          d.judgments == "hide" and bool(s.hidden_queries))  # fmt: skip
     counts = {"queries": len(test), "real_training_queries": len(real), "qrels_relevant": sum(relevant.values()),
-              "relevant_per_query": relevant}  # fmt: skip
+              "relevant_per_query": relevant, "documents": s.documents, "evaluation": evaluation,
+              "hidden_queries": len(s.hidden_queries)}  # fmt: skip
     with stage_outputs(out, stats) as (tmp, tmp_stats):  # the whole set, or nothing, replaces the old one
         tmp.mkdir()
-        write_jsonl(tmp / "corpus.jsonl", col.docs)
+        write_jsonl(tmp / "corpus.jsonl", s.docs)
         write_jsonl(tmp / "queries.jsonl", test)  # the only queries any system is evaluated on
         write_qrels(tmp / "qrels.txt", test_qrels)
         write_jsonl(tmp / "real_queries.jsonl", real)  # training queries of the real-query arm (none by default)
         write_qrels(tmp / "real_qrels.txt", real_qrels)
         write_jsonl(tmp / "pool.jsonl", result.pool)
         write_jsonl(tmp / "duplicates.jsonl", result.duplicates)
-        write_json(tmp_stats, {"dataset": d.name, **counts, **result.stats, **col.notes})
+        write_jsonl(tmp / "heldout.jsonl", result.heldout)  # label-free evaluation's passages (proxy stage)
+        write_jsonl(tmp / "hidden_queries.jsonl", s.hidden_queries)  # dataset.judgments: hide
+        write_qrels(tmp / "hidden_qrels.txt", s.hidden_qrels)
+        write_collection_info(tmp / "collection.json", info)
+        write_json(tmp_stats, {"dataset": d.name, **counts, **result.stats, **s.stats, **col.notes})
     click.echo(
-        f"prepare: {len(col.docs)} docs, {len(test)} test and {len(real)} training queries, pool {len(result.pool)}"
+        f"prepare: {s.documents} docs ({len(s.docs)} passages), {len(test)} test and {len(real)} training queries, "
+        f"pool {len(result.pool)}, held out {len(result.heldout)}; evaluation: {evaluation}"
     )
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

@@ -11,13 +11,13 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import Query, read_docs, read_qrels, read_queries, write_json, write_jsonl
 from listdistill.mine import excluded_docs, read_duplicates
 from listdistill.real import RealConfig, label_lists
 from listdistill.teachers import TeacherResources, build_teacher
-from stages.options import params_options, read_params
+from stages.options import params_options, read_params, stage_main
 
 Row = dict[str, object]
 
@@ -66,4 +66,4 @@ def label(p: Params, prepared: Path, index: IndexPaths, queries: list[Query]) ->
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

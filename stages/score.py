@@ -15,13 +15,13 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths
 from listdistill.io import read_docs, write_json, write_jsonl
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
 from listdistill.teachers import TeacherResources, build_teacher
-from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run
+from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
 
 PART = "raw.jsonl"
 
@@ -119,4 +119,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import torch
 
 from listdistill import distributed
 from listdistill.atomic import stage_outputs
-from listdistill.config import Params
+from listdistill.config import Params, native_bf16
 from listdistill.encoder import Encoder
-from listdistill.errors import friendly, run
+from listdistill.errors import friendly
 from listdistill.io import read_docs, write_json, write_tsv
 from listdistill.models import resolve_model
 from listdistill.records import read_embeddings
@@ -31,16 +30,19 @@ from listdistill.train import (
     TrainState,
     calibrate_teacher_temperature,
     cap,
+    cap_per_type,
     load_examples,
     save_student,
     train,
 )
-from stages.options import params_options, read_params
+from stages.options import params_options, read_params, stage_main
+
+AGREEMENT = ("dev_teacher_ndcg10", "dev_source_rr10")  # query tower only (listdistill.train.objective.dev_agreement)
 
 
-def by_type(dev: list[dict[str, Any]], epoch: int) -> dict[str, float]:
-    """The configured loss by query type on the dev set of ``epoch`` (0: the zero-shot model)."""
-    row = next((r for r in dev if r["epoch"] == epoch), {})
+def by_type(dev: list[dict[str, Any]], step: int) -> dict[str, float]:
+    """The configured loss by query type on the dev set at ``step`` (0: the zero-shot model)."""
+    row = next((r for r in dev if r["step"] == step), {})
     return {k.split("@", 1)[1]: v for k, v in sorted(row.items()) if k.startswith("dev_loss@")}
 
 
@@ -61,7 +63,7 @@ def load_frozen(index_dir: Path | None, model: str, corpus: list[str], corpus_fi
 def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
     """The library's config from ``train`` (the teacher temperature is set after calibration when ``auto``)."""
     t = p.train
-    bf16 = t.bf16 is True or (t.bf16 == "auto" and device.startswith("cuda") and torch.cuda.is_bf16_supported())
+    bf16 = t.bf16 is True or (t.bf16 == "auto" and native_bf16(device))
     fixed = 0.0 if t.teacher_temperature == "auto" else float(t.teacher_temperature)
     return TrainConfig(
         loss=p.loss,
@@ -74,6 +76,8 @@ def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
         grad_clip=t.grad_clip,
         chunk_size=t.chunk_size,
         patience=t.patience,
+        eval_every=t.eval_every,
+        select_by=t.select_by,
         bf16=bf16,
         gradient_checkpointing=t.gradient_checkpointing,
         max_steps=t.max_steps,
@@ -87,6 +91,8 @@ def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
 def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, Any], device: str,
               processes: int) -> dict[str, Any]:  # fmt: skip
     """metrics/train.json: what was trained on and how the dev loss moved (no wall-clock times)."""
+    best_row = next((r for r in state.dev if r["step"] == state.best_step and r["epoch"] > 0), {})
+    zero_row = next((r for r in state.dev if r["epoch"] == 0), {})
     return {
         "loss": cfg.loss,
         "tower": cfg.tower,
@@ -99,9 +105,13 @@ def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, 
         "steps": state.step,
         "epochs": state.epoch,
         "best_epoch": state.best_epoch,
-        "best_dev_loss": state.best_dev_loss,
+        "best_step": state.best_step,
+        "select_by": cfg.select_by,
+        "best_dev_loss": best_row.get("dev_loss"),
+        "best_dev_agreement": {k: best_row[k] for k in AGREEMENT if k in best_row},
+        "zero_shot_dev_agreement": {k: zero_row[k] for k in AGREEMENT if k in zero_row},
         "zero_shot_dev_loss": state.dev[0]["dev_loss"] if state.dev and state.dev[0]["epoch"] == 0 else None,
-        "best_dev_loss_by_type": by_type(state.dev, state.best_epoch),
+        "best_dev_loss_by_type": by_type(state.dev, state.best_step),
         "zero_shot_dev_loss_by_type": by_type(state.dev, 0),
         "stopped_early": state.stopped_early,
         "final_train_loss": state.curve[-1]["loss"] if state.curve else None,
@@ -148,7 +158,8 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
     seen: dict[str, Path] = {}  # a query id in two lists (train and dev) is an error
     train_ex, stats = load_examples(scored, p.query_mix, "train", t.list_length, set(texts), seen)
     dev_ex, _ = load_examples(scored, p.query_mix, "dev", t.list_length, set(texts), seen)
-    train_ex, dev_ex = cap(train_ex, t.max_train_queries, p.seed), cap(dev_ex, t.max_dev_queries, p.seed)
+    train_ex = cap(cap_per_type(train_ex, t.max_queries_per_type, p.seed), t.max_train_queries, p.seed)
+    dev_ex = cap(dev_ex, t.max_dev_queries, p.seed)
 
     frozen = load_frozen(index_dir, enc.model, list(texts), corpus) if cfg.tower == "query" else None
     encoder = Encoder(enc)
@@ -189,4 +200,4 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
 
 
 if __name__ == "__main__":
-    run(main)
+    stage_main(main)

@@ -226,3 +226,18 @@ def test_extreme_values_are_refused_by_range(override: str, message: str):
     with pytest.raises(ConfigError) as e:
         load_params(PARAMS, [override])
     assert len(e.value.problems) == 1 and e.value.problems[0].startswith(message), e.value.problems
+
+
+def test_student_dtype_auto_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    import torch
+
+    p = load_params(PARAMS)
+    assert p.student.dtype == "auto"
+    native = config.native_bf16("cpu")
+    assert p.to_encoder().dtype == ("bfloat16" if native else "float32")
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):  # a CPU without AMX or AVX512-BF16
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert not config.native_bf16("cpu") and p.to_encoder().dtype == "float32"
+    assert load_params(PARAMS, ["student.dtype=bfloat16"]).to_encoder().dtype == "bfloat16"
+    assert load_params(PARAMS, ["student.dtype=float32"]).to_encoder().dtype == "float32"
+    assert not config.native_bf16("mps")

@@ -49,3 +49,49 @@ def test_pool_modes():
     mask = torch.tensor([[1, 1, 0]])
     assert pool(hidden, mask, "mean").tolist() == [[2.0, 1.0]]
     assert pool(hidden, mask, "cls").tolist() == [[1.0, 0.0]]
+
+
+def test_bfloat16_encoding_keeps_the_float32_embeddings_and_ranking(minilm):
+    """bf16 autocast (student.dtype) moves embeddings by well under 1% of cosine and keeps every ranking here."""
+    bf16 = Encoder(EncoderConfig(batch_size=4, dtype="bfloat16"))
+    p32, p16 = minilm.encode_passages(PASSAGES), bf16.encode_passages(PASSAGES)
+    q32, q16 = minilm.encode_queries(QUERIES), bf16.encode_queries(QUERIES)
+    assert p16.dtype == np.float32 and p16.shape == p32.shape
+    assert np.einsum("nd,nd->n", p32, p16).min() > 0.999 and np.einsum("nd,nd->n", q32, q16).min() > 0.999
+    assert (q16 @ p16.T).argmax(axis=1).tolist() == (q32 @ p32.T).argmax(axis=1).tolist() == [0, 1, 2]
+    assert not np.array_equal(p32, p16)  # the bf16 path really ran
+
+
+def test_an_unknown_encoder_dtype_is_refused():
+    import pytest
+
+    enc = Encoder(EncoderConfig(dtype="float16"))
+    with pytest.raises(ValueError, match="encoder dtype must be float32 or bfloat16"):
+        enc.encode_passages(PASSAGES[:1])
+
+
+def test_auto_prefixes_are_the_models_own(tmp_path):
+    """student.query_prefix / passage_prefix ``auto``: a sentence-transformers config's prompts, else none."""
+    import json
+    import shutil
+
+    plain = Encoder(EncoderConfig(query_prefix="auto", passage_prefix="auto"))
+    assert (plain.prefix(True), plain.prefix(False)) == ("", "")  # MiniLM has no prompts
+    np.testing.assert_allclose(
+        plain.encode_queries(QUERIES), Encoder(EncoderConfig()).encode_queries(QUERIES), atol=1e-6
+    )
+    folder = tmp_path / "prompted"
+    shutil.copytree(plain.location, folder)
+    cfg = json.loads((folder / "config_sentence_transformers.json").read_text())
+    cfg["prompts"] = {"query": "query: ", "document": "passage: "}
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(cfg))
+    prompted = Encoder(EncoderConfig(model=str(folder), query_prefix="auto", passage_prefix="auto"))
+    assert (prompted.prefix(True), prompted.prefix(False)) == ("query: ", "passage: ")
+    explicit = Encoder(EncoderConfig(model=str(folder), query_prefix="", passage_prefix="auto"))
+    assert (explicit.prefix(True), explicit.prefix(False)) == ("", "passage: ")
+    import dataclasses
+
+    prompted.config = dataclasses.replace(prompted.config, passage_max_length=128)  # as the train stage does
+    assert prompted.prefix(True) == "query: "  # "auto" is never taken for the text of a prefix
+    with_prefix = Encoder(EncoderConfig(query_prefix="query: ")).encode_queries(["boundary layer"])
+    np.testing.assert_allclose(prompted.encode_queries(["boundary layer"]), with_prefix, atol=1e-5)

@@ -16,9 +16,11 @@ from listdistill.generate import (
 )
 from listdistill.generate.catalog import UnknownQueryTypeError, available_types, load_type
 from listdistill.generate.clean import (
+    MIN_DOMAIN_WORDS,
     CleanConfig,
     clean_generation,
     clean_output,
+    domain_vocabulary,
     drop_foreign_items,
     drop_reason,
     longest_common_run,
@@ -224,6 +226,8 @@ def test_drop_reasons_on_real_looking_bad_outputs():
     assert _reason("The Physics of Weathering Steel in a propeller slipstream", "titles") == "repeats_prompt"
     # a word the shown examples use and no passage of the pool does
     domain = vocabulary([PASSAGE, "heat transfer to a rotating disk"])
+    assert domain_vocabulary([PASSAGE]) is None  # too few words to tell borrowed ones: the rule is off
+    assert domain_vocabulary([" ".join(f"word{i}" for i in range(MIN_DOMAIN_WORDS))]) is not None
     assert _reason("Effect of a slipstream on honeybees", domain=domain) == "repeats_prompt"
     assert _reason("Effect of a slipstream on heat transfer", domain=domain) is None
     shown = prompt_texts(load_type("keywords"), (0, 1))

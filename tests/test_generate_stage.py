@@ -56,8 +56,11 @@ def test_outputs_per_type_and_metrics_uncached():
     for path in outs:
         assert "${item}" in path  # no two type stages write the same file
     metrics = {next(iter(m)): m[next(iter(m))] for m in do["metrics"]}
-    assert metrics == {"metrics/generate/${item}.json": {"cache": False}}
-    cmd_paths = set(re.findall(r"--(?:out|dropped|stats|sample) (\S+)", render(do["cmd"])))
+    assert metrics == {
+        "metrics/generate/${item}.json": {"cache": False},
+        "metrics/cost/generate/${item}.json": {"cache": False},
+    }
+    cmd_paths = set(re.findall(r"--(?:out|dropped|stats|sample|cost) (\S+)", render(do["cmd"])))
     assert cmd_paths == set(outs) | set(metrics)
 
 
@@ -140,7 +143,8 @@ def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, singl
     args = ["--query-type", "questions", "--pool", str(pool)]
     extra = ["--dropped", str(tmp_path / "dropped.jsonl"), "--sample", str(tmp_path / "sample.tsv")]
     # the stage's settings before the params file: the transformers backend, passages cut at 160 tokens
-    sets = {"generate.passages_per_type": 2, "generate.backend": "transformers", "generate.passage_max_tokens": 160}
+    sets = {"generate.passages_per_type": 2, "generate.backend": "transformers", "generate.passage_max_tokens": 160,
+            "generate.samples_per_passage": 1, "generate.top_k": 0, "generate.temperature": 0.7}  # fmt: skip
     r = _run(tmp_path, *args, *extra, sets=sets)
     assert r.exit_code == 0, r.output
     stats = json.loads((tmp_path / "q.json").read_text())

@@ -41,7 +41,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny"), dropout=0.0)
 
 
-@pytest.mark.parametrize(("loss", "chunk_size"), [("listwise+infonce", 1), ("listwise+infonce", 4), ("margin_mse", 2)])
+@pytest.mark.parametrize(
+    ("loss", "chunk_size"),
+    [("listwise+infonce", 1), ("listwise+infonce", 4), ("margin_mse", 2), ("listwise_in_batch", 2)],
+)
 def test_cached_gradients_equal_plain_backprop(tiny: Path, loss: str, chunk_size: int):
     encoder = Encoder(EncoderConfig(model=str(tiny)))
     batch = make_batch(EXAMPLES, TEXTS)

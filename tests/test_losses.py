@@ -96,7 +96,7 @@ def test_margin_mse_zero_when_margins_match():
 
 
 def test_registry_names_and_combination():
-    assert sorted(LOSSES) == ["infonce", "listwise", "listwise+infonce", "margin_mse"]
+    assert sorted(LOSSES) == ["infonce", "listwise", "listwise+infonce", "listwise_in_batch", "margin_mse"]
     torch.manual_seed(0)
     b, length = 2, 3
     scores = Scores(
@@ -113,6 +113,36 @@ def test_registry_names_and_combination():
     # the listwise loss sees only each query's own block of columns
     assert scores.own_list().tolist() == [scores.student[0, :3].tolist(), scores.student[1, 3:].tolist()]
     assert scores.positive_column().tolist() == [0, 5]
+
+
+def test_listwise_in_batch_is_listwise_without_others_and_exact_with_uniform_scores():
+    from listdistill.losses import listwise_in_batch_kl, listwise_kl
+
+    torch.manual_seed(0)
+    b, length = 2, 3
+    student, teacher = torch.rand(b, b * length), torch.rand(b, length)
+    valid = torch.ones(b, length, dtype=torch.bool)
+    none = torch.zeros(b, b * length, dtype=torch.bool)
+    own = torch.stack([student[0, :3], student[1, 3:]])  # (B, L)
+    assert listwise_in_batch_kl(student, teacher, valid, none, 0.05, 0.2).item() == pytest.approx(
+        listwise_kl(own, teacher, valid, 0.05, 0.2).item(), rel=1e-6
+    )
+    others = torch.tensor([[0, 0, 0, 1, 1, 0], [1, 0, 1, 0, 0, 0]], dtype=torch.bool)  # 2 in-batch negatives each
+    uniform = listwise_in_batch_kl(torch.zeros(b, b * length), torch.zeros(b, length), valid, others)
+    assert uniform.item() == pytest.approx(math.log(5 / 3), rel=1e-6)  # mass 1/5 each where the teacher has 1/3
+    far = student.clone()
+    far[others] = -100.0  # in-batch negatives far below the list: the plain listwise loss is left
+    assert listwise_in_batch_kl(far, teacher, valid, others, 0.05, 0.2).item() == pytest.approx(
+        listwise_kl(own, teacher, valid, 0.05, 0.2).item(), rel=1e-5
+    )
+
+
+def test_other_lists_excludes_the_own_list_and_its_passages_elsewhere():
+    b = 2
+    doc_ids = torch.tensor([[0, 1], [1, 2]])  # passage 1 is in both lists
+    scores = Scores(torch.zeros(b, 4), torch.zeros(b, 2), torch.ones(b, 2, dtype=torch.bool), torch.tensor([0, 0]),
+                    torch.ones(b, 4, dtype=torch.bool), doc_ids)  # fmt: skip
+    assert scores.other_lists().tolist() == [[False, False, False, True], [True, False, False, False]]
 
 
 def test_unknown_loss_lists_valid_names():

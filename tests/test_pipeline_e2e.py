@@ -45,9 +45,10 @@ def sh(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
     return r.stdout
 
 
-@pytest.fixture(scope="module")
-def smoke_repo(tmp_path_factory, shared_datasets):
-    repo = tmp_path_factory.mktemp("pipeline") / "repo"
+def copy_repo(repo: Path, sets: dict, before_commit=None) -> dict[str, str]:
+    """A git repository at ``repo`` holding the project's files (no data, models, metrics or lock) with the
+    ``sets`` applied to params.yaml, reproduced with ``dvc repro`` and committed; returns the environment to run
+    DVC in. ``before_commit(repo)`` may add files (a corpus) before the first commit."""
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
     ).stdout.split()
@@ -57,7 +58,7 @@ def smoke_repo(tmp_path_factory, shared_datasets):
         (repo / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, repo / f)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    for key, value in {**SMOKE, "dataset.mirror": str(shared_datasets)}.items():
+    for key, value in sets.items():
         set_param(params, key, value)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {
@@ -66,19 +67,29 @@ def smoke_repo(tmp_path_factory, shared_datasets):
         "DVC_NO_ANALYTICS": "1",
         "DVC_SITE_CACHE_DIR": str(repo.parent / "dvc-site"),
         "HF_HUB_OFFLINE": "1",
-        "LISTDISTILL_MODEL_CACHE": str(ROOT / ".cache" / "models"),  # the GGUF conversion, shared across runs
-        "PYTHONPATH": str(repo),
+        # the GGUF conversion, shared across runs
+        "LISTDISTILL_MODEL_CACHE": os.environ.get("LISTDISTILL_MODEL_CACHE", str(ROOT / ".cache" / "models")),
+        "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo}",  # the copied code, not an installed one
         "GIT_AUTHOR_NAME": "t",
         "GIT_AUTHOR_EMAIL": "t@t",
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@t",
     }
+    if before_commit is not None:
+        before_commit(repo)
     sh(["git", "init", "-q"], repo, env)
     sh(["git", "add", "-A"], repo, env)
     sh(["git", "commit", "-qm", "smoke"], repo, env)
     sh(["dvc", "repro"], repo, env)
     sh(["git", "add", "-A"], repo, env)
     sh(["git", "commit", "-qm", "repro"], repo, env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory, shared_datasets):
+    repo = tmp_path_factory.mktemp("pipeline") / "repo"
+    env = copy_repo(repo, {**SMOKE, "dataset.mirror": str(shared_datasets)})
     return repo, env
 
 

@@ -45,6 +45,31 @@ def test_prepare_tests_only_the_held_out_queries(shared_datasets, tmp_path):
     assert json.loads((tmp_path / "s.json").read_text())["real_training_queries"] == len(real)
 
 
+def test_prepare_takes_the_collections_own_training_split(tmp_path):
+    """prepare.real_split: SciFact-style train claims train, every test query stays a test query; a train query id
+    that is also a test query never trains."""
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    docs = [{"_id": f"d{i}", "title": "", "text": f"passage {i} on wing flutter"} for i in range(6)]
+    queries = [{"_id": q, "text": f"claim {q}"} for q in ("t1", "t2", "r1", "r2", "r3")]
+    (beir / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (beir / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    head = "query-id\tcorpus-id\tscore\n"
+    (beir / "qrels" / "test.tsv").write_text(head + "t1\td0\t1\nt2\td1\t1\n")
+    (beir / "qrels" / "train.tsv").write_text(head + "r1\td2\t1\nr2\td3\t1\nr3\td4\t1\nt1\td5\t1\n")
+    out, params = tmp_path / "prepared", write_params(tmp_path, {"dataset.name": str(beir)})
+    argv = ["--params", str(params), "--out", str(out), "--stats", str(tmp_path / "s.json")]
+    r = CliRunner().invoke(prepare.main, [*argv, "--set", "prepare.real_split=train"])
+    assert r.exit_code == 0, r.output
+    assert [q.query_id for q in read_queries(out / "queries.jsonl")] == ["t1", "t2"]
+    assert [q.query_id for q in read_queries(out / "real_queries.jsonl")] == ["r1", "r2", "r3"]
+    assert read_qrels(out / "real_qrels.txt") == {"r1": {"d2": 1}, "r2": {"d3": 1}, "r3": {"d4": 1}}
+    assert read_qrels(out / "qrels.txt") == {"t1": {"d0": 1}, "t2": {"d1": 1}}
+    both = CliRunner().invoke(prepare.main, [*argv, "--set", "prepare.real_split=train",
+                                             "--set", "prepare.real_query_fraction=0.5"])  # fmt: skip
+    assert both.exit_code == 1 and "exclude each other" in both.output
+
+
 def test_qrels_list_forces_the_best_judged_passage_in():
     assert qrels_list(["a", "b", "c"], {"c": 1, "b": 2}, 3) == (["a", "b", "c"], [0.0, 1.0, 0.5])
     assert qrels_list(["a", "b", "c"], {"z": 3, "b": 1}, 3) == (["a", "b", "z"], [0.0, 1 / 3, 1.0])

@@ -97,6 +97,8 @@ def test_train_stage_writes_model_metrics_and_curves(workspace: Path):
     for name in ("config.json", "model.safetensors", "modules.json", "1_Pooling/config.json", "training.json"):
         assert (workspace / "student" / name).is_file(), name
     assert not (workspace / "student.ckpt").exists()  # checkpoints are removed once the model is written
+    prompts = json.loads((workspace / "student" / "config_sentence_transformers.json").read_text())["prompts"]
+    assert prompts == {"query": "", "document": ""}  # student prefixes "auto": the tiny model has none
 
 
 def test_query_mix_set_and_caps(workspace: Path):

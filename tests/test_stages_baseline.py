@@ -60,6 +60,8 @@ def test_prepare_index_evaluate_on_a_slice(cranfield_slice, tmp_path):
     r = runner.invoke(evaluate.main, [*args, "--no-teacher"])
     assert r.exit_code == 0, r.output
     m = json.loads(metrics.read_text())
+    assert m.pop("evaluation") == {"kind": "judgments", "what": "relevance judgments", "labels": "judgments",
+                                   "queries": n_queries, "aggregation": "passage"}  # fmt: skip
     assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf"}  # no fine-tuned student yet: baselines only
     for system in m.values():
         assert set(system) == {"nDCG@10", "R@100", "RR@10", "R@20"}
@@ -75,7 +77,8 @@ def test_prepare_index_evaluate_on_a_slice(cranfield_slice, tmp_path):
     r = runner.invoke(evaluate.main, [*args, "--student", same])
     assert r.exit_code == 0, r.output
     m = json.loads(metrics.read_text())
-    assert set(m) == {"bm25", "student_zero_shot", "hybrid_rrf", "teacher", "student", "student_vs_zero_shot_p"}
+    assert set(m) == {"evaluation", "bm25", "student_zero_shot", "hybrid_rrf", "teacher", "student",
+                      "student_vs_zero_shot_p"}  # fmt: skip
     assert m["student"] == m["student_zero_shot"]
     assert m["student_vs_zero_shot_p"] == {"nDCG@10": 1.0, "R@100": 1.0}
 

@@ -196,6 +196,27 @@ def test_early_stopping_when_the_dev_loss_stops_improving(tiny: Path, tmp_path: 
     assert state.stopped_early and state.epoch == 2 and state.best_epoch == 1 and state.step == 4
 
 
+def test_early_stopping_by_steps_mid_epoch(tiny: Path, tmp_path: Path):
+    """``eval_every``: dev evaluations every N steps inside the epoch; patience counts evaluations."""
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    cfg = TrainConfig(epochs=4, batch_size=2, lr=0.0, patience=1, eval_every=1, chunk_size=8)  # 3 steps an epoch
+    state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")  # lr 0: no evaluation improves on step 1's
+    assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 1), (1, 2)]  # stopped inside epoch 1
+    assert state.stopped_early and state.step == 2 and state.epoch == 1
+    assert state.best_step == 1 and state.best_epoch == 1 and state.bad_epochs == 1
+
+
+def test_step_evaluations_keep_the_best_step(tiny: Path, tmp_path: Path):
+    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, patience=0, eval_every=2, chunk_size=4, checkpoint_every=100)
+    state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
+    assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 2), (1, 3), (2, 4), (2, 6)]
+    best = min(state.dev[1:], key=lambda r: r["dev_loss"])
+    assert (state.best_step, state.best_epoch, state.best_dev_loss) == (best["step"], best["epoch"], best["dev_loss"])
+    saved = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
+    assert all(torch.equal(encoder.model.state_dict()[k], saved[k]) for k in saved)
+
+
 def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path):
     # no dev set, so the run ends with its last weights (not the best epoch's) and steps 5-6 must match too
     cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=2)
@@ -425,3 +446,29 @@ def test_a_real_full_disk_while_saving_a_checkpoint(tmp_path: Path):
             _save_last(ck, 2, width=512)  # 1 MiB of weights
         assert user_message(info.value) == f"No space left on device on {mount} (tmpfs) while writing {mount / 'ck'}"
         assert {p.name: p.read_bytes() for p in sorted((mount / "ck").rglob("*")) if p.is_file()} == before
+
+
+def test_dev_agreement_ranks_the_whole_corpus_against_the_teachers_labels(minilm):
+    """Query tower: the dev queries rank every frozen passage; nDCG@10 uses the teacher's list scores as gains."""
+    import math
+
+    from listdistill.train.data import dev_batches
+    from listdistill.train.objective import dev_agreement
+    from listdistill.train.towers import FrozenPassages
+
+    texts = {
+        "p0": "Laminar boundary layers separate under adverse pressure gradients.",
+        "p1": "The bank raised interest rates to fight inflation.",
+        "p2": "Shock waves on swept wings at transonic speeds.",
+        "p3": "Plants turn sunlight into sugar by photosynthesis.",
+    }
+    ids = list(texts)
+    emb = torch.from_numpy(minilm.encode_passages([texts[d] for d in ids]))  # (4, 384)
+    frozen = FrozenPassages(emb, {d: i for i, d in enumerate(ids)})
+    dev = [Example("v", texts["p2"], "titles", ("p2", "p0", "p1"), (1.0, 0.5, 0.0), 0)]  # the query is p2's text
+    got = dev_agreement(minilm, dev_batches(dev, 4, texts), TrainConfig(chunk_size=4), frozen)
+    order = (emb @ emb[2]).argsort(descending=True).tolist()  # the query embeds exactly like p2
+    gains = {2: 1.0, 0: 0.5}
+    dcg = sum(gains.get(r, 0.0) / math.log2(j + 2) for j, r in enumerate(order))
+    assert order[0] == 2 and got["source_rr10"] == 1.0
+    assert got["teacher_ndcg10"] == pytest.approx(dcg / (1.0 + 0.5 / math.log2(3)), abs=1e-6)

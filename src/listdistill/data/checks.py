@@ -90,8 +90,10 @@ def check_collection(
     sources: Sources,
     drop_empty_queries: bool = False,
     drop_unknown_judged_docs: bool = False,
+    allow_no_queries: bool = False,
 ) -> Checked:
-    """Apply the module's checks; return the (possibly filtered) records and notes on what was dropped."""
+    """Apply the module's checks; return the (possibly filtered) records and notes on what was dropped. A corpus
+    given without judgments (``allow_no_queries``) may have no queries at all."""
     notes: dict[str, str] = {}
     if not docs:
         raise FormatError(f"{sources.corpus}: the corpus has no documents")
@@ -128,9 +130,10 @@ def check_collection(
         qrels = {qid: {d: r for d, r in judged.items() if d in known} for qid, judged in qrels.items()}
         qrels = {qid: judged for qid, judged in qrels.items() if judged}
         notes["dropped_unknown_judged_docs"] = str(len(unknown))
-    if not queries:
+    if not queries and not (allow_no_queries and not qrels):
         raise FormatError(f"{sources.queries}: no queries left to evaluate")
-    check_relevant(qrels, sources.qrels)
+    if qrels or not allow_no_queries:
+        check_relevant(qrels, sources.qrels)
     return Checked(docs, queries, qrels, notes)
 
 

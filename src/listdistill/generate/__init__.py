@@ -51,10 +51,10 @@ from listdistill.generate.clean import (
     DROP_REASONS,
     CleanConfig,
     clean_generation,
+    domain_vocabulary,
     drop_foreign_items,
     drop_reason,
     prompt_texts,
-    vocabulary,
     words,
 )
 from listdistill.generate.extract import extract_queries
@@ -134,7 +134,7 @@ class GenerateConfig:
         if self.backend == "ctranslate2" and temperature > 0 and self.ctranslate2_temperature > 0:
             temperature = self.ctranslate2_temperature
         return SamplingConfig(
-            self.max_new_tokens,
+            qtype.max_new_tokens or self.max_new_tokens,
             temperature,
             self.top_p,
             stop_items=qtype.max_items or 0,
@@ -375,7 +375,7 @@ def _finish(
 ) -> GenerateResult:
     """Clean every completion and summarise (the whole sample at once: duplicates are found across it)."""
     qtype = plan.qtype
-    domain = vocabulary(d.contents for d in plan.pool_docs)
+    domain = domain_vocabulary(d.contents for d in plan.pool_docs)
     rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run), domain)
     queries = [
         {"query_id": r["query_id"], "text": r["text"], "query_type": qtype.name, "source_doc_id": r["source_doc_id"]}

@@ -45,7 +45,8 @@ class QueryType:
     labels: tuple[str, ...] = ()  # answer prefixes such as "Question:" stripped when cleaning
     lowercase: bool = False
     max_items: int | None = None  # keep at most this many comma-separated items (keywords)
-    max_words: int | None = None  # the type's own word cap (terse search queries); None: the global cap
+    max_words: int | None = None  # the type's own word cap (terse search queries, long needs); None: the global cap
+    max_new_tokens: int | None = None  # the type's own generation budget; None: generate.max_new_tokens
     first_sentence: bool = False  # keep the first sentence only (claims)
     description: str = ""
     kind: str = "llm"  # llm: written by the generator | extract: cut from the passage (no model)
@@ -87,7 +88,7 @@ def load_type(name: str, types_dir: Path = TYPES_DIR) -> QueryType:
         if not raw.get(key):
             raise ValueError(f"{path}: missing key {key!r}")
     examples = tuple(_example(path, i, e) for i, e in enumerate(raw["examples"]))
-    max_items, max_words = raw.get("max_items"), raw.get("max_words")
+    max_items, max_words, budget = raw.get("max_items"), raw.get("max_words"), raw.get("max_new_tokens")
     return QueryType(
         name=name,
         instruction=_text(raw["instruction"]),
@@ -97,6 +98,7 @@ def load_type(name: str, types_dir: Path = TYPES_DIR) -> QueryType:
         lowercase=bool(raw.get("lowercase", False)),
         max_items=int(max_items) if max_items else None,
         max_words=int(max_words) if max_words else None,
+        max_new_tokens=int(budget) if budget else None,
         first_sentence=bool(raw.get("first_sentence", False)),
         description=_text(raw.get("description", "")),
     )

@@ -133,7 +133,7 @@ def clean_generation(raw: str, qtype: QueryType, max_words: int = MAX_WORDS, fin
         items = list_items(text, qtype.max_items, finished)
         text, complete = ", ".join(items), finished or bool(items)
     tokens = text.split()
-    cap = min(max_words, qtype.max_words or max_words)
+    cap = qtype.max_words or max_words  # the type's own cap, else the global one
     if len(tokens) > cap:
         tokens = tokens[:cap]
         if qtype.max_words:  # the type's own cap: a terse query, and the cut-off tail is gone
@@ -173,9 +173,21 @@ def content_bigrams(w: Sequence[str]) -> set[tuple[str, str]]:
     }
 
 
+MIN_DOMAIN_WORDS = 3000  # below this many distinct words a pool's vocabulary misses ordinary English words
+
+
 def vocabulary(texts: Iterable[str]) -> set[str]:
     """Every word of ``texts`` (lower-cased, plurals folded): the domain's vocabulary, from the whole pool."""
     return {_singular(x) for text in texts for x in words(text)}
+
+
+def domain_vocabulary(texts: Iterable[str]) -> set[str] | None:
+    """The pool's :func:`vocabulary` for the borrowed-word rule, or None (the rule off) when it holds fewer than
+    :data:`MIN_DOMAIN_WORDS` distinct words: too few to tell a word borrowed from the prompt ("sourdough") from an
+    ordinary one the pool happens not to use ("happens", "purpose"), so a pool of a few dozen passages (ADI's
+    holds about ten) would lose most of its queries to the rule."""
+    vocab = vocabulary(texts)
+    return vocab if len(vocab) >= MIN_DOMAIN_WORDS else None
 
 
 def foreign_words(w: Sequence[str], prompt_words: Sequence[Sequence[str]], domain: set[str]) -> set[str]:

@@ -23,17 +23,13 @@ class BM25Teacher(PairTeacher):
     name = "bm25"
 
     def __init__(self, index_dir: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
-        from listdistill.lucene import autoclass, configure
+        from listdistill.lucene import DocumentScorer
 
-        configure()
-        from pyserini.index.lucene import LuceneIndexReader
-
-        self.reader = LuceneIndexReader(str(index_dir))
-        self.similarity = autoclass("org.apache.lucene.search.similarities.BM25Similarity")(float(k1), float(b))
+        self.scorer = DocumentScorer(index_dir, k1, b)
 
     def score_pairs(self, queries: Sequence[str], doc_ids: Sequence[str], docs: Mapping[str, Doc]) -> np.ndarray:
         pairs = zip(queries, doc_ids, strict=True)
-        return np.array([self.reader.compute_query_document_score(d, q, self.similarity) for q, d in pairs])
+        return np.array([self.scorer.score(d, q) for q, d in pairs])
 
 
 class EmbeddingCache:

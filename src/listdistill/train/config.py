@@ -25,7 +25,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
     chunk_size: int = 32  # texts per forward pass with a graph (gradient caching)
-    patience: int = 1  # epochs without a better dev loss before stopping; 0 disables early stopping
+    patience: int = 1  # dev evaluations without a better dev loss before stopping; 0 disables early stopping
+    eval_every: int = 0  # optimizer steps between dev evaluations (0: after each epoch only)
+    select_by: str = "dev_loss"  # the dev measure that picks the best weights: dev_loss | dev_teacher_ndcg10 | ...
     bf16: bool = False
     gradient_checkpointing: bool = False
     max_steps: int = 0  # stop after this many optimizer steps (0: run every epoch); for smoke runs
@@ -44,14 +46,15 @@ class TrainState:
     batch: int = 0  # next batch within the epoch
     step: int = 0  # optimizer steps done
     seconds: float = 0.0
-    best_epoch: int = 0  # 0: no trained epoch evaluated yet
+    best_epoch: int = 0  # the epoch of the best dev evaluation; 0: no trained weights evaluated yet
+    best_step: int = 0  # the step of the best dev evaluation
     best_dev_loss: float | None = None
-    bad_epochs: int = 0
+    bad_epochs: int = 0  # dev evaluations since the best one
     finished: bool = False
     stopped_early: bool = False
     resumed_at_step: int | None = None
     curve: list[dict[str, float]] = field(default_factory=list)  # per step: step, epoch, loss, lr, grad_norm
-    dev: list[dict[str, float]] = field(default_factory=list)  # per epoch: epoch, step, dev_loss, dev_<name>
+    dev: list[dict[str, float]] = field(default_factory=list)  # per evaluation: epoch, step, dev_loss, dev_<name>
 
 
 def fingerprint(cfg: TrainConfig, encoder: Encoder, train: Sequence[Example], dev: Sequence[Example]) -> str:

@@ -115,6 +115,18 @@ def cap(examples: list[Example], limit: int, seed: int) -> list[Example]:
     return [examples[i] for i in keep]
 
 
+def cap_per_type(examples: list[Example], limit: int, seed: int) -> list[Example]:
+    """At most ``limit`` examples of each query type (0: all): a seeded sample per type, in the original order."""
+    if limit <= 0:
+        return examples
+    keep: set[int] = set()
+    for query_type in sorted({e.query_type for e in examples}):
+        rows = [i for i, e in enumerate(examples) if e.query_type == query_type]
+        chosen = rows if len(rows) <= limit else random.Random(f"{seed}:{query_type}").sample(rows, limit)
+        keep.update(chosen)
+    return [examples[i] for i in sorted(keep)]
+
+
 @dataclass
 class Batch:
     """A batch of ``B`` lists padded to ``L``, passages deduplicated for encoding."""
@@ -169,7 +181,8 @@ def batch_scores(q: torch.Tensor, p: torch.Tensor, batch: Batch, threshold: floa
     dev = q.device
     student = q @ p[batch.index.to(dev)].T  # (B, B * L)
     negatives = negative_mask(batch.doc_ids, batch.teacher, batch.valid, batch.positive, threshold)  # (B, B * L)
-    return Scores(student, batch.teacher.to(dev), batch.valid.to(dev), batch.positive.to(dev), negatives.to(dev))
+    return Scores(student, batch.teacher.to(dev), batch.valid.to(dev), batch.positive.to(dev), negatives.to(dev),
+                  batch.doc_ids.to(dev))  # fmt: skip
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:

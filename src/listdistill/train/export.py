@@ -29,7 +29,7 @@ def sentence_transformers_files(encoder: Encoder) -> dict[str, Any]:
         "pooling_mode_mean_sqrt_len_tokens": False,
     }
     st_config = {
-        "prompts": {"query": encoder.config.query_prefix, "document": encoder.config.passage_prefix},
+        "prompts": {"query": encoder.prefix(True), "document": encoder.prefix(False)},
         "default_prompt_name": None,
         "similarity_fn_name": "cosine" if encoder.config.normalize else "dot",
     }
@@ -97,7 +97,7 @@ def _save_router(encoder: Encoder, passage_model: str, folder: Path) -> None:
     st = SentenceTransformer(
         modules=[router],
         device="cpu",
-        prompts={"query": cfg.query_prefix, "document": cfg.passage_prefix},
+        prompts={"query": encoder.prefix(True), "document": encoder.prefix(False)},
         similarity_fn_name="cosine" if cfg.normalize else "dot",
     )
     st.save(str(folder))

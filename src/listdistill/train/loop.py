@@ -101,6 +101,10 @@ def train(
                 bar.set_postfix(loss=f"{loss:.4f}", epoch=state.epoch + 1)
                 if on_step is not None:
                     on_step(state)
+                if dev and cfg.eval_every and state.step % cfg.eval_every == 0 and state.batch < len(batches):
+                    _evaluate(state, encoder, dev, cfg, ckpt, world, frozen, epoch=state.epoch + 1)
+                    if state.stopped_early:
+                        break
                 if state.step % cfg.checkpoint_every == 0:
                     state.seconds = time.monotonic() - start
                     ckpt.save_last(state, model, optimizer, scheduler)
@@ -173,6 +177,33 @@ def _dev_row(losses: dict[str, float], name: str) -> dict[str, float]:
     return {"dev_loss": losses[name], **{f"dev_{k}": v for k, v in losses.items() if "@" not in k}, **by_type}
 
 
+def _evaluate(
+    state: TrainState,
+    encoder: Encoder,
+    dev: Sequence[Batch],
+    cfg: TrainConfig,
+    ckpt: Checkpoints,
+    world: World,
+    frozen: FrozenPassages | None,
+    epoch: int,
+) -> None:
+    """One dev evaluation at ``state.step``: a dev row, the best weights kept (by ``cfg.select_by``: the dev loss,
+    or a dev agreement measure, negated so that lower is better in ``state.best_dev_loss``), early stopping after
+    ``patience`` evaluations without a better one."""
+    row = _dev_row(dev_losses(encoder, dev, cfg, world, frozen), cfg.loss)
+    state.dev.append({"epoch": epoch, "step": state.step, **row})
+    if cfg.select_by not in row:
+        raise ValueError(f"select_by {cfg.select_by!r} is not a dev measure here ({sorted(row)}); the agreement "
+                         "measures need train.tower query")  # fmt: skip
+    value = row[cfg.select_by] * (1 if cfg.select_by == "dev_loss" else -1)  # lower is better
+    if state.best_dev_loss is None or value < state.best_dev_loss:
+        state.best_dev_loss, state.best_epoch, state.best_step, state.bad_epochs = value, epoch, state.step, 0
+        ckpt.save_best(encoder.model)
+    else:
+        state.bad_epochs += 1
+        state.stopped_early = cfg.patience > 0 and state.bad_epochs >= cfg.patience
+
+
 def _end_epoch(
     state: TrainState,
     encoder: Encoder,
@@ -184,19 +215,14 @@ def _end_epoch(
     world: World = SINGLE,
     frozen: FrozenPassages | None = None,
 ) -> None:
-    """Close an epoch (or a run cut short by max_steps): dev loss, best weights, early stopping."""
+    """Close an epoch (or a run cut short by max_steps or early stopping): a dev evaluation unless one was just made
+    at this step, the best weights, early stopping."""
     epoch_done = state.batch >= n
     state.epoch += 1
     state.batch = 0
     if dev:
-        row = _dev_row(dev_losses(encoder, dev, cfg, world, frozen), cfg.loss)
-        state.dev.append({"epoch": state.epoch, "step": state.step, **row})
-        if state.best_dev_loss is None or row["dev_loss"] < state.best_dev_loss:
-            state.best_dev_loss, state.best_epoch, state.bad_epochs = row["dev_loss"], state.epoch, 0
-            ckpt.save_best(encoder.model)
-        else:
-            state.bad_epochs += 1
-            state.stopped_early = cfg.patience > 0 and state.bad_epochs >= cfg.patience
+        if not (state.dev and state.dev[-1]["step"] == state.step):
+            _evaluate(state, encoder, dev, cfg, ckpt, world, frozen, epoch=state.epoch)
     else:
-        state.best_epoch = state.epoch
+        state.best_epoch, state.best_step = state.epoch, state.step
     state.finished = state.stopped_early or state.step >= total or (epoch_done and state.epoch >= cfg.epochs)

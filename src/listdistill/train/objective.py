@@ -3,6 +3,7 @@ temperature calibrated against the zero-shot student."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -84,4 +85,35 @@ def dev_losses(
                 totals[key] = totals.get(key, 0.0) + value
                 counts[key] = counts.get(key, 0) + len(batch.queries)
         n += len(batch.queries)
-    return {name: round(total / max(counts.get(name, n), 1), 6) for name, total in totals.items()}
+    out = {name: round(total / max(counts.get(name, n), 1), 6) for name, total in totals.items()}
+    if frozen is not None:
+        out.update(dev_agreement(encoder, batches, cfg, frozen))
+    return out
+
+
+@torch.no_grad()
+def dev_agreement(
+    encoder: Encoder, batches: Sequence[Batch], cfg: TrainConfig, frozen: FrozenPassages, k: int = 10
+) -> dict[str, float]:
+    """How the student ranks the whole corpus for the dev queries (query tower: the passage embeddings are the
+    frozen ones, so only the queries are encoded): ``teacher_ndcg@10``, nDCG@10 against the teacher's normalised
+    scores of the query's list as graded gains (passages outside the list: 0), and RR@10 of the
+    reciprocal rank of the passage the query was written from (keys ``teacher_ndcg10``, ``source_rr10``).
+    Synthetic queries and teacher labels only."""
+    ndcg, rr, n = 0.0, 0.0, 0
+    for batch in batches:
+        q, _ = embed_without_graph(encoder, batch.queries, True, cfg.chunk_size, cfg.bf16)  # (B, d)
+        top = (q @ frozen.emb.to(q.device).T).topk(min(k, len(frozen.emb)), dim=1).indices.cpu()  # (B, k)
+        length = batch.teacher.shape[1]
+        for i in range(len(batch.queries)):
+            cols = batch.index[i * length : (i + 1) * length]  # (L,)
+            listed = zip(cols.tolist(), batch.teacher[i].tolist(), batch.valid[i].tolist(), strict=True)
+            gains = {frozen.rows[batch.passage_ids[c]]: float(t) for c, t, v in listed if v}
+            source = frozen.rows[batch.passage_ids[int(cols[int(batch.positive[i])])]]
+            ranked = top[i].tolist()
+            dcg = sum(gains.get(r, 0.0) / math.log2(j + 2) for j, r in enumerate(ranked))
+            ideal = sum(g / math.log2(j + 2) for j, g in enumerate(sorted(gains.values(), reverse=True)[:k]))
+            ndcg += dcg / ideal if ideal > 0 else 0.0
+            rr += 1.0 / (ranked.index(source) + 1) if source in ranked else 0.0
+            n += 1
+    return {"teacher_ndcg10": round(ndcg / max(n, 1), 6), "source_rr10": round(rr / max(n, 1), 6)}
