@@ -213,7 +213,9 @@ def test_step_evaluations_keep_the_best_step(tiny: Path, tmp_path: Path):
     assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 2), (1, 3), (2, 4), (2, 6)]
     best = min(state.dev[1:], key=lambda r: r["dev_loss"])
     assert (state.best_step, state.best_epoch, state.best_dev_loss) == (best["step"], best["epoch"], best["dev_loss"])
-    saved = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
+    best_folder = Checkpoints(tmp_path / "ckpt").current("best")  # the folder the checkpoint pointer names
+    assert best_folder is not None
+    saved = torch.load(best_folder / "model.pt", weights_only=True)
     assert all(torch.equal(encoder.model.state_dict()[k], saved[k]) for k in saved)
 
 
