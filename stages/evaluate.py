@@ -19,7 +19,7 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, significance, student_run, zero_shot_run
-from listdistill.io import Run, read_docs, write_json, write_tsv
+from listdistill.io import Doc, Run, read_docs, write_json, write_tsv
 from listdistill.metrics import aggregate
 from listdistill.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows, system_rows
 from listdistill.records import Query, natural_key, write_run
@@ -59,9 +59,12 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     info = collection_info(prepared)
     if info.evaluation == "label-free" and proxy_dir is None:
         raise click.UsageError(f"{prepared / 'collection.json'}: the evaluation is label-free: give --proxy")
-    sets = eval_sets(info, prepared, proxy_dir or Path("."))
+    # every input checked against the others before any work (docs/formats.md)
+    docs = read_docs(prepared / "corpus.jsonl")
+    sets = eval_sets(info, prepared, proxy_dir or Path("."), docs)
     index = IndexPaths(index_dir)
-    runs = system_runs(p, index, prepared, sets, student_dir, teacher, passage_depth(p.evaluate.depth,
+    index.check(docs, prepared / "corpus.jsonl", p.evaluate.faiss_index)
+    runs = system_runs(p, index, docs, sets, student_dir, teacher, passage_depth(p.evaluate.depth,
                        index.doc_ids, info.chunked))  # fmt: skip
     outputs = [out, metrics, *([plots_dir] if plots_dir else [])]
     with stage_outputs(*outputs) as (tmp, tmp_metrics, *tmp_plots):
@@ -82,7 +85,7 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
             click.echo(f"{name:26s} " + "  ".join(f"{k} {v:.4f}" for k, v in m.items()))
 
 
-def system_runs(p: Params, index: IndexPaths, prepared: Path, sets: list[EvalSet], student_dir: Path | None,
+def system_runs(p: Params, index: IndexPaths, docs: list[Doc], sets: list[EvalSet], student_dir: Path | None,
                 teacher: bool, depth: int) -> list[dict[str, Run]]:  # fmt: skip
     """Each test set's runs per system, retrieved once for the queries of all sets (ids kept apart by a prefix)."""
     queries = [Query(f"{i}/{q.query_id}", q.text) for i, ts in enumerate(sets) for q in ts.queries]
@@ -92,7 +95,6 @@ def system_runs(p: Params, index: IndexPaths, prepared: Path, sets: list[EvalSet
     runs = {"bm25": bm25_run(index, queries, depth, p.bm25.k1, p.bm25.b)}
     runs["student_zero_shot"] = zero_shot_run(zero_shot, index, queries, depth, faiss_index)
     runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth, p.mine.rrf_k)
-    docs = read_docs(prepared / "corpus.jsonl")
     judged = [q for q in queries if not sets[int(q.query_id.split("/", 1)[0])].label_free]
     if teacher and judged:  # the label-free labels are the teacher's: scoring it there would be circular
         resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, zero_shot, p.bm25.k1, p.bm25.b)

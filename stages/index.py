@@ -18,7 +18,7 @@ from listdistill.config import stage_settings
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
 from listdistill.io import Doc, read_docs
-from listdistill.lucene import build_index
+from listdistill.lucene import IndexBuildError, build_index, indexable
 from listdistill.records import EmbeddingsMeta, write_embeddings_meta
 from listdistill.shard import Shard
 from stages.options import params_options, read_params, shard_options, shard_run, stage_main
@@ -54,6 +54,8 @@ def write_meta(out: Path, docs: list[Doc], dim: int, model: str, pooling: str) -
 def main(params_path: Path, overrides: tuple[str, ...], corpus: Path, shard: Shard, merge: int, out: Path) -> None:
     p = read_params(params_path, overrides)
     docs = read_docs(corpus)
+    if indexable(docs) == 0:  # checked before the encoder loads
+        raise IndexBuildError(f"{corpus}: expected passages with text to index, got {len(docs)} without any")
     run = shard_run(shard, merge, out, stage_settings(p, "index"), corpus)
     if merge:
         parts = run.parts()

@@ -26,7 +26,6 @@ from listdistill.mine import (
     read_generated,
     write_part,
 )
-from listdistill.records import query_line
 from listdistill.shard import Shard, units
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
 
@@ -62,20 +61,19 @@ def main(
 ) -> None:
     p = read_params(params_path, overrides)
     config, m = p.to_mine(), p.mine
-    generated = read_generated(queries)
+    # every input checked against the corpus before any work (docs/formats.md)
+    corpus = prepared / "corpus.jsonl"
+    docs = read_docs(corpus)
+    known = {d.doc_id for d in docs}
+    generated = read_generated(queries, known)
     if not generated:
         raise click.ClickException(f"{queries}: expected generated queries, got an empty file (generate kept none?)")
+    qrels = read_qrels(prepared / "qrels.txt", docs=docs)
+    duplicates = read_duplicates(prepared / "duplicates.jsonl", known)
     index = IndexPaths(index_dir)
-    doc_ids = index.doc_ids
-    known = set(doc_ids)
-    unknown = [q for q in generated if q.source_doc_id not in known]
-    if unknown:
-        where, ids = query_line(str(queries), unknown[0].query_id), [q.query_id for q in unknown[:5]]
-        raise click.ClickException(
-            f"{where}: source_doc_id not in the corpus for queries {ids} ({len(unknown)} in all; first "
-            f"{unknown[0].source_doc_id!r})"
-        )
-    excluded = excluded_docs(read_qrels(prepared / "qrels.txt"), read_duplicates(prepared / "duplicates.jsonl"))
+    index.check(docs, corpus, m.faiss_index)
+    doc_ids = [d.doc_id for d in docs]
+    excluded = excluded_docs(qrels, duplicates)
     names = ["fused", *parse_retrievers(m.retrievers)]
     work = units(len(generated), queries_per_unit)
     settings = {**stage_settings(p, "mine"), "queries_per_unit": queries_per_unit, "excluded": sorted(excluded)}
@@ -83,11 +81,9 @@ def main(
     if merge:
         result = merge_parts([f / PART for f, _ in run.parts()], generated, names, config)
     else:
-        needs_corpus = any(n.startswith("dense:") for n in names)
-        corpus = prepared / "corpus.jsonl"
         models = build_retrievers(
             m.retrievers, index.lucene, index.embeddings, doc_ids, p.to_encoder(), p.bm25.k1, p.bm25.b,
-            m.faiss_index, read_docs(corpus) if needs_corpus else None, corpus, cache_dir,
+            m.faiss_index, docs, corpus, cache_dir,
         )  # fmt: skip
         own = shard.take(work)
         result = mine_units(models, generated, config, excluded, len(doc_ids), own)

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, check_machine, load_params
+from listdistill.atomic import sweep
+from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, load_params
 from listdistill.cost import write_cost
 from listdistill.errors import run
 from listdistill.shard import Shard, begin_part, fingerprint, finish_part, parse_shard, read_manifests
@@ -59,10 +60,11 @@ def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def read_params(params_path: Path, overrides: tuple[str, ...]) -> Params:
+    """The validated params (every bad key at once, the device included), read first by every stage; before that,
+    what killed runs of any stage left is recovered (:func:`listdistill.atomic.sweep`)."""
+    sweep()
     try:
-        params = load_params(params_path, overrides)
-        check_machine(params, str(params_path))
-        return params
+        return load_params(params_path, overrides, machine=True)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
 

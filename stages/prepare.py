@@ -22,7 +22,7 @@ from listdistill.errors import friendly
 from listdistill.io import write_json, write_jsonl, write_qrels
 from listdistill.passages import document_of
 from listdistill.pool import build_pool
-from listdistill.records import CollectionInfo, write_collection_info
+from listdistill.records import CollectionInfo, check_relevant, relevant_counts, write_collection_info
 from listdistill.split import split_queries, training_split
 from stages.options import params_options, read_params, stage_main
 
@@ -55,12 +55,15 @@ def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
         own = shape(load_collection(dataclasses.replace(spec, split=p.prepare.real_split)), "use",
                     d.chunk_tokens, d.chunk_overlap, counter)  # fmt: skip
         real, real_qrels = training_split(own.queries, own.qrels, test)
-    n_judged = sum(1 for per_q in test_qrels.values() for r in per_q.values() if r > 0)
+    if real:  # the collection has relevant judgments (checked); the split may have moved them all to training
+        check_relevant(test_qrels, f"{d.name}: the test queries left by prepare.real_query_fraction")
+    relevant = relevant_counts(test_qrels, [q.query_id for q in test])  # per test query, 0 when none is relevant
     evaluation = "judgments" if not label_free else "label-free" if result.heldout else "none"
     info = CollectionInfo(d.name, s.documents, len(s.docs), s.chunked, d.chunk_tokens, d.chunk_overlap, evaluation,
                           d.judgments == "hide" and bool(s.hidden_queries))  # fmt: skip
-    counts = {"queries": len(test), "real_training_queries": len(real), "qrels_relevant": n_judged,
-              "documents": s.documents, "evaluation": evaluation, "hidden_queries": len(s.hidden_queries)}  # fmt: skip
+    counts = {"queries": len(test), "real_training_queries": len(real), "qrels_relevant": sum(relevant.values()),
+              "relevant_per_query": relevant, "documents": s.documents, "evaluation": evaluation,
+              "hidden_queries": len(s.hidden_queries)}  # fmt: skip
     with stage_outputs(out, stats) as (tmp, tmp_stats):  # the whole set, or nothing, replaces the old one
         tmp.mkdir()
         write_jsonl(tmp / "corpus.jsonl", s.docs)

@@ -20,7 +20,7 @@ from listdistill.generate import generate_queries
 from listdistill.io import read_docs, read_qrels, write_json, write_jsonl, write_qrels
 from listdistill.mine import build_retrievers, excluded_docs, mine_units, read_duplicates
 from listdistill.proxy import ProxyConfig, ProxySet, label
-from listdistill.records import GeneratedQuery, write_generated
+from listdistill.records import GeneratedQuery, check_known, write_generated
 from listdistill.score import raw_scores, teacher_lists
 from listdistill.shard import units
 from listdistill.teachers import TeacherResources, build_teacher
@@ -54,6 +54,16 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
 
 
 def build(p: Params, prepared: Path, heldout: Path, index_dir: Path, checkpoint_dir: Path, cache_dir: Path) -> ProxySet:
+    # every input checked against the corpus before any work (docs/formats.md)
+    index, m, corpus = IndexPaths(index_dir), p.mine, prepared / "corpus.jsonl"
+    docs = read_docs(corpus)
+    known = {d.doc_id for d in docs}
+    held = read_docs(heldout)
+    check_known((d.doc_id for d in held), known, f"passages of the corpus {corpus}", str(heldout))
+    qrels = read_qrels(prepared / "qrels.txt", docs=docs)
+    excluded = excluded_docs(qrels, read_duplicates(prepared / "duplicates.jsonl", known))
+    index.check(docs, corpus, m.faiss_index)
+    doc_ids = index.doc_ids
     generated: list[GeneratedQuery] = []
     counts: dict[str, object] = {}
     for query_type in p.proxy.types:
@@ -65,10 +75,6 @@ def build(p: Params, prepared: Path, heldout: Path, index_dir: Path, checkpoint_
             made.checkpoint.unlink(missing_ok=True)
     if not generated:
         raise click.ClickException(f"{heldout}: the generator kept no query for the held-out passages")
-    index, m, corpus = IndexPaths(index_dir), p.mine, prepared / "corpus.jsonl"
-    doc_ids = index.doc_ids
-    docs = read_docs(corpus)
-    excluded = excluded_docs(read_qrels(prepared / "qrels.txt"), read_duplicates(prepared / "duplicates.jsonl"))
     retrievers = build_retrievers(
         m.retrievers, index.lucene, index.embeddings, doc_ids, p.to_encoder(), p.bm25.k1, p.bm25.b, m.faiss_index,
         docs, corpus, cache_dir,
@@ -83,7 +89,7 @@ def build(p: Params, prepared: Path, heldout: Path, index_dir: Path, checkpoint_
     result = label(mined.candidates, lists, raw, ProxyConfig(s.depth, s.norm_low, s.norm_high, p.proxy.min_relevant))
     result.stats = {
         **result.stats,
-        "heldout_passages": len(read_docs(heldout)),
+        "heldout_passages": len(held),
         "generated_by_type": counts,
         "kept_by_mine": mined.stats["kept"],
         "what": "agreement with the teacher on synthetic queries, not relevance",

@@ -33,7 +33,7 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
          stats: Path) -> None:  # fmt: skip
     p = read_params(params_path, overrides)
     queries = read_queries(prepared / "real_queries.jsonl")
-    train, dev = label(p, prepared, index_dir, queries) if queries else ([], [])
+    train, dev = label(p, prepared, IndexPaths(index_dir), queries) if queries else ([], [])
     labels = p.real.labels
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
@@ -43,12 +43,17 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     click.echo(f"real ({labels}): {len(queries)} training queries -> train {len(train)}, dev {len(dev)}")
 
 
-def label(p: Params, prepared: Path, index_dir: Path, queries: list[Query]) -> tuple[list[Row], list[Row]]:
+def label(p: Params, prepared: Path, index: IndexPaths, queries: list[Query]) -> tuple[list[Row], list[Row]]:
     s, enc = p.score, p.to_encoder()
     cfg = RealConfig(p.real.labels, s.depth, s.norm_low, s.norm_high, s.dev_fraction, p.seed)
-    excluded = excluded_docs(read_qrels(prepared / "qrels.txt"), read_duplicates(prepared / "duplicates.jsonl"))
-    index = IndexPaths(index_dir)
-    docs = {d.doc_id: d for d in read_docs(prepared / "corpus.jsonl")}
+    # every input checked against the others before any work (docs/formats.md)
+    corpus = read_docs(prepared / "corpus.jsonl")
+    known = {d.doc_id for d in corpus}
+    duplicates = read_duplicates(prepared / "duplicates.jsonl", known)
+    excluded = excluded_docs(read_qrels(prepared / "qrels.txt", docs=corpus), duplicates)
+    real_qrels = read_qrels(prepared / "real_qrels.txt", queries, corpus)
+    index.check(corpus, prepared / "corpus.jsonl", "Flat")
+    docs = {d.doc_id: d for d in corpus}
     deep = p.mine.k + len(excluded)  # enough to keep k candidates once the excluded passages are removed
     dense = zero_shot_run(enc, index, queries, deep, "Flat")
     fused = hybrid_run([bm25_run(index, queries, deep, p.bm25.k1, p.bm25.b), dense], deep, p.mine.rrf_k)
@@ -56,7 +61,7 @@ def label(p: Params, prepared: Path, index_dir: Path, queries: list[Query]) -> t
     if cfg.labels == "teacher":
         resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, enc, p.bm25.k1, p.bm25.b)
         teacher = build_teacher(p.to_teacher(), resources)
-    qrels = read_qrels(prepared / "real_qrels.txt") if cfg.labels == "qrels" else None
+    qrels = real_qrels if cfg.labels == "qrels" else None
     return label_lists(queries, fused, cfg, docs, teacher, qrels, excluded)
 
 

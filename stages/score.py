@@ -18,7 +18,6 @@ from listdistill.config import stage_settings
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths
 from listdistill.io import read_docs, write_json, write_jsonl
-from listdistill.records import query_line
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
 from listdistill.teachers import TeacherResources, build_teacher
@@ -61,7 +60,12 @@ def main(
 ) -> None:
     p = read_params(params_path, overrides)
     config, tc = p.to_score(), p.to_teacher()
-    mined = read_mined(candidates)
+    # every input checked against the corpus before any work (docs/formats.md)
+    corpus_docs = read_docs(corpus)
+    mined = read_mined(candidates, {d.doc_id for d in corpus_docs})
+    index = IndexPaths(index_dir) if index_dir is not None else None
+    if index is not None:
+        index.check(corpus_docs, corpus)
     if not mined:
         raise click.ClickException(f"{candidates}: expected mined queries, got an empty file (mine kept none?)")
     lists = teacher_lists(mined, config.depth)
@@ -75,8 +79,7 @@ def main(
     if merge:
         raw = read_raw([folder / PART for folder, _ in run.parts()], lists)
     else:
-        docs = {d.doc_id: d for d in read_docs(corpus)}
-        index = IndexPaths(index_dir) if index_dir is not None else None
+        docs = {d.doc_id: d for d in corpus_docs}
         resources = TeacherResources(
             lucene_dir=index.lucene if index else None,
             corpus_emb=index.embeddings if index else None,
@@ -86,11 +89,6 @@ def main(
             bm25_b=p.bm25.b,
         )
         own = shard.take(work)
-        bad = next((c for c in lists if any(d not in docs for d in c.doc_ids)), None)
-        if bad is not None:  # checked before the teacher is built; its own errors name what they are about
-            missing = sorted({d for c in lists for d in c.doc_ids if d not in docs})
-            where = query_line(str(candidates), bad.query_id)
-            raise click.ClickException(f"{where}: candidate doc id(s) {missing[:5]} not in the corpus {corpus}")
         teacher = build_teacher(tc, resources)
         try:
             start = time.perf_counter()

@@ -20,8 +20,9 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import Params, native_bf16
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
-from listdistill.io import read_docs, read_json, write_json, write_tsv
+from listdistill.io import read_docs, write_json, write_tsv
 from listdistill.models import resolve_model
+from listdistill.records import read_embeddings
 from listdistill.train import (
     Checkpoints,
     FrozenPassages,
@@ -45,17 +46,18 @@ def by_type(dev: list[dict[str, Any]], step: int) -> dict[str, float]:
     return {k.split("@", 1)[1]: v for k, v in sorted(row.items()) if k.startswith("dev_loss@")}
 
 
-def load_frozen(index_dir: Path | None, model: str) -> FrozenPassages:
-    """The index stage's corpus embeddings, checked to come from the student being trained."""
+def load_frozen(index_dir: Path | None, model: str, corpus: list[str], corpus_file: Path) -> FrozenPassages:
+    """The index stage's corpus embeddings, checked against the corpus (:func:`~listdistill.records.read_embeddings`)
+    and to come from the student being trained."""
     if index_dir is None:
         raise click.UsageError("train.tower query trains against the index's corpus embeddings: give --index")
-    meta = read_json(index_dir / "corpus_emb.json")
-    if meta.get("model") != model:
+    meta, _ = read_embeddings(index_dir / "corpus_emb.json", index_dir / "corpus_emb.npy", corpus, str(corpus_file))
+    if meta.model != model:
         raise click.ClickException(
-            f"{index_dir / 'corpus_emb.json'}: the corpus embeddings are of model {meta.get('model')!r}, "
+            f"{index_dir / 'corpus_emb.json'}: the corpus embeddings are of model {meta.model!r}, "
             f"not of the student {model!r}; rerun the index stage"
         )
-    return FrozenPassages.load(index_dir / "corpus_emb.npy", meta["doc_ids"])
+    return FrozenPassages.load(index_dir / "corpus_emb.npy", meta.doc_ids)
 
 
 def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
@@ -150,14 +152,16 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
     world = distributed.init_from_env(enc.device)
     enc = dataclasses.replace(enc, device=distributed.local_device(enc.device, world))
     cfg = train_config(p, enc.device, checkpoint_every)
+    # every input checked against the others before any work (docs/formats.md)
     texts = {d.doc_id: d.contents for d in read_docs(corpus)}
     t = p.train
-    train_ex, stats = load_examples(scored, p.query_mix, "train", t.list_length, set(texts))
-    dev_ex, _ = load_examples(scored, p.query_mix, "dev", t.list_length, set(texts))
+    seen: dict[str, Path] = {}  # a query id in two lists (train and dev) is an error
+    train_ex, stats = load_examples(scored, p.query_mix, "train", t.list_length, set(texts), seen)
+    dev_ex, _ = load_examples(scored, p.query_mix, "dev", t.list_length, set(texts), seen)
     train_ex = cap(cap_per_type(train_ex, t.max_queries_per_type, p.seed), t.max_train_queries, p.seed)
     dev_ex = cap(dev_ex, t.max_dev_queries, p.seed)
 
-    frozen = load_frozen(index_dir, enc.model) if cfg.tower == "query" else None
+    frozen = load_frozen(index_dir, enc.model, list(texts), corpus) if cfg.tower == "query" else None
     encoder = Encoder(enc)
     if t.passage_max_length > 0:
         encoder.config = dataclasses.replace(enc, passage_max_length=t.passage_max_length)
@@ -181,7 +185,7 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
         "skipped_short_lists": stats.skipped_short,
     }
     summary = summarise(p, cfg, state, counts, enc.device, world.size)
-    training = {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev, "seconds": state.seconds}
+    training = {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev}  # no times: deterministic
     passage_dir = None
     if cfg.tower == "query":
         training["passage_model"] = enc.model  # evaluate reuses the index's corpus embeddings of this model

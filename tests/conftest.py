@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,20 @@ def params_file(tmp_path):
         return write_params(tmp_path, sets, name)
 
     return make
+
+
+# -- a real small disk (root only) ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def small_disk(path: Path, size: str = "256k") -> Iterator[Path]:
+    """Mount a ``size`` tmpfs at ``path`` (created) for the block, or skip the test where mounting is not allowed
+    (not root): the injected-ENOSPC tests stand in there."""
+    from test_atomic import can_mount_tmpfs
+
+    if not can_mount_tmpfs():
+        pytest.skip("cannot mount a tmpfs here (not root); the injected-ENOSPC tests stand in")
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=False)  # lazy: a handle a failed write left open

@@ -13,7 +13,7 @@ import pytest
 
 from listdistill import io
 from listdistill.atomic import MissingOutputError, stage_outputs
-from listdistill.errors import user_message
+from listdistill.errors import disk, user_message
 from listdistill.io import write_jsonl, write_tsv
 
 
@@ -110,7 +110,7 @@ def test_injected_enospc_midway_keeps_previous_outputs(previous, monkeypatch):
     ):
         write_all(c, p, i)
     assert info.value.errno == errno.ENOSPC
-    assert user_message(info.value).startswith("No space left on device while writing ")
+    assert user_message(info.value).startswith(f"No space left on device on {disk(previous)} while writing ")
     assert str(previous / "index") in user_message(info.value)
     assert snapshot(previous) == before
 
@@ -223,7 +223,7 @@ def test_real_full_disk_keeps_previous_outputs(tiny_fs):
         np.save(index / "emb.npy", np.ones((1024, 1024), dtype=np.float32))  # 4 MiB on a 256 KiB disk
     assert (
         user_message(info.value)
-        == f"No space left on device while writing {tiny_fs / 'corpus.jsonl'}, {tiny_fs / 'index'}"
+        == f"No space left on device on {tiny_fs} (tmpfs) while writing {tiny_fs / 'corpus.jsonl'}, {tiny_fs / 'index'}"
     )
     assert snapshot(tiny_fs) == before
 
@@ -258,3 +258,46 @@ def test_write_tsv_fields_and_missing_values(tmp_path):
     assert (tmp_path / "e.tsv").read_text() == "step\n"
     with pytest.raises(ValueError, match=r"column\(s\) \['x'\] are not among the fields"):
         write_tsv(tmp_path / "b.tsv", [{"epoch": 1, "x": 2}], fields=["epoch"])
+
+
+def test_a_previous_output_left_aside_by_a_dead_process_is_put_back(tmp_path):
+    """Without a journal (the temporary folder was cleared): an output moved aside by a process that died before
+    moving the new one in is restored when the output is next staged."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    aside = tmp_path / f".out.old-{dead.pid}-ab12"
+    aside.mkdir()
+    (aside / "x").write_text("previous")
+    with pytest.raises(RuntimeError, match="refused"), stage_outputs(tmp_path / "out") as (out,):
+        raise RuntimeError("refused")
+    assert snapshot(tmp_path) == {"out/x": b"previous"}
+
+
+def test_a_copy_that_fills_the_disk_names_the_output_not_the_source(tmp_path, monkeypatch):
+    """shutil.copyfile reports (source, destination): the error names the destination's output and its disk."""
+    (tmp_path / "src.jsonl").write_text("x\n")
+
+    def full(src, dst):  # as shutil's sendfile copy sets them
+        e = OSError(errno.ENOSPC, "No space left on device", str(src))
+        e.filename2 = str(dst)
+        raise e
+
+    with pytest.raises(OSError) as info, stage_outputs(tmp_path / "mix") as (mix,):
+        mix.mkdir()
+        full(tmp_path / "src.jsonl", mix / "t" / "train.jsonl")
+    assert user_message(info.value) == (
+        f"No space left on device on {disk(tmp_path)} while writing {tmp_path / 'mix' / 't' / 'train.jsonl'}"
+    )
+
+
+def test_outputs_are_staged_where_the_journal_folder_cannot_be_written(tmp_path, monkeypatch):
+    """A read-only temporary folder does not stop a stage: its sets go unrecorded (recovered beside the outputs)."""
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("LISTDISTILL_STAGING_REGISTRY", str(blocked / "staging"))
+    with stage_outputs(tmp_path / "out.json") as (out,):
+        out.write_text("new")
+    assert (tmp_path / "out.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "file",
+        "out.json",
+    ]

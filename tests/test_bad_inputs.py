@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import write_params
+from conftest import small_disk, write_params
 from tiny_bert import make_tiny_bert, one_thread
 
+from listdistill.errors import disk
 from stages import evaluate, generate, index, mine, mix, prepare, score, train
 
 DOCS = [
@@ -93,12 +95,17 @@ def invoke(command, args: list[object]):
     return CliRunner().invoke(command, [str(a) for a in args])
 
 
+def write_inputs(root: Path, sets: dict[str, object]) -> tuple[Path, Path, Path]:
+    """Under ``root``: the tiny student, the BEIR folder and a params file with ``sets`` that uses both."""
+    tiny = make_tiny_bert(root / "tiny", pooling="mean")
+    beir = write_beir(root / "beir")
+    return tiny, beir, write_params(root, {**sets, "student.model": str(tiny), "dataset.name": str(beir)})
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("bad_inputs")
-    tiny = make_tiny_bert(root / "tiny", pooling="mean")
-    beir = write_beir(root / "beir")
-    params = write_params(root, {**SETS, "student.model": str(tiny), "dataset.name": str(beir)})
+    tiny, beir, params = write_inputs(root, SETS)
     with one_thread():
         r = invoke(prepare.main, ["--params", params, "--out", root / "prepared", "--stats", root / "prepare.json"])
         assert r.exit_code == 0, r.output
@@ -188,10 +195,11 @@ def mine_args(*sets: str, queries: str | None = None, index_dir: str | None = No
 MINE_OUTS = ("mined/", "mine.json")
 
 
-def score_args(*sets: str, candidates: str = "candidates.jsonl"):
+def score_args(*sets: str, candidates: str = "candidates.jsonl", index_dir: str | None = None):
     def make(w: World, tmp: Path) -> list[object]:
+        i = tmp / index_dir if index_dir else w.index
         return [*params(w, *sets), "--candidates", tmp / candidates, "--corpus", w.prepared / "corpus.jsonl",
-                "--index", w.index, "--out", tmp / "scored", "--stats", tmp / "score.json"]  # fmt: skip
+                "--index", i, "--out", tmp / "scored", "--stats", tmp / "score.json"]  # fmt: skip
 
     return make
 
@@ -213,10 +221,11 @@ def train_args(*sets: str, scored: str | None = None, index_dir: str | None = No
 TRAIN_OUTS = ("student/", "train.json", "curve.tsv", "dev.tsv", "ckpt/")
 
 
-def evaluate_args(*sets: str, student: str | None = None):
+def evaluate_args(*sets: str, student: str | None = None, prepared: str | None = None, index_dir: str | None = None):
     def make(w: World, tmp: Path) -> list[object]:
         s = ["--student", tmp / student] if student else []
-        return [*params(w, *sets), "--prepared", w.prepared, "--index", w.index, *s, "--no-teacher",
+        p, i = tmp / prepared if prepared else w.prepared, tmp / index_dir if index_dir else w.index
+        return [*params(w, *sets), "--prepared", p, "--index", i, *s, "--no-teacher",
                 "--out", tmp / "eval", "--metrics", tmp / "eval.json"]  # fmt: skip
 
     return make
@@ -238,9 +247,9 @@ def generate_args(*sets: str, pool: str | None = None, query_type: str = "questi
 GENERATE_OUTS = ("generated.jsonl", "generate.json", "dropped.jsonl", "gen-ckpt/")
 
 
-def mix_args(*sets: str):
+def mix_args(*sets: str, scored: str | None = None):
     def make(w: World, tmp: Path) -> list[object]:
-        return [*params(w, *sets), "--scored", w.mixed, "--out", tmp / "mixed"]
+        return [*params(w, *sets), "--scored", tmp / scored if scored else w.mixed, "--out", tmp / "mixed"]
 
     return make
 
@@ -320,6 +329,68 @@ def generated_records(edit: Callable[[list[dict]], None]) -> Callable[[World, Pa
         records = [json.loads(ln) for ln in w.generated.read_text().splitlines()]
         edit(records)
         jsonl(tmp / "gen.jsonl", records)
+
+    return setup
+
+
+INVISIBLE_QUERY = '{"_id": "q2", "text": "\\u200b\\u00a0\\u2060"}'  # zero-width space, no-break space, word joiner
+
+
+def qrels_lines(*lines: str) -> Callable[[World, Path], None]:
+    """A BEIR copy whose qrels/test.tsv holds ``lines`` (no header unless one is given)."""
+    return beir_copy(lambda f: (f / "qrels" / "test.tsv").write_text("".join(ln + "\n" for ln in lines)))
+
+
+def prepared_copy(edit: Callable[[Path], None]) -> Callable[[World, Path], None]:
+    """A copy of the prepared folder at tmp/prep, changed by ``edit(folder)``."""
+
+    def setup(w: World, tmp: Path) -> None:
+        shutil.copytree(w.prepared, tmp / "prep")
+        edit(tmp / "prep")
+
+    return setup
+
+
+def index_copy(edit: Callable[[np.ndarray, dict], tuple[np.ndarray, dict]]) -> Callable[[World, Path], None]:
+    """A copy of the index at tmp/idx whose embeddings and metadata are ``edit(rows, meta)``."""
+
+    def setup(w: World, tmp: Path) -> None:
+        shutil.copytree(w.index, tmp / "idx")
+        rows, meta = edit(
+            np.load(tmp / "idx" / "corpus_emb.npy"), json.loads((tmp / "idx" / "corpus_emb.json").read_text())
+        )
+        np.save(tmp / "idx" / "corpus_emb.npy", rows)
+        (tmp / "idx" / "corpus_emb.json").write_text(json.dumps(meta))
+
+    return setup
+
+
+def drop_last_row(rows: np.ndarray, meta: dict) -> tuple[np.ndarray, dict]:
+    """The index of a corpus without its last passage: rows and doc ids agree, the corpus has one more."""
+    return rows[:-1], {**meta, "doc_ids": meta["doc_ids"][:-1]}
+
+
+def nan_row(rows: np.ndarray, meta: dict) -> tuple[np.ndarray, dict]:
+    rows = rows.copy()
+    rows[2, 5] = np.nan
+    return rows, meta
+
+
+def swapped_ids(rows: np.ndarray, meta: dict) -> tuple[np.ndarray, dict]:
+    ids = list(meta["doc_ids"])
+    ids[0], ids[1] = ids[1], ids[0]
+    return rows, {**meta, "doc_ids": ids}
+
+
+def replace_text(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new, 1))
+
+
+def params_file(text: str) -> Callable[[World, Path], None]:
+    """tmp/p.yaml: the world's params with ``text`` appended (a key or section given again)."""
+
+    def setup(w: World, tmp: Path) -> None:
+        (tmp / "p.yaml").write_text(w.params.read_text() + text)
 
     return setup
 
@@ -415,7 +486,7 @@ CASES = [
     Case("mine-generated-missing-field", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
          ("{tmp}/gen.jsonl:3:", "source_doc_id"), setup=generated_records(lambda r: _drop(r, 2, "source_doc_id"))),
     Case("mine-generated-unknown-source", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
-         ("{tmp}/gen.jsonl:5:", "source_doc_id not in the corpus for queries ['g4']", "'d404'"),
+         ("{tmp}/gen.jsonl:5:", "expected 'source_doc_id' to be a doc id of the corpus, got 'd404'"),
          setup=generated_records(lambda r: _set(r, 4, source_doc_id="d404"))),
     Case("mine-generated-duplicate-id", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
          ("{tmp}/gen.jsonl:2:", "g0"), setup=generated_records(lambda r: _set(r, 1, query_id="g0"))),
@@ -432,7 +503,7 @@ CASES = [
          ("{tmp}/candidates.jsonl: expected mined queries, got an empty file",),
          setup=candidates("")),
     Case("score-candidates-unknown-doc", score, score_args(), SCORE_OUTS,
-         ("{tmp}/candidates.jsonl:1:", "candidate doc id(s) ['d404'] not in the corpus"),
+         ("{tmp}/candidates.jsonl:1:", "expected candidate doc ids of the corpus, got 'd404'"),
          setup=candidates([mined_record("g0", ["d1", "d404"])])),
     Case("train-teacher-score-out-of-range", train, train_args(scored="mixbad"), TRAIN_OUTS,
          ("{tmp}/mixbad/questions/train.jsonl:2:", "teacher_score", "1.5"),
@@ -441,7 +512,7 @@ CASES = [
          ("{tmp}/mixbad/questions/train.jsonl:4:", "candidates"),
          setup=scored_folder(lambda r: _drop(r, 3, "candidates"))),
     Case("train-scored-unknown-doc", train, train_args(scored="mixbad"), TRAIN_OUTS,
-         ("{tmp}/mixbad/questions/train.jsonl", "d404", "not in the corpus"),
+         ("{tmp}/mixbad/questions/train.jsonl:1:", "expected candidate doc ids of the corpus, got 'd404'"),
          setup=scored_folder(lambda r: r[0]["candidates"][1].update(doc_id="d404"))),
     Case("train-query-mix-without-lists", train, train_args("query_mix=[claims]"), TRAIN_OUTS,
          ("{root}/mix/claims/train.jsonl", "no scored train lists for query type 'claims'")),
@@ -463,9 +534,136 @@ CASES = [
     Case("generate-pool-missing-doc-id", generate, generate_args(pool="pool.jsonl"), GENERATE_OUTS,
          ("{tmp}/pool.jsonl:2:", "doc_id"),
          setup=write_file("pool.jsonl", '{"doc_id": "d1", "text": "a"}\n{"text": "b"}\n')),
+    # -- issue 21: identity and uniqueness -----------------------------------------------------------------------------
+    Case("prepare-duplicate-query-id", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/queries.jsonl:3:", "expected a unique query _id, 'q1' repeats {tmp}/beir/queries.jsonl:1"),
+         setup=beir_copy(lambda f: replace_line(f / "queries.jsonl", 3, '{"_id": "q1", "text": "flutter again"}'))),
+    Case("prepare-pair-judged-with-two-grades", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv:3:", "('q1', 'd1') is judged 0 here and 1 at {tmp}/beir/qrels/test.tsv:2"),
+         setup=qrels_lines("query-id\tcorpus-id\tscore", "q1\td1\t1", "q1\td1\t0", "q2\td4\t1")),
+    Case("prepare-qrels-header-after-judgments", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv:2:", "a header line after the first line"),
+         setup=qrels_lines("q1\td1\t1", "query-id\tcorpus-id\tscore", "q2\td4\t1")),
+    Case("prepare-doc-id-with-space", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:2:", "without whitespace, control or format characters", "space U+0020"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 2, '{"_id": "d 2", "title": "", "text": "x"}'))),
+    Case("prepare-query-id-with-tab", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/queries.jsonl:2:", "U+0009"),
+         setup=beir_copy(lambda f: replace_line(f / "queries.jsonl", 2, '{"_id": "q\\t2", "text": "shells"}'))),
+    Case("prepare-doc-id-with-newline", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:3:", "U+000A"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 3, '{"_id": "d\\n3", "text": "panels"}'))),
+    Case("prepare-doc-id-with-zero-width-space", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/corpus.jsonl:4:", "zero width space U+200B"),
+         setup=beir_copy(lambda f: replace_line(f / "corpus.jsonl", 4, '{"_id": "d4\\u200b", "text": "shells"}'))),
+    Case("prepare-qrels-id-with-control-character", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv:2:", "U+0001"),
+         setup=qrels_lines("query-id\tcorpus-id\tscore", "q1\td\x011\t1")),
+    Case("mine-generated-id-with-space", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
+         ("{tmp}/gen.jsonl:2:", "'query_id' to be an id without whitespace"),
+         setup=generated_records(lambda r: _set(r, 1, query_id="g 1"))),
+    Case("evaluate-queries-duplicate-id", evaluate, evaluate_args(prepared="prep"), EVAL_OUTS,
+         ("{tmp}/prep/queries.jsonl:2:", "expected a unique query_id, 'q1' repeats"),
+         setup=prepared_copy(lambda f: replace_line(f / "queries.jsonl", 2, '{"query_id": "q1", "text": "again"}'))),
+    Case("train-candidate-listed-twice", train, train_args(scored="mixbad"), TRAIN_OUTS,
+         ("{tmp}/mixbad/questions/train.jsonl:2:", "expected each candidate once, 'd3' is listed 2 times"),
+         setup=scored_folder(lambda r: r[1]["candidates"][3].update(doc_id="d3"))),
+    Case("train-query-in-train-and-dev", train, train_args(scored="mixbad"), TRAIN_OUTS,
+         ("{tmp}/mixbad/questions/dev.jsonl:1:", "'questions-5' is also at {tmp}/mixbad/questions/train.jsonl:1"),
+         setup=scored_folder(lambda r: r.__setitem__(0, scored_record(5)))),
+    Case("score-candidate-listed-twice", score, score_args(), SCORE_OUTS,
+         ("{tmp}/candidates.jsonl:1:", "'d2' is listed 2 times"),
+         setup=candidates([mined_record("g0", ["d1", "d2", "d2"])])),
+    # -- issue 21: degenerate content ----------------------------------------------------------------------------------
+    Case("prepare-query-text-invisible", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/queries.jsonl:2:", "query 'q2' has empty text"),
+         setup=beir_copy(lambda f: replace_line(f / "queries.jsonl", 2, INVISIBLE_QUERY))),
+    Case("prepare-all-judgments-grade-zero", prepare, prepare_args(beir="beir"), PREPARE_OUTS,
+         ("{tmp}/beir/qrels/test.tsv", "expected at least one relevant judgment (grade > 0), got none among 4"),
+         setup=qrels_lines("query-id\tcorpus-id\tscore", *(f"{q}\t{d}\t0" for q, d, _ in QRELS))),
+    Case("prepare-real-split-leaves-no-relevant-test-judgment", prepare,
+         prepare_args("prepare.real_query_fraction=0.99"), PREPARE_OUTS,
+         ("the test queries left by prepare.real_query_fraction", "expected at least one relevant judgment")),
+    Case("generate-pool-passage-invisible", generate, generate_args(pool="pool.jsonl"), GENERATE_OUTS,
+         ("{tmp}/pool.jsonl:2:", "'text' to be a non-empty string", "zero width space U+200B"),
+         setup=write_file("pool.jsonl", '{"doc_id": "d1", "text": "a"}\n{"doc_id": "d2", "text": "\\u200b"}\n')),
+    Case("evaluate-qrels-all-grade-zero", evaluate, evaluate_args(prepared="prep"), EVAL_OUTS,
+         ("{tmp}/prep/qrels.txt", "expected at least one relevant judgment"),
+         setup=prepared_copy(lambda f: (f / "qrels.txt").write_text(
+             "".join(f"{q} 0 {d} 0\n" for q, d, _ in QRELS)))),
+    # -- issue 21: params files ----------------------------------------------------------------------------------------
+    Case("params-section-given-twice", train, lambda w, t: [*train_args()(w, t)[2:], "--params", t / "p.yaml"],
+         TRAIN_OUTS, ("train: given twice, at {tmp}/p.yaml:", "keep one"), setup=params_file("train:\n  epochs: 3\n")),
+    Case("params-key-given-twice", mine, lambda w, t: [*mine_args()(w, t)[2:], "--params", t / "p.yaml"], MINE_OUTS,
+         ("seed: given twice, at {tmp}/p.yaml:1 and {tmp}/p.yaml:",), setup=params_file("seed: 7\n")),
+    Case("train-query-mix-item-twice", train, train_args("query_mix=[questions,questions]"), TRAIN_OUTS,
+         ("query_mix: expected a non-empty list of distinct names ('questions' is listed twice)",)),
+    Case("mix-query-mix-item-twice", mix, mix_args("query_mix=[questions,questions]"), ("mixed/",),
+         ("query_mix: expected a non-empty list of distinct names ('questions' is listed twice)",)),
+    Case("generate-types-item-twice", generate, generate_args("generate.types=[claims,claims]"), GENERATE_OUTS,
+         ("generate.types: expected a non-empty list of distinct names ('claims' is listed twice)",)),
+    Case("mine-faiss-spec-with-other-bad-keys", mine, mine_args("mine.faiss_index=Bogus", "mine.k=many"), MINE_OUTS,
+         ("2 invalid param(s)", "mine.faiss_index: invalid faiss index spec 'Bogus'", "mine.k: expected an integer")),
+    Case("evaluate-faiss-setting-not-a-number", evaluate, evaluate_args("evaluate.faiss_index=HNSW ef_search=many"),
+         EVAL_OUTS, ("evaluate.faiss_index: faiss index 'HNSW ef_search=many'",)),
+    Case("evaluate-faiss-more-cells-than-passages", evaluate, evaluate_args("evaluate.faiss_index=IVF100,Flat"),
+         EVAL_OUTS, ("faiss index 'IVF100,Flat': 100 IVF cells but only 8 vectors",)),
+    Case("index-cuda-with-other-bad-keys", index, index_args("device=cuda:3", "student.batch_size=0"), ("index/",),
+         ("2 invalid param(s)", "device: 'cuda:3', but torch sees", "student.batch_size: expected"),
+         marks=("no_cuda",)),
+    Case("train-lr-1e308", train, train_args("train.lr=1.0e+308"), TRAIN_OUTS,
+         ("train.lr: expected a number <= 10, got 1e+308",)),
+    Case("score-seed-2-to-the-31", score, score_args("seed=2147483648"), SCORE_OUTS,
+         ("seed: expected an integer <= 2.14748e+09, got 2147483648",), setup=candidates([mined_record("g0", ["d1"])])),
+    Case("index-unbounded-max-length", index, index_args("student.passage_max_length=2147483648"), ("index/",),
+         ("student.passage_max_length: expected an integer <= 32768",)),
+    Case("mine-k-beyond-float", mine, mine_args("mine.k=" + "9" * 400), MINE_OUTS,
+         ("mine.k: expected an integer <= 100000",)),
+    Case("train-epochs-infinite", train, train_args("train.weight_decay=.inf"), TRAIN_OUTS,
+         ("train.weight_decay: expected a number >= 0, got inf",)),
+    # -- issue 21: consumers check what they read --------------------------------------------------------------------
+    Case("evaluate-embeddings-row-missing", evaluate, evaluate_args(index_dir="idx"), EVAL_OUTS,
+         ("{tmp}/idx/corpus_emb.json: expected the embeddings of the corpus", "(8 passages, in corpus order), got 7",
+          "row 7 is 'no row' where the corpus has 'd8'"), setup=index_copy(drop_last_row)),
+    Case("evaluate-embeddings-nan-row", evaluate, evaluate_args(index_dir="idx"), EVAL_OUTS,
+         ("{tmp}/idx/corpus_emb.npy: expected finite embeddings, row 2 (doc 'd3') holds NaN",),
+         setup=index_copy(nan_row)),
+    Case("evaluate-embeddings-in-another-order", evaluate, evaluate_args(index_dir="idx"), EVAL_OUTS,
+         ("row 0 is 'd2' where the corpus has 'd1'",), setup=index_copy(swapped_ids)),
+    Case("evaluate-embeddings-shape", evaluate, evaluate_args(index_dir="idx"), EVAL_OUTS,
+         ("{tmp}/idx/corpus_emb.npy: expected float32 embeddings of shape (8, 32)", "got float64"),
+         setup=index_copy(lambda rows, meta: (rows.astype(np.float64), meta))),
+    Case("evaluate-qrels-doc-not-in-corpus", evaluate, evaluate_args(prepared="prep"), EVAL_OUTS,
+         ("{tmp}/prep/qrels.txt:2:", "expected a doc id of the corpus, got 'd99'"),
+         setup=prepared_copy(lambda f: replace_line(f / "qrels.txt", 2, "q2 0 d99 1"))),
+    Case("mine-embeddings-nan-row", mine, mine_args(index_dir="idx"), MINE_OUTS,
+         ("{tmp}/idx/corpus_emb.npy", "row 2 (doc 'd3') holds NaN or infinity"), setup=index_copy(nan_row)),
+    Case("score-embeddings-of-another-corpus", score, score_args(index_dir="idx"), SCORE_OUTS,
+         ("{tmp}/idx/corpus_emb.json: expected the embeddings of the corpus",),
+         setup=lambda w, t: (candidates([mined_record("g0", ["d1", "d2"])])(w, t), index_copy(drop_last_row)(w, t))),
+    Case("train-embeddings-row-missing", train, train_args("train.tower=query", index_dir="idx"), TRAIN_OUTS,
+         ("{tmp}/idx/corpus_emb.json: expected the embeddings of", "got 7 rows"), setup=index_copy(drop_last_row)),
+    Case("mix-list-of-another-type", mix, mix_args(scored="mixbad"), ("mixed/",),
+         ("{tmp}/mixbad/questions/train.jsonl:3:", "'query_type' 'questions' (the folder's type), got 'claims'"),
+         setup=scored_folder(lambda r: r[2].update(query_type="claims"))),
+    Case("mine-qrels-doc-not-in-corpus", mine, lambda w, t: [*mine_args()(w, t)[:4], "--prepared", t / "prep",
+         *mine_args()(w, t)[6:]], MINE_OUTS, ("{tmp}/prep/qrels.txt:3:", "expected a doc id of the corpus, got 'd77'"),
+         setup=prepared_copy(lambda f: replace_line(f / "qrels.txt", 3, "q3 0 d77 1"))),
+    Case("mine-duplicates-of-an-unknown-doc", mine, lambda w, t: [*mine_args()(w, t)[:4], "--prepared", t / "prep",
+         *mine_args()(w, t)[6:]], MINE_OUTS,
+         ("{tmp}/prep/duplicates.jsonl:1:", "expected doc ids of the corpus, got 'd66'"),
+         setup=prepared_copy(lambda f: (f / "duplicates.jsonl").write_text(
+             '{"doc_id": "d2", "duplicate_of": "d66", "reason": "exact"}\n'))),
+    Case("mine-generated-text-lone-surrogate", mine, mine_args(queries="gen.jsonl"), MINE_OUTS,
+         ("{tmp}/gen.jsonl:1:", "expected 'text' to be Unicode text, got a lone surrogate at character 4"),
+         setup=write_file("gen.jsonl", '{"query_id": "g0", "text": "why\\ud800", "query_type": "questions", '
+                                       '"source_doc_id": "d1"}\n')),
+    Case("index-corpus-all-blank", index, index_args(corpus="corpus.jsonl"), ("index/",),
+         ("{tmp}/corpus.jsonl: expected passages with text to index, got 2 without any",),
+         setup=write_file("corpus.jsonl", '{"doc_id": "d1", "text": "\\u200b"}\n{"doc_id": "d2", "text": " "}\n')),
     # -- broken runs that must not exit 0 ----------------------------------------------------------------------------
-    Case("train-loss-goes-non-finite", train, train_args("train.lr=1.0e+30", "train.grad_clip=0"), TRAIN_OUTS,
-         ("training diverged at step", "loss nan", "nothing was saved")),
+    Case("train-loss-goes-non-finite", train, train_args("train.student_temperature=1.0e-30"), TRAIN_OUTS,
+         ("training diverged at step 1", "gradient norm inf", "nothing was saved")),
     Case("usage-shard-and-merge", mine, mine_args(extra=("--shard", "1/2", "--merge", "2")), MINE_OUTS,
          ("exclude each other",), code=2),
 ]  # fmt: skip
@@ -521,7 +719,7 @@ def test_bad_input_is_refused_and_nothing_changes(world: World, tmp_path: Path, 
 
 
 def test_catalogue_is_large_and_ids_unique():
-    assert len(CASES) >= 35 and len({c.id for c in CASES}) == len(CASES)
+    assert len(CASES) >= 100 and len({c.id for c in CASES}) == len(CASES)
 
 
 # -- a full disk in the middle of a stage's writes ---------------------------------------------------------------------
@@ -545,30 +743,19 @@ def assert_full_disk_refused(result, out: Path, before: dict[str, str | None], w
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
     errors = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
-    assert errors == [f"Error: No space left on device while writing {where}"], result.output
+    assert errors == [f"Error: No space left on device on {disk(out)} while writing {where}"], result.output
     assert snapshot([out / "prepared", out / "prepare.json"]) == before  # staging folders included: none left
     assert sorted(p.name for p in out.iterdir()) == ["prepare.json", "prepared"]
 
 
 def test_prepare_on_a_full_disk_keeps_the_previous_outputs(world: World, tmp_path: Path):
     """A real 256 KiB tmpfs (root only): the previous outputs fit, the new 400 KB corpus does not."""
-    from test_atomic import can_mount_tmpfs
-
-    if not can_mount_tmpfs():
-        pytest.skip("cannot mount a tmpfs here (not root); test_prepare_with_injected_enospc stands in")
-    import subprocess
-
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=True)
-    try:
-        assert run_prepare(world, world.beir, disk).exit_code == 0
-        before = snapshot([disk / "prepared", disk / "prepare.json"])
-        result = run_prepare(world, big_beir(tmp_path / "big"), disk)
+    with small_disk(tmp_path / "disk") as mount:
+        assert run_prepare(world, world.beir, mount).exit_code == 0
+        before = snapshot([mount / "prepared", mount / "prepare.json"])
+        result = run_prepare(world, big_beir(tmp_path / "big"), mount)
         # the file the disk filled up on, by its final path (not the staging folder's, which is gone)
-        assert_full_disk_refused(result, disk, before, f"{disk / 'prepared' / 'corpus.jsonl'}")
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
+        assert_full_disk_refused(result, mount, before, f"{mount / 'prepared' / 'corpus.jsonl'}")
 
 
 def test_prepare_with_injected_enospc_keeps_the_previous_outputs(world: World, tmp_path: Path, monkeypatch):

@@ -136,6 +136,98 @@ def test_device_auto_resolves_to_a_gpu_only_when_there_is_one(monkeypatch):
 # == end of part 1 ==================================================================================================
 
 
+# == issue 21: keys given twice, lists, faiss specs, the device and caps, all reported with the rest =================
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path):
+    (tmp_path / "p.yaml").write_text(
+        "seed: 1\ntrain:\n  epochs: 3\n  lr: 1.0e-4\n  epochs: 4\nloss: foo\ntrain:\n  lr: 1\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_params(tmp_path / "p.yaml")
+    p = tmp_path / "p.yaml"
+    assert e.value.problems[:2] == [
+        f"train.epochs: given twice, at {p}:3 and {p}:5; keep one",
+        f"train: given twice, at {p}:2 and {p}:7; keep one",
+    ]
+    assert any(x.startswith("loss: expected one of") for x in e.value.problems)  # all at once
+
+
+@pytest.mark.parametrize("key", ["query_mix", "generate.types"])
+def test_list_params_name_each_item_once(key: str):
+    with pytest.raises(ConfigError) as e:
+        load_params(PARAMS, [f"{key}=[questions, claims, questions]"])
+    assert e.value.problems == [f"{key}: expected a non-empty list of distinct names ('questions' is listed twice), "
+                                "got ['questions', 'claims', 'questions']"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("Bogus", "invalid faiss index spec 'Bogus': could not parse index string Bogus"),
+        ("IVF,PQ nprobe=x", "'nprobe=x' is not <setting>=<integer>"),
+        ("HNSW efsearch=64", "'efsearch=64' is not <setting>=<integer> with a setting among"),
+        ("PQ7", "invalid faiss index spec 'PQ7': The dimension of the vector (d) should be a multiple"),
+    ],
+)
+def test_faiss_specs_are_checked_at_load_with_the_rest(spec: str, message: str):
+    with pytest.raises(ConfigError) as e:
+        load_params(PARAMS, [f"mine.faiss_index={spec}", f"evaluate.faiss_index={spec}", "train.epochs=0"])
+    assert [p.split(":")[0] for p in e.value.problems] == ["train.epochs", "mine.faiss_index", "evaluate.faiss_index"]
+    assert message in e.value.problems[1] and message in e.value.problems[2]
+    for good in ("Flat", "HNSW64", "IVF,PQ nprobe=64", "OPQ48,IVF1024,PQ48", "IVF4096,SQ8"):
+        load_params(PARAMS, [f"mine.faiss_index={good}"])
+
+
+def test_the_device_is_checked_with_the_rest_for_a_stage():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    load_params(PARAMS, ["device=cuda"])  # a GPU configuration validates anywhere ...
+    with pytest.raises(ConfigError) as e:  # ... but a stage on this machine refuses it, with every other bad key
+        load_params(PARAMS, ["device=cuda:1", "seed=-1"], machine=True)
+    assert e.value.problems == ["seed: expected an integer >= 0, got -1",
+                                "device: 'cuda:1', but torch sees no CUDA GPU here; use auto or cpu"]  # fmt: skip
+
+
+def test_every_number_has_an_upper_bound():
+    """Every int and float param has a cap (or a range): no value overflows a C integer or a float downstream."""
+    import dataclasses
+    import typing
+
+    def numeric(cls: type, prefix: str = "") -> list[tuple[str, dict]]:
+        out = []
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(hints[f.name]):
+                out += numeric(hints[f.name], f"{prefix}{f.name}.")
+            elif hints[f.name] in (int, float, float | str):
+                out.append((f"{prefix}{f.name}", dict(f.metadata)))
+        return out
+
+    params = numeric(Params)
+    assert len(params) == 55
+    unbounded = [k for k, meta in params if meta.get("hi") is None and meta.get("cap") is None]
+    assert unbounded == []
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lr=1.0e+308", "train.lr: expected a number <= 10, got 1e+308"),
+        ("seed=2147483648", "seed: expected an integer <= 2.14748e+09, got 2147483648"),
+        ("student.query_max_length=2147483648", "student.query_max_length: expected an integer <= 32768"),
+        ("train.batch_size=" + "9" * 400, "train.batch_size: expected an integer <= 1.04858e+06"),
+        ("bm25.k1=" + "9" * 400, "bm25.k1: expected a number >= 0, got 999"),  # beyond float: not a number
+        ("bm25.k1=.nan", "bm25.k1: expected a number >= 0, got nan"),
+        ("train.grad_clip=1.0e+400", "train.grad_clip: expected a number >= 0, got inf"),
+    ],
+)
+def test_extreme_values_are_refused_by_range(override: str, message: str):
+    with pytest.raises(ConfigError) as e:
+        load_params(PARAMS, [override])
+    assert len(e.value.problems) == 1 and e.value.problems[0].startswith(message), e.value.problems
+
+
 def test_student_dtype_auto_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
     import torch
 

@@ -203,6 +203,34 @@ def test_judged_query_missing_from_the_queries_file(tmp_path):
         load(f, queries=str(tmp_path / "q.tsv"), qrels=str(tmp_path / "qrels"))
 
 
+def test_user_judgments_follow_the_records_rules(tmp_path):
+    """A query id given twice, an id with an invisible character, no relevant judgment: errors naming the line; a
+    repeated judgment: a note (issue 21's rules apply to a corpus's own judgments too)."""
+    f = tmp_path / "docs.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    (tmp_path / "twice.tsv").write_text("q1\tsolar\nq1\twind\n")
+    (tmp_path / "zw.tsv").write_text("q\u200b1\tsolar\n")
+    (tmp_path / "q.tsv").write_text("q1\tsolar\n")
+    (tmp_path / "qrels").write_text("q1 0 d1 1\nq1 0 d1 1\n")
+    (tmp_path / "irrelevant").write_text("q1 0 d1 0\n")
+    with pytest.raises(FormatError, match=r"twice\.tsv:2: expected a unique query id, 'q1' repeats .*twice\.tsv:1$"):
+        load(f, queries=str(tmp_path / "twice.tsv"), qrels=str(tmp_path / "qrels"))
+    with pytest.raises(FormatError, match=r"zw\.tsv:1: expected 'query-id' to be an id without whitespace, control "
+                       r"or format characters \(it holds zero width space U\+200B at character 2\)"):  # fmt: skip
+        load(f, queries=str(tmp_path / "zw.tsv"), qrels=str(tmp_path / "qrels"))
+    with pytest.raises(FormatError, match=r"irrelevant: expected at least one relevant judgment \(grade > 0\)"):
+        load(f, queries=str(tmp_path / "q.tsv"), qrels=str(tmp_path / "irrelevant"))
+    assert load(f, queries=str(tmp_path / "q.tsv"), qrels=str(tmp_path / "qrels")).notes == {"repeated_judgments": "1"}
+
+
+def test_a_document_id_with_an_invisible_character_names_its_line(tmp_path):
+    f = tmp_path / "docs.csv"
+    f.write_text("id,text\nd\u200b1,Panels\nd2,Wind\n")
+    with pytest.raises(FormatError, match=r"docs\.csv:2: expected 'id' to be an id without whitespace, control or "
+                       r"format characters \(it holds zero width space U\+200B at character 2\)"):  # fmt: skip
+        load(f)
+
+
 def test_a_collection_with_its_own_judgments_refuses_user_judgments(tmp_path, shared_datasets):
     with pytest.raises(ValueError, match=r"has its own judgments; leave them empty"):
         load(shared_datasets / "adi", queries="q.tsv", qrels="qrels")

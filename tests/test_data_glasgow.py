@@ -174,5 +174,34 @@ def test_download_rejects_a_corrupted_file(shared_datasets, tmp_path, monkeypatc
         tar.add(bad, arcname="cranqrel")
     monkeypatch.setitem(glasgow.ARCHIVES, "cranfield", archive.as_uri())
     monkeypatch.delenv("LISTDISTILL_DATA_MIRROR", raising=False)
-    with pytest.raises(FormatError, match=r"cranqrel: md5 .* does not match"):
+    with pytest.raises(FormatError, match=r"cranqrel: md5 .* matches neither the distributed file's nor a known"):
         load_collection(DatasetSpec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache")))
+
+
+def test_the_canonical_archive_is_accepted_and_the_mirror_copy_by_name(shared_datasets, tmp_path, monkeypatch):
+    """The Glasgow archive's cran.all.1400 (md5 cc1259...) is one byte off the mirror's (a trailing tab on line 6):
+    both load to the same collection; the mirror's is accepted as a named variant, noted in the collection."""
+    import tarfile
+
+    from listdistill.data import glasgow
+
+    mirror_copy = shared_datasets / "cranfield" / "cran.all.1400"
+    lines = mirror_copy.read_bytes().split(b"\n")
+    assert lines[5] == b"brenckman,m.\t"
+    canonical = tmp_path / "cran.all.1400"
+    canonical.write_bytes(b"\n".join([*lines[:5], b"brenckman,m.", *lines[6:]]))
+    assert glasgow.md5sum(canonical) == "cc125929881f34ccbbc00ad13c5d4291" == glasgow.MD5["cran.all.1400"]
+    archive = tmp_path / "cran.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(canonical, arcname="cran/cran.all.1400")
+        for name in ("cran.qry", "cranqrel"):
+            tar.add(shared_datasets / "cranfield" / name, arcname=f"cran/{name}")
+    monkeypatch.setitem(glasgow.ARCHIVES, "cranfield", archive.as_uri())
+    monkeypatch.delenv("LISTDISTILL_DATA_MIRROR", raising=False)
+    downloaded = load_collection(DatasetSpec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache")))
+    assert "source_variants" not in downloaded.notes
+    mirrored = load_collection(DatasetSpec("cranfield", mirror=str(shared_datasets), cache_dir=str(tmp_path / "c2")))
+    assert mirrored.notes["source_variants"] == (
+        "cran.all.1400: the offline mirror's copy (a trailing tab on line 6; parses the same)"
+    )
+    assert (mirrored.docs, mirrored.queries, mirrored.qrels) == (downloaded.docs, downloaded.queries, downloaded.qrels)

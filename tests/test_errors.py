@@ -3,16 +3,18 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from listdistill.errors import StageError, friendly, user_message
+from listdistill.errors import StageError, disk, friendly, user_message
 from listdistill.io import FormatError, read_json, write_jsonl
 
 
@@ -68,7 +70,7 @@ EXPECTED = {
     "missing": r"^Error: .*/nope\.jsonl: no such file or directory$",
     "permission": r"^Error: .*/ro\.json: permission denied$",
     "isdir": r"^Error: .*: is a folder, expected a file$",
-    "enospc": r"^Error: No space left on device while writing .*/out\.jsonl$",
+    "enospc": r"^Error: No space left on device on /\S* (\(\S+\) )?while writing .*/out\.jsonl$",
     "short-write": r"^Error: No space left on device \(1048576 requested and 62432 written\)$",
     "unicode": r"^Error: input is not valid UTF-8 text: byte b'\\xff' at offset 3 \(invalid start byte\)",
     "json": r"^Error: line 2, column 7: not valid JSON \(Expecting value\)$",
@@ -111,10 +113,14 @@ def test_debug_env_keeps_the_exception(tmp_path, monkeypatch):
 
 
 def test_user_message_of_plain_errors():
+    root = disk("/")
     assert user_message(OSError(errno.ENOSPC, "No space left on device", "/x/y")) == (
-        "No space left on device while writing /x/y"
+        f"No space left on device on {root} while writing /x/y"
     )
-    assert user_message(OSError(errno.EDQUOT, "Disk quota exceeded", "/x")) == "Disk quota exceeded while writing /x"
+    assert (
+        user_message(OSError(errno.EDQUOT, "Disk quota exceeded", "/x"))
+        == f"Disk quota exceeded on {root} while writing /x"
+    )
     assert user_message(FileNotFoundError("/a/b: no such file")) == "/a/b: no such file"
     assert user_message(RuntimeError("bug")) is None
     assert user_message(click.UsageError("x")) is None
@@ -129,7 +135,9 @@ def test_numpy_short_write_named_by_stage_outputs(tmp_path):
         stage_outputs(tmp_path / "emb.npy"),
     ):
         raise OSError("4194304 requested and 123 written")
-    assert user_message(info.value) == f"No space left on device while writing {tmp_path / 'emb.npy'}"
+    assert (
+        user_message(info.value) == f"No space left on device on {disk(tmp_path)} while writing {tmp_path / 'emb.npy'}"
+    )
 
 
 SCRIPT = textwrap.dedent(
@@ -166,3 +174,66 @@ def test_run_as_a_script(tmp_path, debug):
         assert "Traceback" in bad.stderr and "FormatError: queries.jsonl: line 2" in bad.stderr
     else:
         assert bad.stderr == "Error: queries.jsonl: line 2: query text is empty\n"
+
+
+WATCHDOG = textwrap.dedent(
+    """
+    import signal, sys, time
+    from pathlib import Path
+    from listdistill.errors import install_signal_handlers, on_abort
+
+    install_signal_handlers()
+    on_abort(lambda: Path(sys.argv[1]).write_text("cleaned"))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # as while the JVM runs a long call:
+    print("ready", flush=True)  # the main thread never sees the signal, another thread's handler only flags it
+    time.sleep(30)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_main_thread_stuck_in_a_call_is_ended_by_the_watchdog(tmp_path, sig):
+    """The main thread cannot run Python's handler (here it blocks the signal, as one inside a Java call cannot run
+    it): the watchdog runs the cleanup hooks and ends the process ABORT_GRACE seconds after the signal."""
+    from listdistill.errors import ABORT_GRACE
+
+    marker = tmp_path / "cleaned"
+    proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(marker)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    time.sleep(0.5)  # the main thread is in its sleep: a signal before that is handled there, as it should be
+    start = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - start
+    assert proc.returncode == 128 + sig and ABORT_GRACE <= took < ABORT_GRACE + 5, (proc.returncode, took, err)
+    assert marker.read_text() == "cleaned" and f"Aborted! (signal {int(sig)};" in err and "Traceback" not in err
+
+
+LOST_INTERRUPT = textwrap.dedent(
+    """
+    import time, weakref
+    from listdistill.errors import install_signal_handlers
+
+    install_signal_handlers()
+
+    class Thing:
+        pass
+
+    def callback(ref):  # Ctrl-C landing while Python runs a weakref callback raises here, where it cannot propagate
+        raise KeyboardInterrupt
+
+    thing = Thing()
+    ref = weakref.ref(thing, callback)
+    del thing
+    for _ in range(200):
+        time.sleep(0.05)
+    print("not interrupted")
+    """
+)
+
+
+def test_an_interrupt_raised_where_it_cannot_propagate_is_delivered_again():
+    """Once printed as 'Exception ignored in ... Traceback' while the stage went on (a SIGTERM during an import)."""
+    done = subprocess.run([sys.executable, "-c", LOST_INTERRUPT], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "" and done.stderr == "\nAborted!\n" and done.returncode != 0

@@ -278,8 +278,10 @@ def test_pool_schema_errors_name_file_and_line(tmp_path):
         read_pool(bad)
     with pytest.raises(FormatError, match=r"dup\.jsonl:2: expected a unique doc_id, '1' repeats"):
         read_pool(_write(tmp_path / "dup.jsonl", [good, good]))
-    with pytest.raises(FormatError, match=r"type\.jsonl:1: expected 'text' to be a string"):
+    with pytest.raises(FormatError, match=r"type\.jsonl:1: expected 'text' to be a non-empty string, got \[\"a\"\]"):
         read_pool(_write(tmp_path / "type.jsonl", [{"doc_id": "1", "text": ["a"]}]))
+    with pytest.raises(FormatError, match=r"blank\.jsonl:2: expected 'text' to be a non-empty string, .*U\+200B"):
+        read_pool(_write(tmp_path / "blank.jsonl", [good, {"doc_id": "2", "text": "\u200b "}]))  # pool: no blank text
     with pytest.raises(FormatError, match=r"json\.jsonl:1: expected a JSON object, got invalid JSON"):
         read_pool(_write(tmp_path / "json.jsonl", ["{oops"]))
     with pytest.raises(FormatError, match="empty"):

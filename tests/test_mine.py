@@ -229,7 +229,7 @@ def test_mine_stage_bad_inputs(tiny_prepared, tmp_path):
     base = ["--queries", str(queries), "--prepared", str(prepared), "--index", str(index_dir), "--out",
             str(tmp_path / "o"), "--stats", str(tmp_path / "s.json"), "--params", str(params)]  # fmt: skip
     r = CliRunner().invoke(mine_stage.main, base)
-    assert r.exit_code == 1 and "source_doc_id not in the corpus" in r.output
+    assert r.exit_code == 1 and "expected 'source_doc_id' to be a doc id of the corpus, got '99'" in r.output
     # bad params are reported before any input is read (the queries' unknown source is not reached)
     r = CliRunner().invoke(mine_stage.main, [*base, "--set", "mine.retrievers=bm25+splade"])
     assert r.exit_code == 1 and "mine.retrievers:" in r.output and "unknown retriever 'splade'" in r.output

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from listdistill.card import CardInputs, model_card
-from listdistill.io import Doc
+from listdistill.io import Doc, FormatError, Query, write_jsonl, write_qrels
 from listdistill.plots import bootstrap_ci, difference_rows, system_rows
 from listdistill.pool import build_pool, hold_out_units
 from listdistill.proxy import ProxyConfig, grade, grades, label
@@ -24,6 +24,7 @@ from listdistill.records import (
     write_collection_info,
 )
 from listdistill.teachers import Candidates
+from listdistill.testsets import eval_sets
 from stages.prepare import main as prepare_main
 from tests.conftest import set_args
 
@@ -75,6 +76,27 @@ def test_collection_info_round_trip(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({**info.__dict__, "evaluation": "vibes"}))
     with pytest.raises(ValueError, match=r"c\.json: expected 'evaluation' to be one of"):
         read_collection_info(tmp_path / "c.json")
+
+
+def test_evaluate_reads_every_test_set_against_the_corpus(tmp_path):
+    """The label-free set's judgments name passages of the corpus, and a judged set needs a relevant judgment."""
+    prepared, proxy = tmp_path / "prepared", tmp_path / "proxy"
+    passages = docs(["p1", "p2"])
+    write_jsonl(proxy / "queries.jsonl", [Query("s1", "alpha text")])
+    write_qrels(proxy / "qrels.txt", {"s1": {"p1": 3, "p9": 1}})
+    write_qrels(proxy / "sources.txt", {"s1": {"p1": 1}})
+    label_free = CollectionInfo("docs", 2, 2, False, 0, 0, "label-free", False)
+    with pytest.raises(FormatError, match=r"proxy/qrels\.txt:2: expected a doc id of the corpus, got 'p9'$"):
+        eval_sets(label_free, prepared, proxy, passages)
+    write_qrels(proxy / "qrels.txt", {"s1": {"p1": 3, "p2": 1}})
+    assert [(s.kind, s.qrels) for s in eval_sets(label_free, prepared, proxy, passages)] == [
+        ("label-free", {"s1": {"p1": 3, "p2": 1}})
+    ]
+    write_jsonl(prepared / "queries.jsonl", [Query("q1", "alpha")])
+    write_qrels(prepared / "qrels.txt", {"q1": {"p1": 0}})
+    judged = CollectionInfo("docs", 2, 2, False, 0, 0, "judgments", False)
+    with pytest.raises(FormatError, match=r"prepared/qrels\.txt: expected at least one relevant judgment"):
+        eval_sets(judged, prepared, proxy, passages)
 
 
 def test_bootstrap_interval_and_differences_are_exact_and_seeded():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from listdistill import records as r
@@ -217,7 +218,10 @@ def test_readers_of_a_missing_file_name_it(tmp_path: Path):
     [
         ("1 0 d1 1\n1 d2 1\n", r"q\.txt:2: expected 4 fields 'query_id iteration doc_id relevance', got 3"),
         ("1 0 d1 high\n", r"q\.txt:1: expected an integer relevance, got 'high'"),
-        ("1 0 d1 1\n1 0 d1 0\n", r"q\.txt:2: expected each \(query, doc\) pair once"),
+        (
+            "1 0 d1 1\n1 0 d1 0\n",
+            r"q\.txt:2: expected one grade per \(query, doc\) pair, \('1', 'd1'\) is judged 0 here and 1 at .*q\.txt:1",
+        ),
     ],
 )
 def test_qrels_reader_errors(tmp_path: Path, text: str, message: str):
@@ -277,3 +281,132 @@ def test_manifest_reader_errors(tmp_path: Path):
     path.write_text('{"shard": "0/2",\n')
     with pytest.raises(FormatError, match=r"shard\.json:2: expected JSON"):
         r.read_manifest(path)
+
+
+# -- issue 21: the id and text rules, qrels headers by content, embeddings against the corpus ------------------------
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("d1", None),
+        ("MED-1_a.b/c", None),
+        ("débit", None),
+        ("", "a non-empty string"),
+        ("\u200b", "a non-empty string"),  # only invisible
+        (None, "a non-empty string"),
+        ("d 1", "it holds space U+0020 at character 2"),
+        ("d\t1", "it holds control character U+0009 at character 2"),
+        ("d1\n", "it holds control character U+000A at character 3"),
+        ("d\u00a01", "it holds no-break space U+00A0"),
+        ("d1\u200b", "it holds zero width space U+200B at character 3"),
+        ("\ufeffd1", "it holds zero width no-break space U+FEFF at character 1"),
+        ("d\x011", "it holds control character U+0001"),
+        ("d\ud8001", "it holds control character U+D800"),  # a lone surrogate (from a JSON escape)
+    ],
+)
+def test_ids_are_what_the_line_formats_carry(value, problem):
+    got = r.id_problem(value)
+    assert got is None if problem is None else (got is not None and problem in got), got
+
+
+def test_blank_text_is_what_shows_nothing():
+    assert r.is_blank("") and r.is_blank(" \t\n") and r.is_blank("\u200b\u200c\u200d\u2060\ufeff\u00ad\u00a0\u3164")
+    assert not r.is_blank("a\u200b") and not r.is_blank("·") and not r.is_blank("\u0301x")
+
+
+def test_every_reader_applies_the_id_and_text_rules(tmp_path: Path):
+    with pytest.raises(FormatError, match=r"f\.jsonl:2: expected 'doc_id' to be an id without whitespace"):
+        r.read_docs(_lines(tmp_path / "f.jsonl", DOC, {"doc_id": "2 b", "text": "x"}))
+    with pytest.raises(FormatError, match=r"f\.jsonl:1: expected 'text' to be a non-empty string, got .*U\+200B"):
+        r.read_queries(_lines(tmp_path / "f.jsonl", {"query_id": "1", "text": "\u200b "}))
+    with pytest.raises(FormatError, match=r"f\.jsonl:1: expected 'text' to be Unicode text, got a lone surrogate"):
+        r.read_docs(_lines(tmp_path / "f.jsonl", '{"doc_id": "1", "text": "a\\udc00"}'))
+    with pytest.raises(FormatError, match=r"f\.jsonl:1: expected 'candidates\[1\]' to be an id without"):
+        r.read_candidates(_lines(tmp_path / "f.jsonl", {**GEN, "candidates": ["1", "2\u200b"]}))
+    with pytest.raises(FormatError, match=r"r\.trec:1: expected 'doc_id' to be an id without .* U\+0001"):
+        r.read_run(_lines(tmp_path / "r.trec", "1 Q0 d\x011 1 0.5 t"))
+    with pytest.raises(FormatError, match=r"r\.trec:1: expected a finite score, got 'nan'"):
+        r.read_run(_lines(tmp_path / "r.trec", "1 Q0 d1 1 nan t"))
+    with pytest.raises(ValueError, match=r"q\.txt: cannot write the id 'd 1' into a whitespace-separated file"):
+        r.write_qrels(tmp_path / "q.txt", {"1": {"d 1": 1}})
+    with pytest.raises(ValueError, match=r"w\.trec: cannot write the id 'q\\t1'"):
+        r.write_run(tmp_path / "w.trec", {"q\t1": {"d1": 1.0}}, tag="bm25")
+    assert not (tmp_path / "q.txt").exists() and not (tmp_path / "w.trec").exists()
+
+
+def test_cross_file_references_are_checked_by_the_readers(tmp_path: Path):
+    corpus = {"1", "2"}
+    with pytest.raises(
+        FormatError, match=r"f\.jsonl:1: expected 'source_doc_id' to be a doc id of the corpus, got '9'"
+    ):
+        r.read_generated(_lines(tmp_path / "f.jsonl", {**GEN, "source_doc_id": "9"}), corpus)
+    with pytest.raises(FormatError, match=r"f\.jsonl:1: expected candidate doc ids of the corpus, got '7'"):
+        r.read_candidates(_lines(tmp_path / "f.jsonl", {**GEN, "candidates": ["1", "7"]}), corpus)
+    with pytest.raises(FormatError, match=r"f\.jsonl:1: expected each candidate once, '1' is listed 2 times"):
+        r.read_candidates(_lines(tmp_path / "f.jsonl", {**GEN, "candidates": ["1", "2", "1"]}))
+    dup = {"doc_id": "2", "duplicate_of": "1", "reason": "exact"}
+    assert r.read_duplicates(_lines(tmp_path / "d.jsonl", dup), corpus) == [r.Duplicate("2", "1", "exact")]
+    with pytest.raises(FormatError, match=r"d\.jsonl:1: expected 'reason' to be one of \('exact', 'contained'\)"):
+        r.read_duplicates(_lines(tmp_path / "d.jsonl", {**dup, "reason": "similar"}))
+    with pytest.raises(FormatError, match=r"d\.jsonl:1: expected doc ids of the corpus, got '3'"):
+        r.read_duplicates(_lines(tmp_path / "d.jsonl", {**dup, "doc_id": "3"}), corpus)
+    scored = {**GEN, "candidates": [{"doc_id": "1", "teacher_score": 1, "raw_score": 2}]}
+    with pytest.raises(FormatError, match=r"f\.jsonl:1: expected 'query_type' 'claims' \(the folder's type\)"):
+        r.read_scored(_lines(tmp_path / "f.jsonl", scored), corpus, query_type="claims")
+
+
+def test_the_trec_qrels_reader_skips_a_header_by_its_content(tmp_path: Path):
+    path = tmp_path / "q.txt"
+    path.write_text("query_id iteration doc_id relevance\n1 0 d1 1\n")
+    assert r.read_qrels(path) == {"1": {"d1": 1}}
+    path.write_text("1 0 d1 1\nqid iter docno rel\n")
+    with pytest.raises(FormatError, match=r"q\.txt:2: expected a judgment, got a header line after the first line"):
+        r.read_qrels(path)
+    notes: dict[str, str] = {}
+    path.write_text("1 0 d1 1\n1 0 d1 1\n")
+    assert r.read_qrels(path, notes=notes) == {"1": {"d1": 1}} and notes == {"repeated_judgments": "1"}
+
+
+def _index(tmp_path: Path, rows: np.ndarray, ids: list[str]) -> tuple[Path, Path]:
+    meta, npy = tmp_path / "corpus_emb.json", tmp_path / "corpus_emb.npy"
+    r.write_embeddings_meta(meta, r.EmbeddingsMeta(tuple(ids), rows.shape[1], "m", "mean"))
+    np.save(npy, rows)
+    return meta, npy
+
+
+@pytest.mark.parametrize(
+    ("rows", "ids", "corpus", "message"),
+    [
+        (np.ones((3, 2), np.float32), ["a", "b", "c"], ["a", "b", "c"], None),
+        (
+            np.ones((2, 2), np.float32),
+            ["a", "b", "c"],
+            None,
+            r"corpus_emb\.npy: expected float32 embeddings of shape \(3, 2\)",
+        ),
+        (np.ones((3, 2), np.float64), ["a", "b", "c"], None, r"shape \(3, 2\) .*got float64 \(3, 2\)"),
+        (
+            np.array([[1, 0], [np.inf, 0], [0, 1]], np.float32),
+            ["a", "b", "c"],
+            None,
+            r"row 1 \(doc 'b'\) holds NaN or inf",
+        ),
+        (
+            np.ones((2, 2), np.float32),
+            ["a", "b"],
+            ["a", "b", "c"],
+            r"\(3 passages, in corpus order\), got 2 rows; row 2 is 'no row'",
+        ),
+        (np.ones((3, 2), np.float32), ["b", "a", "c"], ["a", "b", "c"], r"row 0 is 'b' where the corpus has 'a'"),
+    ],
+)
+def test_embeddings_are_checked_against_themselves_and_the_corpus(tmp_path: Path, rows, ids, corpus, message):
+    meta, npy = _index(tmp_path, rows, ids)
+    if message is None:
+        got, emb = r.read_embeddings(meta, npy, corpus)
+        assert got.doc_ids == tuple(ids) and emb.shape == (3, 2)
+        return
+    with pytest.raises(FormatError, match=message):
+        r.read_embeddings(meta, npy, corpus)
+    (tmp_path / "corpus_emb.npy").write_bytes(b"not an array")
+    with pytest.raises(FormatError, match=r"corpus_emb\.npy: expected a NumPy \.npy array, got an unreadable file"):
+        r.read_embeddings(meta, npy, corpus)

@@ -194,7 +194,7 @@ def test_score_stage_bad_inputs(stage_inputs, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(cands.read_text().replace('"4", "1"', '"4", "99"'))
     r = CliRunner().invoke(score.main, [*base[:3], str(bad), *base[4:], "--set", "teacher.kind=dense"])
-    assert r.exit_code == 1 and "'99'" in r.output and "not in the corpus" in r.output
+    assert r.exit_code == 1 and "expected candidate doc ids of the corpus, got '99'" in r.output
     assert not (tmp_path / "o").exists() and not (tmp_path / "s.json").exists()
 
 

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import small_disk
 from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.io import FormatError, write_jsonl
 from listdistill.train import (
+    Checkpoints,
     Example,
     FrozenPassages,
     TrainConfig,
@@ -76,14 +79,34 @@ def test_build_example_rejects_unnormalised_teacher_scores():
 
 def test_load_examples_reads_the_mix_and_names_bad_inputs(tmp_path: Path):
     write_jsonl(tmp_path / "titles" / "train.jsonl", [record("t1", "d0", [("d0", 1.0), ("d1", 0.2)])])
-    write_jsonl(tmp_path / "claims" / "train.jsonl", [record("c1", "d1", [("d2", 1.0), ("d1", 0.7)])])
+    write_jsonl(tmp_path / "claims" / "train.jsonl", [{**record("c1", "d1", [("d2", 1.0), ("d1", 0.7)]),
+                                                       "query_type": "claims"}])  # fmt: skip
     examples, stats = load_examples(tmp_path, ["claims", "titles"], "train", 4, set(TEXTS))
     assert [e.query_id for e in examples] == ["c1", "t1"] and stats.queries == 2
     with pytest.raises(FileNotFoundError, match=r"query type 'questions'; found types \['claims', 'titles'\]"):
         load_examples(tmp_path, ["questions"], "train", 4, set(TEXTS))
     write_jsonl(tmp_path / "bad" / "train.jsonl", [record("b1", "d0", [("d0", 1.0), ("nope", 0.1)])])
-    with pytest.raises(FormatError, match=r"bad/train.jsonl: record 1: doc id\(s\) \['nope'\] are not in the corpus"):
+    with pytest.raises(FormatError, match=r"bad/train.jsonl:1: expected 'query_type' 'bad' \(the folder's type\)"):
         load_examples(tmp_path, ["bad"], "train", 4, set(TEXTS))
+    write_jsonl(tmp_path / "bad" / "train.jsonl", [{**record("b1", "d0", [("d0", 1.0), ("nope", 0.1)]),
+                                                    "query_type": "bad"}])  # fmt: skip
+    with pytest.raises(FormatError, match=r"bad/train.jsonl:1: expected candidate doc ids of the corpus, got 'nope'"):
+        load_examples(tmp_path, ["bad"], "train", 4, set(TEXTS))
+
+
+def test_a_query_in_two_lists_is_an_error(tmp_path: Path):
+    """The train and dev lists (and the types) share no query id: a query in both would leak into early stopping."""
+    write_jsonl(tmp_path / "titles" / "train.jsonl", [record("t1", "d0", [("d0", 1.0), ("d1", 0.2)])])
+    write_jsonl(
+        tmp_path / "titles" / "dev.jsonl", [record("t2", "d1", [("d1", 1.0)]), record("t1", "d0", [("d0", 1.0)])]
+    )
+    seen: dict[str, Path] = {}
+    load_examples(tmp_path, ["titles"], "train", 4, set(TEXTS), seen)
+    message = (
+        r"titles/dev\.jsonl:2: expected a query id unique across the lists, 't1' is also at .*titles/train\.jsonl:1"
+    )
+    with pytest.raises(FormatError, match=message):
+        load_examples(tmp_path, ["titles"], "dev", 4, set(TEXTS), seen)
 
 
 def test_cap_is_a_seeded_sample_in_order():
@@ -158,7 +181,8 @@ def test_train_runs_logs_and_keeps_the_best_epoch(tiny: Path, tmp_path: Path):
     assert [r["epoch"] for r in state.dev] == [0, 1, 2]  # epoch 0: the untrained student
     assert set(state.dev[0]) >= {"dev_loss", "dev_listwise", "dev_infonce", "dev_margin_mse", "dev_loss@titles"}
     assert state.best_epoch in (1, 2) and state.best_dev_loss == min(r["dev_loss"] for r in state.dev[1:])
-    best = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
+    best = Checkpoints(tmp_path / "ckpt").load_best()
+    assert best is not None
     after = params(encoder)
     assert all(torch.equal(after[k], best[k]) for k in best)  # the encoder holds the best weights
     assert any(not torch.equal(after[k], before[k]) for k in before)
@@ -189,7 +213,9 @@ def test_step_evaluations_keep_the_best_step(tiny: Path, tmp_path: Path):
     assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 2), (1, 3), (2, 4), (2, 6)]
     best = min(state.dev[1:], key=lambda r: r["dev_loss"])
     assert (state.best_step, state.best_epoch, state.best_dev_loss) == (best["step"], best["epoch"], best["dev_loss"])
-    saved = torch.load(tmp_path / "ckpt" / "best" / "model.pt", weights_only=True)
+    best_folder = Checkpoints(tmp_path / "ckpt").current("best")  # the folder the checkpoint pointer names
+    assert best_folder is not None
+    saved = torch.load(best_folder / "model.pt", weights_only=True)
     assert all(torch.equal(encoder.model.state_dict()[k], saved[k]) for k in saved)
 
 
@@ -205,7 +231,9 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path)
 
     with pytest.raises(KeyboardInterrupt):
         train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
-    saved = json.loads((tmp_path / "b" / "last" / "state.json").read_text())
+    last = Checkpoints(tmp_path / "b").current("last")
+    assert last is not None and last.name.startswith("last-")
+    saved = json.loads((last / "state.json").read_text())
     assert saved["step"] == 4 and saved["epoch"] == 1 and saved["batch"] == 1
     resumed = Encoder(EncoderConfig(model=str(tiny)))
     state = train(resumed, TRAIN, [], TEXTS, cfg, tmp_path / "b")
@@ -309,7 +337,117 @@ def test_diverging_training_stops_with_a_named_error_and_writes_nothing(tiny: Pa
                       losses=LossConfig(student_temperature=0.0))  # fmt: skip
     with pytest.raises(FloatingPointError, match=r"training diverged at step 1: loss nan"):
         train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "ckpt")
-    assert not (tmp_path / "ckpt" / "best").exists()
+    assert Checkpoints(tmp_path / "ckpt").current("best") is None
+
+
+# -- checkpoints: a kill at any instant of a switch leaves one whole checkpoint; a full disk keeps the previous one --
+def _save_last(ck: Checkpoints, step: int, width: int = 2) -> None:
+    model = torch.nn.Linear(width, width)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    ck.save_last(TrainState("fp", step=step), model, opt, linear_schedule(opt, 0, 10))
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_checkpoint_is_switched_by_one_pointer_and_leftovers_are_recovered(tmp_path: Path):
+    folder = tmp_path / "ck"
+    ck = Checkpoints(folder)
+    _save_last(ck, 1)
+    first = ck.current("last")
+    assert first is not None and names(folder) == sorted([first.name, "last.json"])
+    _save_last(ck, 2)
+    second = ck.current("last")
+    assert second is not None and second != first and names(folder) == sorted([second.name, "last.json"])
+    # what kills at each instant leave: a half-written folder (before the switch), the superseded folder (after
+    # it, before its removal), the pointer's temporary file (during the switch)
+    (folder / "last-0badc0de").mkdir()
+    (folder / "last-0badc0de" / "model.pt").write_bytes(b"cut short")
+    shutil.copytree(second, folder / "last-00000001")
+    (folder / ".last.json.x1y2.tmp").write_text('{"fold')
+    loaded = ck.load_last("fp")
+    assert loaded is not None and loaded[0].step == 2
+    assert names(folder) == sorted([second.name, "last.json"])
+
+
+@pytest.mark.parametrize("layout", ["old-only", "old-and-tmp", "final-and-old"])
+def test_the_former_layouts_leftovers_resume_instead_of_failing(tmp_path: Path, layout: str):
+    """The former rotation renamed last -> last.old, last.tmp -> last: a kill between the two left last.old, after
+    which every rerun failed. Each state it could leave now resumes and the next save switches to the pointer."""
+    folder = tmp_path / "ck"
+    ck = Checkpoints(folder)
+    _save_last(ck, 3)
+    current = ck.current("last")
+    assert current is not None
+    (folder / "last.json").unlink()
+    if layout == "final-and-old":
+        current.rename(folder / "last")
+        shutil.copytree(folder / "last", folder / "last.old")
+    else:
+        current.rename(folder / "last.old")
+    if layout == "old-and-tmp":
+        (folder / "last.tmp").mkdir()
+        (folder / "last.tmp" / "model.pt").write_bytes(b"cut short")
+    loaded = ck.load_last("fp")
+    assert loaded is not None and loaded[0].step == 3
+    assert names(folder) == (["last"] if layout == "final-and-old" else ["last.old"])
+    _save_last(ck, 4)
+    now = ck.current("last")
+    assert now is not None and names(folder) == sorted([now.name, "last.json"])
+
+
+def test_an_unreadable_checkpoint_is_discarded_and_training_starts_over(tiny: Path, tmp_path: Path, capsys):
+    cfg = TrainConfig(epochs=1, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=1)
+    reference = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "a")
+
+    def interrupt(state: TrainState) -> None:
+        if state.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
+    last = Checkpoints(tmp_path / "b").current("last")
+    assert last is not None
+    (last / "optim.pt").write_bytes((last / "optim.pt").read_bytes()[:100])  # damaged
+    state = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b")
+    assert state.resumed_at_step is None and state.curve == reference.curve
+    assert "unreadable checkpoint discarded, training starts over" in capsys.readouterr().err
+
+
+def test_a_full_disk_while_saving_a_checkpoint_names_the_folder_and_keeps_the_previous(tmp_path: Path, monkeypatch):
+    """Injected: safetensors and torch report a full disk in their own error types; the error becomes ENOSPC
+    naming the checkpoint folder the user gave (not the half-written one, which is removed)."""
+    from listdistill.errors import disk, user_message
+    from listdistill.train import checkpoints
+
+    folder = tmp_path / "ck"
+    ck = Checkpoints(folder)
+    _save_last(ck, 1)
+    before = {p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    def full(obj, path):
+        raise RuntimeError(f"Error while serializing: IoError(Os {{ code: 28, kind: StorageFull }}) writing {path}")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full)
+    with pytest.raises(OSError) as info:
+        _save_last(ck, 2)
+    assert user_message(info.value) == f"No space left on device on {disk(folder)} while writing {folder}"
+    assert {p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} == before
+
+
+def test_a_real_full_disk_while_saving_a_checkpoint(tmp_path: Path):
+    """A 256 KiB tmpfs (root only): torch.save's own write error becomes ENOSPC naming the folder."""
+    from listdistill.errors import user_message
+
+    with small_disk(tmp_path / "disk") as mount:
+        ck = Checkpoints(mount / "ck")
+        _save_last(ck, 1)
+        before = {p.name: p.read_bytes() for p in sorted((mount / "ck").rglob("*")) if p.is_file()}
+        with pytest.raises(OSError) as info:
+            _save_last(ck, 2, width=512)  # 1 MiB of weights
+        assert user_message(info.value) == f"No space left on device on {mount} (tmpfs) while writing {mount / 'ck'}"
+        assert {p.name: p.read_bytes() for p in sorted((mount / "ck").rglob("*")) if p.is_file()} == before
 
 
 def test_dev_agreement_ranks_the_whole_corpus_against_the_teachers_labels(minilm):

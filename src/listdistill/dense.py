@@ -124,6 +124,51 @@ def resolve_spec(cfg: IndexConfig, n: int, d: int) -> str:
     return ",".join(tokens)
 
 
+SPEC_DIMS = (384, 768, 1024, 1536, 4096)  # usual embedding sizes a spec is tried with before the data's own is known
+
+
+def _factory(cfg: IndexConfig, n: int, d: int) -> tuple[str, faiss.Index]:
+    """The factory string and the (untrained, empty) index of ``cfg`` for ``n`` vectors of dimension ``d``."""
+    factory = resolve_spec(cfg, n, d)
+    try:
+        return factory, faiss.index_factory(d, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as e:
+        reason = _faiss_reason(e)
+        shown = repr(cfg.spec) if factory == cfg.spec.strip() else f"{cfg.spec!r} (resolved to {factory!r})"
+        raise ValueError(f"invalid faiss index spec {shown}: {reason}; use {ACCEPTED}") from None
+
+
+def check_spec(text: str) -> None:
+    """Raise ValueError (naming the spec and the accepted forms) when ``text`` is not a valid spec: its settings
+    are checked (:func:`parse_index_config`) and its factory string built for a large corpus at the usual
+    embedding sizes (:data:`SPEC_DIMS`); a spec that fits one of them is accepted here, and :func:`check_fits`
+    checks it against the data's own size before any work."""
+    cfg = parse_index_config(text)
+    error: ValueError | None = None
+    for d in SPEC_DIMS:
+        try:
+            _factory(cfg, 1_000_000, d)
+            return
+        except ValueError as e:
+            error = error or e
+    assert error is not None
+    raise error
+
+
+def check_fits(text: str, n: int, d: int) -> None:
+    """Raise ValueError when the spec ``text`` cannot index ``n`` vectors of dimension ``d`` (PQ sub-quantisers that
+    do not divide d, more IVF cells or PQ centroids than vectors to train them on): checked before a stage starts
+    its work."""
+    factory, index = _factory(parse_index_config(text), n, d)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None and ivf.nlist > n:
+        raise ValueError(f"faiss index {factory!r}: {ivf.nlist} IVF cells but only {n} vectors to train them on")
+    inner = faiss.downcast_index(index)
+    pq = getattr(inner, "pq", None)
+    if pq is not None and pq.ksub > n:
+        raise ValueError(f"faiss index {factory!r}: {pq.ksub} centroids per PQ code but only {n} vectors to train")
+
+
 def _as_matrix(embeddings: np.ndarray | str | Path) -> np.ndarray:
     """A 2-D array, memory-mapped when given a ``.npy`` path (rows are then read only when needed)."""
     emb = np.load(embeddings, mmap_mode="r") if isinstance(embeddings, str | Path) else embeddings
@@ -176,13 +221,7 @@ def build_index(embeddings: np.ndarray | str | Path, index_type: str | IndexConf
     cfg = index_type if isinstance(index_type, IndexConfig) else parse_index_config(index_type)
     emb = _as_matrix(embeddings)
     n, d = emb.shape
-    factory = resolve_spec(cfg, n, d)
-    try:
-        index = faiss.index_factory(d, factory, faiss.METRIC_INNER_PRODUCT)
-    except RuntimeError as e:
-        reason = _faiss_reason(e)
-        shown = repr(cfg.spec) if factory == cfg.spec.strip() else f"{cfg.spec!r} (resolved to {factory!r})"
-        raise ValueError(f"invalid faiss index spec {shown}: {reason}; use {ACCEPTED}") from None
+    factory, index = _factory(cfg, n, d)
     inner = faiss.downcast_index(index)
     if hasattr(inner, "hnsw"):
         inner.hnsw.efConstruction = cfg.ef_construction

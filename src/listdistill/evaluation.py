@@ -13,7 +13,15 @@ from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.fusion import rrf
 from listdistill.io import Qrels, Run, atomic_open, read_json
 from listdistill.metrics import DEFAULT_MEASURES, aggregate, paired_randomization, per_query
-from listdistill.records import Doc, EmbeddingsMeta, Query, natural_key, read_embeddings_meta, write_run
+from listdistill.records import (
+    Doc,
+    EmbeddingsMeta,
+    Query,
+    natural_key,
+    read_embeddings,
+    read_embeddings_meta,
+    write_run,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,17 @@ class IndexPaths:
     @property
     def doc_ids(self) -> list[str]:
         return list(self.read_meta().doc_ids)
+
+    def check(self, corpus: Sequence[Doc], corpus_file: str | Path, faiss_index: str | None = None) -> EmbeddingsMeta:
+        """Check the index against the corpus before any work (:func:`~listdistill.records.read_embeddings`: one
+        finite float32 row per passage, in corpus order), that it has a Lucene folder, and that ``faiss_index``
+        fits its embeddings (:func:`~listdistill.dense.check_fits`); return the embeddings' metadata."""
+        if not self.lucene.is_dir():
+            raise FileNotFoundError(f"{self.lucene}: no Lucene index here (rerun the index stage)")
+        meta, _ = read_embeddings(self.meta, self.embeddings, [d.doc_id for d in corpus], f"the corpus {corpus_file}")
+        if faiss_index is not None:
+            dense.check_fits(faiss_index, len(meta.doc_ids), meta.dim)
+        return meta
 
 
 def bm25_run(index: IndexPaths, queries: Sequence[Query], k: int, k1: float, b: float) -> Run:

@@ -14,6 +14,7 @@ function here calls it. Importing pyserini costs about 16 s, so it is done lazil
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -25,8 +26,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from listdistill.errors import StageError
+from listdistill.errors import StageError, disk, nearly_full
 from listdistill.io import Doc, Run
+from listdistill.records import is_blank
 
 VECTOR_MODULE = "--add-modules=jdk.incubator.vector"
 
@@ -68,6 +70,8 @@ def configure() -> str:
     os.environ.setdefault("OPENAI_API_KEY", "unused-placeholder")  # pyserini builds a client at import
     import jnius_config
 
+    if not jnius_config.vm_running and "-Xrs" not in jnius_config.get_options():
+        jnius_config.add_options("-Xrs")  # Ctrl-C and SIGTERM stay Python's (the JVM's handlers hang the process)
     if not _has_vector_module(home) and not getattr(jnius_config, "_listdistill_patched", False):
         original = jnius_config.add_options
 
@@ -91,8 +95,9 @@ class IndexBuildError(StageError):
 
 
 def indexable(docs: Sequence[Doc]) -> int:
-    """The number of documents Anserini indexes: it skips those whose contents are blank."""
-    return sum(1 for d in docs if d.contents.strip())
+    """The number of documents indexed: those whose contents are not blank (:func:`~listdistill.records.is_blank`);
+    :func:`build_index` hands Anserini the blank ones as empty text, which it skips."""
+    return sum(1 for d in docs if not is_blank(d.contents))
 
 
 def index_doc_count(index_dir: str | Path) -> int:
@@ -113,7 +118,8 @@ def _java_failure(index_dir: Path, e: Exception) -> str:
     detail = " ".join(str(x) for x in (e, getattr(e, "innermessage", None), getattr(e, "classname", None)) if x)
     if "No space left on device" in detail:
         return (
-            f"No space left on device while writing {index_dir} (Lucene index build); the previous index is unchanged"
+            f"No space left on device on {disk(index_dir)} while writing {index_dir} (Lucene index build); the "
+            "previous index is unchanged"
         )
     return f"{index_dir}: the Lucene index build failed ({detail or 'see the log above'})"
 
@@ -134,7 +140,8 @@ def build_index(docs: Sequence[Doc], index_dir: str | Path, threads: int = 1) ->
         source.mkdir()
         with (source / "docs.jsonl").open("w", encoding="utf-8") as f:
             for d in docs:
-                f.write(json.dumps({"id": d.doc_id, "contents": d.contents}) + "\n")
+                contents = "" if is_blank(d.contents) else d.contents  # Java's trim() keeps U+00A0, U+200B, ...
+                f.write(json.dumps({"id": d.doc_id, "contents": contents}) + "\n")
         args = [
             "-collection", "JsonCollection", "-input", str(source), "-index", str(tmp),
             "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads),
@@ -146,15 +153,27 @@ def build_index(docs: Sequence[Doc], index_dir: str | Path, threads: int = 1) ->
             if type(e).__name__ != "JavaException":  # jnius' error for a Java exception
                 raise
             raise IndexBuildError(_java_failure(index_dir, e)) from e
-        if not tmp.is_dir():
-            raise IndexBuildError(f"{index_dir}: Lucene wrote no index (see its log above; a full disk?)")
-        n = index_doc_count(tmp)
-        if n != expected:
-            raise IndexBuildError(
-                f"{index_dir}: the Lucene index holds {n} documents, expected {expected}; the build failed part-way "
-                "(see Lucene's log above: a full disk is the usual cause); the previous index is unchanged"
-            )
+        problem = _built_wrong(tmp, expected)
+        if problem is not None and nearly_full(tmp):  # Lucene logged the write that failed and returned
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (Lucene index build)", str(tmp))
+        if problem is not None:
+            raise IndexBuildError(f"{index_dir}: {problem}; the previous index is unchanged")
     return index_dir
+
+
+def _built_wrong(folder: Path, expected: int) -> str | None:
+    """What is wrong with the index Lucene built in ``folder`` (None: it opens and holds ``expected`` documents)."""
+    if not folder.is_dir():
+        return "Lucene wrote no index (see its log above)"
+    try:
+        n = index_doc_count(folder)
+    except IndexBuildError as e:
+        return f"Lucene wrote an index that cannot be opened ({str(e).split('(', 1)[-1].rstrip(')')})"
+    if n != expected:
+        return (
+            f"the Lucene index holds {n} documents, expected {expected}; the build failed part-way (see its log above)"
+        )
+    return None
 
 
 class BM25:

@@ -12,16 +12,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from listdistill.atomic import stage_outputs
+from listdistill.records import read_scored
 
 SPLITS = ("train.jsonl", "dev.jsonl")
 
 
 def copy_mix(scored: Path, mix: Sequence[str], out: Path) -> dict[str, int]:
     """Copy ``<scored>/<type>/{train,dev}.jsonl`` of each type in ``mix`` to ``<out>/<type>/`` as one set
-    (:func:`~listdistill.atomic.stage_outputs`). Returns the lines copied per type."""
+    (:func:`~listdistill.atomic.stage_outputs`), each file checked first (:func:`~listdistill.records.read_scored`:
+    the records, and every one of its folder's type). Returns the lines copied per type."""
     missing = [str(scored / t / s) for t in mix for s in SPLITS if not (scored / t / s).is_file()]
     if missing:
         raise FileNotFoundError(f"query_mix names types whose scored lists do not exist: {', '.join(missing)}")
+    for t in mix:
+        for split in SPLITS:
+            read_scored(scored / t / split, query_type=t)
     counts = {}
     with stage_outputs(out) as (tmp,):
         for t in mix:

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from listdistill.io import Qrels, Run
+from listdistill.io import Doc, Qrels, Run
 from listdistill.metrics import DEFAULT_MEASURES, per_query
 from listdistill.passages import collapse_qrels, document_of, maxp
-from listdistill.records import CollectionInfo, Query, read_collection_info, read_qrels, read_queries
+from listdistill.records import CollectionInfo, Query, check_relevant, read_collection_info, read_qrels, read_queries
 
 LABEL_FREE_WHAT = "agreement with the teacher on synthetic queries, not relevance"
 JUDGED_WHAT = "relevance judgments"
@@ -78,18 +78,25 @@ def collection_info(prepared: Path) -> CollectionInfo:
     return CollectionInfo(str(prepared), 0, 0, False, 0, 0, "judgments", False)
 
 
-def eval_sets(info: CollectionInfo, prepared: Path, proxy: Path) -> list[EvalSet]:
-    """The sets ``evaluate`` scores, the main one first (none when the collection has nothing to test on)."""
+def eval_sets(info: CollectionInfo, prepared: Path, proxy: Path, docs: Sequence[Doc]) -> list[EvalSet]:
+    """The sets ``evaluate`` scores, the main one first (none when the collection has nothing to test on); every
+    judgment is checked against its queries and the passages ``docs``, and judged sets need a relevant one."""
     sets = []
     if info.evaluation == "judgments":
         queries = read_queries(prepared / "queries.jsonl")
-        sets.append(EvalSet("judgments", queries, read_qrels(prepared / "qrels.txt", queries), maxp=info.chunked))
+        qrels = read_qrels(prepared / "qrels.txt", queries, docs)
+        check_relevant(qrels, str(prepared / "qrels.txt"))
+        sets.append(EvalSet("judgments", queries, qrels, maxp=info.chunked))
     elif info.evaluation == "label-free":
         queries = read_queries(proxy / "queries.jsonl")
-        qrels, sources = read_qrels(proxy / "qrels.txt", queries), read_qrels(proxy / "sources.txt", queries)
+        qrels, sources = (
+            read_qrels(proxy / "qrels.txt", queries, docs),
+            read_qrels(proxy / "sources.txt", queries, docs),
+        )
         sets.append(EvalSet("label-free", queries, qrels, sources))
     if info.hidden_judgments:
         queries = read_queries(prepared / "hidden_queries.jsonl")
-        qrels = read_qrels(prepared / "hidden_qrels.txt", queries)
+        qrels = read_qrels(prepared / "hidden_qrels.txt", queries, docs)
+        check_relevant(qrels, str(prepared / "hidden_qrels.txt"))
         sets.append(EvalSet("hidden judgments", queries, qrels, maxp=info.chunked))
     return sets

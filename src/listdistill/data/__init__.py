@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from listdistill.data.beir import beir_qrels, is_beir_folder, load_beir_by_name, load_beir_folder
-from listdistill.data.checks import Sources, check_collection, query_line
+from listdistill.data.checks import Sources, check_collection
 from listdistill.data.documents import Fields, is_table, load_hf, load_table
 from listdistill.data.folder import load_folder
 from listdistill.data.glasgow import glasgow_files, glasgow_folder, load_glasgow
 from listdistill.data.judgments import load_judgments
-from listdistill.io import Doc, FormatError, Qrels, Query
+from listdistill.io import Doc, Qrels, Query
 
 MIRROR_ENV = "LISTDISTILL_DATA_MIRROR"
 GLASGOW_NAMES = ("cranfield", "vaswani")
@@ -67,14 +67,14 @@ def load_collection(spec: DatasetSpec) -> Collection:
     if spec.name in GLASGOW_NAMES:
         folder = glasgow_folder(spec.name, resolve_mirror(spec), cache)
         sources = Sources(*(str(p) for p in glasgow_files(spec.name, folder)))
-        docs, queries, qrels = load_glasgow(spec.name, resolve_mirror(spec), cache, spec.cranfield_relevance)
+        docs, queries, qrels = load_glasgow(spec.name, resolve_mirror(spec), cache, spec.cranfield_relevance, notes)
     elif spec.name.startswith("beir/"):
         name = spec.name.removeprefix("beir/")
         sources = Sources(f"BeIR/{name} corpus", f"BeIR/{name} queries", f"BeIR/{name}-qrels {spec.split}")
         docs, queries, qrels = load_beir_by_name(name, spec.split, cache)
     elif is_beir_folder(path) and (path / "qrels").is_dir():
         sources = Sources(str(path / "corpus.jsonl"), str(path / "queries.jsonl"), str(beir_qrels(path, spec.split)))
-        docs, queries, qrels = load_beir_folder(path, spec.split)
+        docs, queries, qrels = load_beir_folder(path, spec.split, notes)
     else:
         corpus_only = True
         docs, source = _load_corpus(spec, path, notes)
@@ -83,11 +83,9 @@ def load_collection(spec: DatasetSpec) -> Collection:
         if spec.queries or spec.qrels:
             if not (spec.queries and spec.qrels):
                 raise ValueError("dataset.queries and dataset.qrels: give both files (judged queries), or neither")
-            queries, qrels = load_judgments(Path(spec.queries), Path(spec.qrels))
+            queries, qrels = load_judgments(Path(spec.queries), Path(spec.qrels), notes)
     if not corpus_only and (spec.queries or spec.qrels):
         raise ValueError(f"dataset.queries / dataset.qrels: {spec.name!r} has its own judgments; leave them empty")
-    _check_unique(sources.corpus, "doc_id", [d.doc_id for d in docs])
-    _check_unique(sources.queries, "query_id", [q.query_id for q in queries])
     checked = check_collection(
         docs, queries, qrels, sources, spec.drop_empty_queries, spec.drop_unknown_judged_docs, corpus_only
     )
@@ -115,11 +113,3 @@ def _load_corpus(spec: DatasetSpec, path: Path, notes: dict[str, str]) -> tuple[
         "folder (corpus.jsonl, and queries.jsonl with qrels/<split>.tsv when judged), a .jsonl, .csv, .tsv or "
         ".parquet file of documents, or a folder of .txt, .md, .html or .pdf files"
     )
-
-
-def _check_unique(name: str, key: str, ids: list[str]) -> None:
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            raise FormatError(f"{query_line(name, i, nth=2)}: duplicate {key} {i!r} (ids must be unique)")
-        seen.add(i)

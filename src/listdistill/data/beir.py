@@ -19,7 +19,9 @@ from pathlib import Path
 
 from listdistill.data.checks import check_utf8, record_id, record_text
 from listdistill.io import Doc, FormatError, Qrels, Query
-from listdistill.records import jsonl_objects
+from listdistill.records import QrelsBuilder, UniqueIds, jsonl_objects, parse_grade, qrels_lines
+
+QRELS_COLUMNS = ("query-id", "corpus-id", "score")
 
 BEIR_ARCHIVE = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
 
@@ -32,32 +34,24 @@ def beir_qrels(folder: Path, split: str) -> Path:
     return folder / "qrels" / f"{split}.tsv"
 
 
-def read_beir_qrels(path: Path) -> Qrels:
+def read_beir_qrels(path: Path, notes: dict[str, str] | None = None) -> Qrels:
+    """``qrels/<split>.tsv``: tab-separated ``query-id corpus-id score`` lines, the header recognised by its content
+    (:func:`~listdistill.records.qrels_lines`); a pair judged again with the same score is counted in
+    ``notes["repeated_judgments"]``, with another score it is an error."""
     check_utf8(path)
-    qrels: Qrels = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if lineno == 1 and parts and not parts[-1].strip().lstrip("-").isdigit():
-                continue  # header
-            if len(parts) != 3:
-                raise FormatError(
-                    f"{path}:{lineno}: expected 3 tab-separated fields 'query-id corpus-id score', got {len(parts)}"
-                )
-            try:
-                score = int(parts[2])
-            except ValueError as e:
-                raise FormatError(f"{path}:{lineno}: score {parts[2]!r} is not an integer") from e
-            if not parts[0].strip() or not parts[1].strip():
-                raise FormatError(f"{path}:{lineno}: empty query-id or corpus-id")
-            qrels.setdefault(parts[0].strip(), {})[parts[1].strip()] = score
-    return qrels
+    judgments = QrelsBuilder()
+    for where, (qid, did, score) in qrels_lines(path, QRELS_COLUMNS, sep="\t"):
+        judgments.add(qid, did, parse_grade(score, "score", where), where, keys=("query-id", "corpus-id"))
+    if notes is not None and judgments.repeated:
+        notes["repeated_judgments"] = str(judgments.repeated)
+    return judgments.qrels
 
 
-def load_beir_folder(folder: Path, split: str = "test") -> tuple[list[Doc], list[Query], Qrels]:
-    """Load a BEIR folder; only queries that have judgments in ``qrels/<split>.tsv`` are kept."""
+def load_beir_folder(
+    folder: Path, split: str = "test", notes: dict[str, str] | None = None
+) -> tuple[list[Doc], list[Query], Qrels]:
+    """Load a BEIR folder; only queries that have judgments in ``qrels/<split>.tsv`` are kept. A query id given
+    twice is an error (the second text must not silently replace the first), as a doc id given twice is."""
     qrels_path = beir_qrels(folder, split)
     if not qrels_path.is_file():
         raise FileNotFoundError(f"{qrels_path}: missing BEIR qrels for split {split!r}")
@@ -71,10 +65,12 @@ def load_beir_folder(folder: Path, split: str = "test") -> tuple[list[Doc], list
         for n, o in jsonl_objects(corpus)
     ]
     all_queries = {}
+    ids = UniqueIds("query _id")
     for n, o in jsonl_objects(queries_file):
         qid = record_id(o, "_id", f"{queries_file}:{n}")
+        ids.add(qid, f"{queries_file}:{n}")
         all_queries[qid] = Query(qid, record_text(o, "text", f"{queries_file}:{n}"))
-    qrels = read_beir_qrels(qrels_path)
+    qrels = read_beir_qrels(qrels_path, notes)
     _check_qrels(qrels, all_queries, qrels_path)
     return docs, [all_queries[q] for q in qrels], qrels
 
@@ -100,12 +96,18 @@ def load_beir_hub(
         for i, r in enumerate(corpus)
     ]
     all_queries = {}
+    ids = UniqueIds("query _id")
     for i, r in enumerate(queries_ds):
         qid = record_id(r, "_id", f"{corpus_repo} queries row {i}")
+        ids.add(qid, f"{corpus_repo} queries row {i}")
         all_queries[qid] = Query(qid, str(r["text"] or ""))
-    qrels: Qrels = {}
-    for r in qrels_ds:
-        qrels.setdefault(str(r["query-id"]), {})[str(r["corpus-id"])] = int(r["score"])
+    judgments = QrelsBuilder()
+    for i, r in enumerate(qrels_ds):
+        where = f"{qrels_repo} {split} row {i}"
+        score = r["score"]
+        text = str(int(score)) if isinstance(score, float) and score.is_integer() else str(score)
+        judgments.add(str(r["query-id"]), str(r["corpus-id"]), parse_grade(text, "score", where), where)
+    qrels = judgments.qrels
     _check_qrels(qrels, all_queries, qrels_repo)
     return docs, [all_queries[q] for q in qrels], qrels
 

@@ -1,11 +1,19 @@
 """Checks every raw collection passes at prepare time, with errors naming the file and line.
 
-* the corpus has at least one document; no document or query id is null or empty;
+The rules are those of the records between stages (:mod:`listdistill.records`), applied by
+:func:`check_collection` to whatever a loader returns, so that every loader inherits them:
+
+* the corpus has at least one document; every document and query id is an id the line formats carry (not null
+  or empty, no whitespace, control or format characters: :func:`~listdistill.records.id_problem`) and unique;
 * every file is UTF-8 (a stray Latin-1 byte is reported with its line, not as a bare ``UnicodeDecodeError``);
-* no judged query has empty text, unless ``dataset.drop_empty_queries`` is set (then the query and its
-  judgments are dropped, and the count is noted);
+* no judged query has blank text (nothing visible: :func:`~listdistill.records.is_blank`), unless
+  ``dataset.drop_empty_queries`` is set (then the query and its judgments are dropped, and the count is noted);
 * every judged document is in the corpus, unless ``dataset.drop_unknown_judged_docs`` is set (then those
-  judgments are dropped and counted).
+  judgments are dropped and counted);
+* at least one judgment is relevant (grade > 0): otherwise every system scores 0.
+
+Qrels files are read with the records' rules too (:func:`~listdistill.records.qrels_lines`: a header recognised by
+its content; :class:`~listdistill.records.QrelsBuilder`: two grades for one pair an error, a repeat a note).
 """
 
 from __future__ import annotations
@@ -16,7 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from listdistill.io import Doc, FormatError, Qrels, Query
-from listdistill.records import line_of, query_line, text_lines
+from listdistill.records import (
+    UniqueIds,
+    check_id,
+    check_relevant,
+    check_text,
+    id_problem,
+    is_blank,
+    line_of,
+    query_line,
+    text_lines,
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +65,9 @@ def record_id(obj: dict[str, Any], key: str, where: str) -> str:
     if key not in obj:
         raise FormatError(f"{where}: missing key {key!r}")
     value = obj[key]
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+    if isinstance(value, bool) or not isinstance(value, str | int) or is_blank(str(value)):
         raise FormatError(f"{where}: {key!r} must be a non-empty string or integer, got {json.dumps(value)}")
-    return str(value).strip()
+    return check_id(str(value), key, where)
 
 
 def record_text(obj: dict[str, Any], key: str, where: str, required: bool = True) -> str:
@@ -62,7 +80,7 @@ def record_text(obj: dict[str, Any], key: str, where: str, required: bool = True
         return ""
     if not isinstance(value, str):
         raise FormatError(f"{where}: {key!r} must be a string, got {json.dumps(value)}")
-    return value
+    return check_text(value, key, where)
 
 
 def check_collection(
@@ -79,13 +97,15 @@ def check_collection(
     notes: dict[str, str] = {}
     if not docs:
         raise FormatError(f"{sources.corpus}: the corpus has no documents")
-    for d in docs:
-        if not d.doc_id.strip() or d.doc_id == "None":
-            raise FormatError(f"{sources.corpus}: a document has an empty or null id ({d.doc_id!r})")
-    for q in queries:
-        if not q.query_id.strip() or q.query_id == "None":
-            raise FormatError(f"{sources.queries}: a query has an empty or null id ({q.query_id!r})")
-    empty = [q for q in queries if not q.text.strip()]
+    _check_ids(sources.corpus, "doc_id", [d.doc_id for d in docs])
+    _check_ids(sources.queries, "query_id", [q.query_id for q in queries])
+    for qid, judged in qrels.items():
+        for did in judged:
+            if id_problem(qid) is not None or id_problem(did) is not None:
+                where = line_of(sources.qrels, qid, did)
+                check_id(qid, "query_id", where)
+                check_id(did, "doc_id", where)
+    empty = [q for q in queries if is_blank(q.text)]
     if empty and not drop_empty_queries:
         q = empty[0]
         raise FormatError(
@@ -112,4 +132,17 @@ def check_collection(
         notes["dropped_unknown_judged_docs"] = str(len(unknown))
     if not queries and not (allow_no_queries and not qrels):
         raise FormatError(f"{sources.queries}: no queries left to evaluate")
+    if qrels or not allow_no_queries:
+        check_relevant(qrels, sources.qrels)
     return Checked(docs, queries, qrels, notes)
+
+
+def _check_ids(source: str, key: str, ids: list[str]) -> None:
+    """Every id valid (:func:`~listdistill.records.check_id`) and unique, else an error naming its line."""
+    seen = UniqueIds(key)
+    for n, i in enumerate(ids, start=1):
+        if id_problem(i) is not None:
+            check_id(i, key, query_line(source, i))
+        if i in seen.seen:
+            raise FormatError(f"{query_line(source, i, nth=2)}: duplicate {key} {i!r} (ids must be unique)")
+        seen.add(i, str(n))

@@ -21,7 +21,7 @@ from typing import Any
 
 from listdistill.data.checks import check_utf8
 from listdistill.io import Doc, FormatError
-from listdistill.records import jsonl_objects
+from listdistill.records import check_id, check_text, jsonl_objects
 
 TABLE_SUFFIXES = (".jsonl", ".csv", ".tsv", ".parquet")
 AUTO_ID = "auto"
@@ -123,7 +123,7 @@ def _value_id(row: Mapping[str, Any], key: str, where: str) -> str:
     value = row[key]
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
         raise FormatError(f"{where}: expected {key!r} to be a non-empty string or integer, got {value!r}")
-    return normal_id(str(value))
+    return check_id(normal_id(str(value)), key, where)
 
 
 def normal_id(value: str) -> str:
@@ -144,7 +144,7 @@ def _text(row: Mapping[str, Any], key: str, where: str, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise FormatError(f"{where}: expected {key!r} to be text, got {type(value).__name__} {value!r}")
-    return value
+    return check_text(value, key, where)
 
 
 def _check_columns(columns: list[str], fields: Fields, where: str, what: str) -> None:

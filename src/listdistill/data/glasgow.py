@@ -20,18 +20,26 @@ from pathlib import Path
 
 from listdistill.data.checks import check_utf8
 from listdistill.io import Doc, FormatError, Qrels, Query
+from listdistill.records import QrelsBuilder, parse_grade, qrels_lines, read_qrels
 
 GLASGOW = "http://ir.dcs.gla.ac.uk/resources/test_collections"
 ARCHIVES = {"cranfield": f"{GLASGOW}/cran/cran.tar.gz", "vaswani": f"{GLASGOW}/npl/npl.tar.gz"}
 
-# md5 of the raw files as distributed (see ../shared/datasets/README.md).
+# md5 of the raw files as the canonical archives distribute them (Cranfield: cran.tar.gz; Vaswani: the TREC-format
+# files of the offline mirror, ../shared/datasets/README.md).
 MD5 = {
-    "cran.all.1400": "1eacaf8a2a50dd71dac28711bc4c007f",
+    "cran.all.1400": "cc125929881f34ccbbc00ad13c5d4291",
     "cran.qry": "da21a9df84d0ce3f66d0451c4d880903",
     "cranqrel": "c62b979aa6edfe65aa9dcbcf74f99c62",
     "doc-text.trec": "a059e713c50350e39999467c8c73b7c5",
     "query-text.trec": "3a624be2b0ef7c9534cf848891679bec",
     "qrels": "6acb6db9969da8b8c6c23c09551af8d9",
+}
+# Known copies that differ from the archive's file in bytes that do not change what is parsed, accepted by name.
+KNOWN_VARIANTS = {
+    "cran.all.1400": {
+        "1eacaf8a2a50dd71dac28711bc4c007f": "the offline mirror's copy (a trailing tab on line 6; parses the same)",
+    },
 }
 EXPECTED_COUNTS = {"cranfield": (1400, 225), "vaswani": (11429, 93)}
 
@@ -44,10 +52,17 @@ def md5sum(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_md5(path: Path) -> None:
+def verify_md5(path: Path) -> str | None:
+    """Check ``path`` against the canonical archive's md5, or a known variant's; return the variant's name (None for
+    the canonical file or a file without a pinned checksum)."""
     expected = MD5.get(path.name)
-    if expected is not None and (got := md5sum(path)) != expected:
-        raise FormatError(f"{path}: md5 {got} does not match the distributed file's {expected}")
+    if expected is None or (got := md5sum(path)) == expected:
+        return None
+    variant = KNOWN_VARIANTS.get(path.name, {}).get(got)
+    if variant is None:
+        known = ", ".join([expected, *KNOWN_VARIANTS.get(path.name, {})])
+        raise FormatError(f"{path}: md5 {got} matches neither the distributed file's nor a known copy's ({known})")
+    return variant
 
 
 # --- Cranfield (SMART tagged text) -------------------------------------------------------------------
@@ -113,25 +128,24 @@ def parse_cranfield_queries(path: Path) -> list[Query]:
     return queries
 
 
-def parse_cranfield_qrels(path: Path, relevance: str = "binary") -> Qrels:
-    """Parse ``cranqrel`` (``qid docid grade``). See the module docstring for ``relevance``."""
+def parse_cranfield_qrels(path: Path, relevance: str = "binary", notes: dict[str, str] | None = None) -> Qrels:
+    """Parse ``cranqrel`` (``qid docid grade``). See the module docstring for ``relevance``; a pair judged twice
+    is checked on the raw grades (:class:`~listdistill.records.QrelsBuilder`)."""
     if relevance not in ("binary", "graded"):
         raise ValueError(f"cranfield relevance must be 'binary' or 'graded', got {relevance!r}")
-    qrels: Qrels = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 3:
-                raise FormatError(f"{path}:{lineno}: expected 3 fields 'query_id doc_id grade', got {len(parts)}")
-            try:
-                grade = int(parts[2])
-            except ValueError as e:
-                raise FormatError(f"{path}:{lineno}: grade {parts[2]!r} is not an integer") from e
-            rel = (1 if grade >= 1 else 0) if relevance == "binary" else max(grade, 0)
-            qrels.setdefault(parts[0], {})[parts[1]] = rel
-    return qrels
+    judgments = QrelsBuilder()
+    for where, (qid, did, grade) in qrels_lines(path, ("query_id", "doc_id", "grade")):
+        judgments.add(qid, did, parse_grade(grade, "grade", where), where)
+    _note_repeats(judgments, notes)
+    return {
+        qid: {did: (1 if g >= 1 else 0) if relevance == "binary" else max(g, 0) for did, g in judged.items()}
+        for qid, judged in judgments.qrels.items()
+    }
+
+
+def _note_repeats(judgments: QrelsBuilder, notes: dict[str, str] | None) -> None:
+    if notes is not None and judgments.repeated:
+        notes["repeated_judgments"] = str(judgments.repeated)
 
 
 # --- Vaswani (TREC SGML as in the mirror; the original NPL sentinel format from the archive) --------------
@@ -195,8 +209,14 @@ def parse_npl(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def npl_qrels(path: Path) -> Qrels:
-    return {qid: {did: 1 for did in text.split()} for qid, text in parse_npl(path)}
+def npl_qrels(path: Path, notes: dict[str, str] | None = None) -> Qrels:
+    """``rlv-ass``: a query id, then the ids of its relevant documents (a document listed twice is a note)."""
+    judgments = QrelsBuilder()
+    for qid, text in parse_npl(path):
+        for did in text.split():
+            judgments.add(qid, did, 1, f"{path} (query {qid})")
+    _note_repeats(judgments, notes)
+    return judgments.qrels
 
 
 # --- locating, downloading ------------------------------------------------------------------------------
@@ -252,29 +272,33 @@ def glasgow_files(name: str, folder: Path) -> tuple[Path, Path, Path]:
 
 
 def load_glasgow(
-    name: str, mirror: Path | None, cache_dir: Path, relevance: str = "binary"
+    name: str, mirror: Path | None, cache_dir: Path, relevance: str = "binary", notes: dict[str, str] | None = None
 ) -> tuple[list[Doc], list[Query], Qrels]:
+    """Load ``name`` (its raw files verified: UTF-8, then md5); ``notes`` gets the known variant of a file that is
+    not the canonical archive's (``source_variants``) and repeated judgments."""
     folder = glasgow_folder(name, mirror, cache_dir)
     files = glasgow_files(name, folder)
+    variants = []
     for p in files:
         if not p.is_file():
             raise FileNotFoundError(f"{p}: missing {name.capitalize()} file")
         check_utf8(p)  # first: a stray byte is named with its line, not as an md5 mismatch
-        verify_md5(p)
+        if (variant := verify_md5(p)) is not None:
+            variants.append(f"{p.name}: {variant}")
+    if notes is not None and variants:
+        notes["source_variants"] = "; ".join(variants)
     if name == "cranfield":
         docs = parse_cranfield_docs(files[0])
         queries = parse_cranfield_queries(files[1])
-        qrels = parse_cranfield_qrels(files[2], relevance)
+        qrels = parse_cranfield_qrels(files[2], relevance, notes)
     elif files[0].name == "doc-text.trec":
         docs = parse_trec_docs(files[0])
         queries = parse_trec_topics(files[1])
-        from listdistill.io import read_qrels
-
-        qrels = read_qrels(files[2], queries)
+        qrels = read_qrels(files[2], queries, notes=notes)
     else:  # the original NPL archive layout
         docs = [Doc(i, "", _clean(t)) for i, t in parse_npl(files[0])]
         queries = [Query(i, _clean(t).lower()) for i, t in parse_npl(files[1])]
-        qrels = npl_qrels(files[2])
+        qrels = npl_qrels(files[2], notes)
     n_docs, n_queries = EXPECTED_COUNTS[name]
     if (len(docs), len(queries)) != (n_docs, n_queries):
         raise FormatError(

@@ -158,8 +158,9 @@ class GenerateResult:
 
 
 def read_pool(path: str | Path) -> list[Doc]:
-    """Read the generation pool (:func:`~listdistill.records.read_docs`); an empty pool is an error."""
-    docs = read_docs(path)
+    """Read the generation pool (:func:`~listdistill.records.read_docs`, no blank passage); an empty pool is an
+    error."""
+    docs = read_docs(path, blank_text=False)
     if not docs:
         raise FormatError(f"{path}: expected at least one passage, the generation pool is empty")
     return docs
@@ -213,8 +214,12 @@ class Checkpoint:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"key": key, "completions": [[c.text, c.finished] for c in completions]}) + "\n")
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"key": key, "completions": [[c.text, c.finished] for c in completions]}) + "\n")
+        except OSError as e:  # a full disk: the message names the checkpoint (a line cut short is skipped on resume)
+            e.filename = e.filename or str(self.path)
+            raise
 
 
 def batch_key(config: GenerateConfig, sampling: SamplingConfig, seed: int, batch: Sequence[Prompt]) -> str:

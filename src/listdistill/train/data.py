@@ -13,7 +13,7 @@ import torch
 
 from listdistill.io import FormatError
 from listdistill.losses import Scores, negative_mask
-from listdistill.records import read_scored
+from listdistill.records import query_line, read_scored
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,17 @@ def build_example(rec: Mapping[str, Any], query_type: str, list_length: int, whe
 
 
 def load_examples(
-    scored: Path, query_mix: Sequence[str], split: str, list_length: int, doc_ids: set[str]
+    scored: Path,
+    query_mix: Sequence[str],
+    split: str,
+    list_length: int,
+    doc_ids: set[str],
+    seen: dict[str, Path] | None = None,
 ) -> tuple[list[Example], ListStats]:
-    """Read ``<scored>/<type>/<split>.jsonl`` for each type of the mix, in mix order."""
+    """Read ``<scored>/<type>/<split>.jsonl`` for each type of the mix, in mix order (each record checked by
+    :func:`~listdistill.records.read_scored` against the corpus's ``doc_ids`` and the folder's type). ``seen``:
+    the query ids already loaded and their files (pass one dict to the train and the dev call): a query id in two
+    lists is an error (a query in train and dev would leak)."""
     if not query_mix:
         raise ValueError("query_mix is empty: name at least one query type")
     available = sorted(p.name for p in scored.iterdir() if p.is_dir()) if scored.is_dir() else []
@@ -80,8 +88,14 @@ def load_examples(
             raise FileNotFoundError(
                 f"{path}: no scored {split} lists for query type {qtype!r}; found types {available}"
             )
-        for n, rec in enumerate(read_scored(path), start=1):  # checked: ids, text, teacher scores in [0, 1]
+        seen = {} if seen is None else seen
+        for n, rec in enumerate(read_scored(path, doc_ids, qtype), start=1):  # ids, text, scores, corpus, type
             where = f"{path}: record {n}"
+            if rec.query_id in seen:
+                first, again = query_line(str(seen[rec.query_id]), rec.query_id), query_line(str(path), rec.query_id)
+                raise FormatError(f"{again}: expected a query id unique across the lists, {rec.query_id!r} is also "
+                                  f"at {first}")  # fmt: skip
+            seen[rec.query_id] = path
             ex, how = build_example(asdict(rec), rec.query_type, list_length, where)
             stats.queries += 1
             stats.positive_moved += how == "moved"
@@ -89,9 +103,6 @@ def load_examples(
             if ex is None:
                 stats.skipped_short += 1
                 continue
-            unknown = [d for d in ex.doc_ids if d not in doc_ids]
-            if unknown:
-                raise FormatError(f"{where}: doc id(s) {unknown[:3]} are not in the corpus")
             examples.append(ex)
     return examples, stats
 

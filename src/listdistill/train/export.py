@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +41,18 @@ def sentence_transformers_files(encoder: Encoder) -> dict[str, Any]:
     }
 
 
+def clean_tokenizer(tokenizer: Any) -> Any:
+    """A copy of ``tokenizer`` without the truncation and padding state its last call left in the fast backend
+    (which ``save_pretrained`` writes into tokenizer.json): the saved files then do not depend on whether the last
+    text encoded was a query (64 tokens) or a passage (128), so a resumed run saves the same bytes."""
+    clean = copy.deepcopy(tokenizer)
+    backend = getattr(clean, "backend_tokenizer", None)
+    if backend is not None:
+        backend.no_truncation()
+        backend.no_padding()
+    return clean
+
+
 def save_student(encoder: Encoder, out: Path, training: Mapping[str, Any], passage_model: str | None = None) -> None:
     """Write the student atomically; ``training`` goes to training.json.
 
@@ -52,7 +65,7 @@ def save_student(encoder: Encoder, out: Path, training: Mapping[str, Any], passa
     shutil.rmtree(tmp, ignore_errors=True)
     if passage_model is None:
         encoder.model.save_pretrained(tmp)
-        encoder.tokenizer.save_pretrained(tmp)
+        clean_tokenizer(encoder.tokenizer).save_pretrained(tmp)
         for name, obj in sentence_transformers_files(encoder).items():
             write_json(tmp / name, obj)
         if encoder.config.normalize:
@@ -71,7 +84,7 @@ def _save_router(encoder: Encoder, passage_model: str, folder: Path) -> None:
     query_dir = folder.with_name(folder.name + ".query")
     shutil.rmtree(query_dir, ignore_errors=True)
     encoder.model.save_pretrained(query_dir)
-    encoder.tokenizer.save_pretrained(query_dir)
+    clean_tokenizer(encoder.tokenizer).save_pretrained(query_dir)
     cfg = encoder.config
 
     def tower(path: str, max_length: int) -> list[Any]:
