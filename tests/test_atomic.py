@@ -301,3 +301,18 @@ def test_outputs_are_staged_where_the_journal_folder_cannot_be_written(tmp_path,
         "file",
         "out.json",
     ]
+
+
+def test_sweep_removes_a_journal_cut_short_by_a_kill_and_keeps_a_living_process_one(tmp_path, monkeypatch):
+    """A kill between writing a journal's temporary file and renaming it leaves ``.<pid>-<hex>.json.tmp``."""
+    import sys
+
+    from listdistill.atomic import sweep
+
+    monkeypatch.setenv("LISTDISTILL_STAGING_REGISTRY", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = f".{gone.stdout.strip()}-0123456789ab.json.tmp", f".{os.getpid()}-0123456789ab.json.tmp"
+    (tmp_path / dead).write_text("{")
+    (tmp_path / alive).write_text("{")
+    sweep()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive]

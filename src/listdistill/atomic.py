@@ -150,6 +150,10 @@ def sweep() -> None:
         with contextlib.suppress(OSError):
             journal.recover()
             path.unlink()
+    for tmp in sorted(folder.glob(".*.json.tmp")):  # a journal cut short while being written (its set unrecorded)
+        if _dead(tmp.name[1:].split("-", 1)[0]):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _abandon() -> None:
