@@ -32,8 +32,9 @@ import faiss
 import numpy as np
 
 from listdistill import dense
+from listdistill.config import Params
 from listdistill.dense import IndexConfig
-from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.encoder import Encoder
 from listdistill.evaluation import IndexPaths
 from listdistill.io import read_qrels, read_queries
 from listdistill.metrics import evaluate
@@ -172,7 +173,7 @@ def main(
     queries = read_queries(prepared / "queries.jsonl")
     qrels = read_qrels(prepared / "qrels.txt", queries)
     queries = [q for q in queries if any(r > 0 for r in qrels.get(q.query_id, {}).values())]
-    test_q = Encoder(EncoderConfig()).encode_queries([q.text for q in queries])  # (93, d)
+    test_q = Encoder(Params().to_encoder()).encode_queries([q.text for q in queries])  # (93, d)
     corpus = np.load(paths.embeddings, mmap_mode="r")
     sample = np.sort(np.random.default_rng(seed).choice(len(corpus), size=corpus_queries, replace=False))
     query_sets = {"test queries": test_q, "corpus queries": np.asarray(corpus[sample])}

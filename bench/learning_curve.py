@@ -2,8 +2,11 @@
 training queries, query-tower training on the scored lists of one experiment folder.
 
     OMP_NUM_THREADS=1 python bench/learning_curve.py --prepared V/prepared --index V/index --scored V/scored \
-        --query-mix sentences --steps-every 25 --query-counts 100,250,500,1000,0 \
+        --set 'query_mix=[sentences]' --steps-every 25 --query-counts 100,250,500,1000,0 \
         --out bench/results/learning_curve_vaswani
+
+The training settings are the params' (``--params``, default params.yaml, and ``--set``, as on every stage):
+``loss``, ``query_mix``, ``seed``, ``student`` and ``train`` (query tower, on the CPU).
 
 Writes ``<out>_steps.tsv`` (step, nDCG@10, R@100 of one run, evaluated every ``--steps-every`` steps) and
 ``<out>_queries.tsv`` (training queries, steps, nDCG@10, R@100: one run per count, the same epochs), declared as
@@ -14,6 +17,7 @@ set from them (training keeps its own dev-loss early stopping, as the train stag
 from __future__ import annotations
 
 import csv
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -21,12 +25,12 @@ import click
 import numpy as np
 import torch
 
-from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.encoder import Encoder
 from listdistill.evaluation import IndexPaths, dense_run
 from listdistill.io import atomic_open, read_docs, read_json, read_qrels, read_queries
-from listdistill.losses import LossConfig
 from listdistill.metrics import evaluate
-from listdistill.train import FrozenPassages, TrainConfig, TrainState, cap, load_examples, train
+from listdistill.train import FrozenPassages, TrainState, cap, load_examples, train
+from stages.options import params_options, read_params
 
 
 def test_scores(encoder: Encoder, index: IndexPaths, emb: np.ndarray, prepared: Path) -> dict[str, float]:
@@ -49,35 +53,28 @@ def write_tsv(path: Path, rows: list[dict[str, object]]) -> None:
 
 
 @click.command()
+@params_options
 @click.option("--prepared", type=click.Path(path_type=Path, exists=True), required=True)
 @click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True), required=True)
 @click.option("--scored", type=click.Path(path_type=Path, exists=True), required=True)
-@click.option("--query-mix", default="sentences", help="Comma-separated query types.")
-@click.option("--loss", default="listwise")
-@click.option("--teacher-temperature", type=float, default=0.05)
-@click.option("--lr", type=float, default=2.0e-5)
-@click.option("--epochs", type=int, default=2)
-@click.option("--batch-size", type=int, default=16)
-@click.option("--list-length", type=int, default=20)
 @click.option("--steps-every", type=int, default=25)
 @click.option("--query-counts", default="100,250,500,1000,0", help="Training-query counts (0: all).")
-@click.option("--seed", type=int, default=42)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Prefix of the two TSV files.")
-def main(prepared: Path, index_dir: Path, scored: Path, query_mix: str, loss: str, teacher_temperature: float,
-         lr: float, epochs: int, batch_size: int, list_length: int, steps_every: int, query_counts: str, seed: int,
-         out: Path) -> None:  # fmt: skip
+def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_dir: Path, scored: Path,
+         steps_every: int, query_counts: str, out: Path) -> None:  # fmt: skip
+    p = read_params(params_path, overrides)
+    seed, list_length = p.seed, p.train.list_length
     index = IndexPaths(index_dir)
     meta = read_json(index_dir / "corpus_emb.json")
     frozen = FrozenPassages.load(index.embeddings, meta["doc_ids"])
     emb = frozen.emb.numpy()  # (N, d): the same array, for searching
     texts = {d.doc_id: d.contents for d in read_docs(prepared / "corpus.jsonl")}
-    mix = query_mix.split(",")
+    mix = p.query_mix
     train_all, _ = load_examples(scored, mix, "train", list_length, set(texts))
     dev, _ = load_examples(scored, mix, "dev", list_length, set(texts))
-    dev = cap(dev, 128, seed)
-    losses = LossConfig(teacher_temperature=teacher_temperature)
-    cfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, tower="query", losses=losses)
-    model = EncoderConfig(model=meta["model"])
+    dev = cap(dev, p.train.max_dev_queries, seed)
+    cfg = dataclasses.replace(p.to_train("cpu", checkpoint_every=10), tower="query", bf16=False)
+    model = dataclasses.replace(p.to_encoder(), model=meta["model"], device="cpu", dtype="float32")
 
     steps_rows: list[dict[str, object]] = [{"step": 0, **test_scores(Encoder(model), index, emb, prepared)}]
     encoder = Encoder(model)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from listdistill.config import Params
 from listdistill.io import iter_jsonl, ranked, write_jsonl
 from listdistill.lucene import BM25
 
@@ -37,7 +38,8 @@ def main(pool: Path, index: Path, out: Path, k: int, dev_fraction: float) -> Non
         "titles": [(d["doc_id"], d.get("title") or "") for d in docs],
         "keywords": [(d["doc_id"], keywords(d["text"], rng)) for d in docs],
     }
-    bm25 = BM25(index)
+    p = Params()
+    bm25 = BM25(index, p.bm25.k1, p.bm25.b)
     for qtype, pairs in queries.items():
         pairs = [(did, text) for did, text in pairs if len(text.split()) >= 3]
         qids = [f"{qtype}-{did}" for did, _ in pairs]

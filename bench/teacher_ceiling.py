@@ -30,8 +30,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from listdistill.config import native_bf16
-from listdistill.encoder import EncoderConfig
+from listdistill.config import Params
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import Doc, atomic_open, read_docs, read_qrels, read_queries
 from listdistill.metrics import evaluate, paired_randomization, per_query
@@ -39,7 +38,6 @@ from listdistill.teachers import (
     KINDS,
     Candidates,
     Teacher,
-    TeacherConfig,
     TeacherResources,
     build_teacher,
     rerank_run,
@@ -133,8 +131,10 @@ def evaluate_collection(
     queries = [q for q in queries if any(r > 0 for r in qrels.get(q.query_id, {}).values())]
     docs = {d.doc_id: d for d in read_docs(prepared / "corpus.jsonl")}
     index = IndexPaths(index_dir)
-    student = EncoderConfig(dtype="bfloat16" if native_bf16("cpu") else "float32")  # as student.dtype: auto
-    fused = hybrid_run([bm25_run(index, queries, 100, k1, b), zero_shot_run(student, index, queries, 100, "Flat")], 100)
+    p = Params()  # the student and the fusion as the pipeline's defaults
+    student = p.to_encoder()
+    runs = [bm25_run(index, queries, 100, k1, b), zero_shot_run(student, index, queries, 100, p.evaluate.faiss_index)]
+    fused = hybrid_run(runs, 100, p.mine.rrf_k)
     res = TeacherResources(index.lucene, index.embeddings, index.doc_ids, student, k1, b, embedding_cache=cache)
 
     def lists_of(qs: Sequence[object]) -> list[Candidates]:
@@ -165,7 +165,7 @@ def evaluate_collection(
     kinds = list(dict.fromkeys(["bm25", "dense", *(k for spec in specs for _, k in parse_ensemble(spec, KINDS[:-1]))]))
     comps: dict[str, Memo] = {}
     for kind in kinds:
-        comps[kind] = Memo(build_teacher(TeacherConfig(kind=kind), res), all_lists, docs)
+        comps[kind] = Memo(build_teacher(p.to_teacher(kind), res), all_lists, docs)
         click.echo(
             f"{name}: {kind}: {comps[kind].pairs} pairs, {comps[kind].passages} distinct passages, "
             f"{comps[kind].seconds:.0f} s wall, {comps[kind].cpu_seconds:.0f} CPU-s"
@@ -186,7 +186,7 @@ def evaluate_collection(
     if ql_queries:
         sub = queries if ql_queries < 0 else queries[:ql_queries]
         subset = len(sub) < len(queries)
-        ql = Memo(build_teacher(TeacherConfig(kind="query_likelihood"), res), lists_of(sub), docs)
+        ql = Memo(build_teacher(p.to_teacher("query_likelihood"), res), lists_of(sub), docs)
         click.echo(f"{name}: query likelihood {len(sub) * depth} pairs in {ql.seconds:.0f}s")
         add("fused (RRF, no rerank)", "", None, sub, subset)
         add("query_likelihood (SmolLM2-135M)", "query_likelihood", ql, sub, subset, ql)
@@ -227,9 +227,9 @@ def markdown(rows: Sequence[dict[str, object]], depth: int) -> str:
     required=True,
     help="NAME PREPARED_DIR INDEX_DIR (repeatable).",
 )
-@click.option("--depth", type=int, default=20, help="Candidates reranked (L).")
-@click.option("--bm25-k1", type=float, default=0.9)
-@click.option("--bm25-b", type=float, default=0.4)
+@click.option("--depth", type=int, default=Params().score.depth, help="Candidates reranked (L).")
+@click.option("--bm25-k1", type=float, default=Params().bm25.k1)
+@click.option("--bm25-b", type=float, default=Params().bm25.b)
 @click.option("--ql-queries", type=int, default=0, help="Query-likelihood subset size (0: skip, -1: all).")
 @click.option(
     "--ensemble",

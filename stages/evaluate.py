@@ -23,7 +23,7 @@ from listdistill.io import Doc, Run, read_docs, write_json, write_tsv
 from listdistill.metrics import aggregate
 from listdistill.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows, system_rows
 from listdistill.records import Query, natural_key, write_run
-from listdistill.teachers import TeacherResources, build_teacher
+from listdistill.teachers import build_teacher
 from listdistill.teachers.base import rerank_run
 from listdistill.testsets import EvalSet, collection_info, eval_sets, passage_depth
 from stages.options import params_options, read_params, stage_main
@@ -97,8 +97,9 @@ def system_runs(p: Params, index: IndexPaths, docs: list[Doc], sets: list[EvalSe
     runs["hybrid_rrf"] = hybrid_run([runs["bm25"], runs["student_zero_shot"]], depth, p.mine.rrf_k)
     judged = [q for q in queries if not sets[int(q.query_id.split("/", 1)[0])].label_free]
     if teacher and judged:  # the label-free labels are the teacher's: scoring it there would be circular
-        resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, zero_shot, p.bm25.k1, p.bm25.b)
-        reranker = build_teacher(p.to_teacher(), resources)
+        reranker = build_teacher(
+            p.to_teacher(), p.to_resources(index.lucene, index.embeddings, index.doc_ids, zero_shot)
+        )
         texts = {d.doc_id: d for d in docs}
         runs["teacher"] = rerank_run(reranker, judged, runs["hybrid_rrf"], texts, p.score.depth)
     if student_dir is not None:

@@ -61,7 +61,8 @@ def main(
     optional = [x for x in (sample, dropped) if x is not None]
     with stage_outputs(out, stats, *optional) as (tmp_out, tmp_stats, *tmp_optional):
         tmps = dict(zip(optional, tmp_optional, strict=True))
-        write_outputs(result, tmp_out, tmp_stats, sample=tmps.get(sample), dropped=tmps.get(dropped))
+        write_outputs(result, tmp_out, tmp_stats, sample=tmps.get(sample) if sample else None,
+                      dropped=tmps.get(dropped) if dropped else None)  # fmt: skip
     s = result.stats
     click.echo(f"generate {query_type}: {s['kept']}/{s['generated']} kept; dropped {s['dropped']}")
 

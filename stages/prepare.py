@@ -14,9 +14,8 @@ import click
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
-from listdistill.data import DatasetSpec, load_collection
+from listdistill.data import load_collection
 from listdistill.data.chunk import tokenizer_counter
-from listdistill.data.documents import Fields
 from listdistill.data.prepared import shape
 from listdistill.errors import friendly
 from listdistill.io import write_json, write_jsonl, write_qrels
@@ -40,9 +39,7 @@ def main(params_path: Path, overrides: tuple[str, ...], cache_dir: Path, out: Pa
 
 def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
     d = p.dataset
-    spec = DatasetSpec(d.name, d.mirror or None, str(cache_dir), d.split, d.cranfield_relevance,
-                       d.drop_empty_queries, d.drop_unknown_judged_docs, Fields(d.id_field, d.title_field,
-                       d.text_field), d.hf_split, d.hf_config, d.queries, d.qrels)  # fmt: skip
+    spec = p.to_dataset(str(cache_dir))
     col = load_collection(spec)
     counter = lambda: tokenizer_counter(p.student.model)  # noqa: E731
     s = shape(col, d.judgments, d.chunk_tokens, d.chunk_overlap, counter)

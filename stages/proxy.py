@@ -19,11 +19,11 @@ from listdistill.evaluation import IndexPaths
 from listdistill.generate import generate_queries
 from listdistill.io import read_docs, read_qrels, write_json, write_jsonl, write_qrels
 from listdistill.mine import build_retrievers, excluded_docs, mine_units, read_duplicates
-from listdistill.proxy import ProxyConfig, ProxySet, label
+from listdistill.proxy import ProxySet, label
 from listdistill.records import GeneratedQuery, check_known, write_generated
 from listdistill.score import raw_scores, teacher_lists
 from listdistill.shard import units
-from listdistill.teachers import TeacherResources, build_teacher
+from listdistill.teachers import build_teacher
 from stages.options import params_options, read_params, stage_main
 
 
@@ -83,10 +83,9 @@ def build(p: Params, prepared: Path, heldout: Path, index_dir: Path, checkpoint_
     if not mined.candidates:
         raise click.ClickException(f"{heldout}: no generated query retrieved its own passage (mine's round trip)")
     lists = teacher_lists(mined.candidates, p.score.depth)
-    resources = TeacherResources(index.lucene, index.embeddings, doc_ids, p.to_encoder(), p.bm25.k1, p.bm25.b)
-    raw = raw_scores(lists, build_teacher(p.to_teacher(), resources), {d.doc_id: d for d in docs})
-    s = p.score
-    result = label(mined.candidates, lists, raw, ProxyConfig(s.depth, s.norm_low, s.norm_high, p.proxy.min_relevant))
+    teacher = build_teacher(p.to_teacher(), p.to_resources(index.lucene, index.embeddings, doc_ids))
+    raw = raw_scores(lists, teacher, {d.doc_id: d for d in docs})
+    result = label(mined.candidates, lists, raw, p.to_proxy())
     result.stats = {
         **result.stats,
         "heldout_passages": len(held),

@@ -15,11 +15,10 @@ from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import Query, read_docs, read_qrels, read_queries, write_json, write_jsonl
 from listdistill.mine import excluded_docs, read_duplicates
-from listdistill.real import RealConfig, label_lists
-from listdistill.teachers import TeacherResources, build_teacher
+from listdistill.real import label_lists
+from listdistill.records import ScoredQuery
+from listdistill.teachers import build_teacher
 from stages.options import params_options, read_params, stage_main
-
-Row = dict[str, object]
 
 
 @friendly
@@ -43,9 +42,11 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     click.echo(f"real ({labels}): {len(queries)} training queries -> train {len(train)}, dev {len(dev)}")
 
 
-def label(p: Params, prepared: Path, index: IndexPaths, queries: list[Query]) -> tuple[list[Row], list[Row]]:
-    s, enc = p.score, p.to_encoder()
-    cfg = RealConfig(p.real.labels, s.depth, s.norm_low, s.norm_high, s.dev_fraction, p.seed)
+def label(
+    p: Params, prepared: Path, index: IndexPaths, queries: list[Query]
+) -> tuple[list[ScoredQuery], list[ScoredQuery]]:
+    enc = p.to_encoder()
+    cfg = p.to_real()
     # every input checked against the others before any work (docs/formats.md)
     corpus = read_docs(prepared / "corpus.jsonl")
     known = {d.doc_id for d in corpus}
@@ -59,8 +60,7 @@ def label(p: Params, prepared: Path, index: IndexPaths, queries: list[Query]) ->
     fused = hybrid_run([bm25_run(index, queries, deep, p.bm25.k1, p.bm25.b), dense], deep, p.mine.rrf_k)
     teacher = None
     if cfg.labels == "teacher":
-        resources = TeacherResources(index.lucene, index.embeddings, index.doc_ids, enc, p.bm25.k1, p.bm25.b)
-        teacher = build_teacher(p.to_teacher(), resources)
+        teacher = build_teacher(p.to_teacher(), p.to_resources(index.lucene, index.embeddings, index.doc_ids, enc))
     qrels = real_qrels if cfg.labels == "qrels" else None
     return label_lists(queries, fused, cfg, docs, teacher, qrels, excluded)
 

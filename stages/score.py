@@ -20,7 +20,7 @@ from listdistill.evaluation import IndexPaths
 from listdistill.io import read_docs, write_json, write_jsonl
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
-from listdistill.teachers import TeacherResources, build_teacher
+from listdistill.teachers import build_teacher
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
 
 PART = "raw.jsonl"
@@ -71,8 +71,8 @@ def main(
     lists = teacher_lists(mined, config.depth)
     work = units(len(lists), queries_per_unit)
     # what determines the raw scores (a merge may filter, normalise and split them with other score.* values)
-    raw = {k: v for k, v in stage_settings(p, "score").items() if k in ("student", "bm25", "teacher")}
-    settings = {**raw, "depth": config.depth, "queries_per_unit": queries_per_unit, "index": index_dir is not None}
+    deciding = {k: v for k, v in stage_settings(p, "score").items() if k in ("student", "bm25", "teacher")}
+    settings = {**deciding, "depth": config.depth, "queries_per_unit": queries_per_unit, "index": index_dir is not None}
     index_ids = [index_dir / "corpus_emb.json"] if index_dir is not None else []
     run = shard_run(shard, merge, out, settings, candidates, corpus, *index_ids)
     start = time.perf_counter()
@@ -80,14 +80,7 @@ def main(
         raw = read_raw([folder / PART for folder, _ in run.parts()], lists)
     else:
         docs = {d.doc_id: d for d in corpus_docs}
-        resources = TeacherResources(
-            lucene_dir=index.lucene if index else None,
-            corpus_emb=index.embeddings if index else None,
-            doc_ids=index.doc_ids if index else [],
-            student=p.to_encoder(),
-            bm25_k1=p.bm25.k1,
-            bm25_b=p.bm25.b,
-        )
+        resources = p.to_resources(index.lucene, index.embeddings, index.doc_ids) if index else None
         own = shard.take(work)
         teacher = build_teacher(tc, resources)
         try:
@@ -104,12 +97,12 @@ def main(
     result = finalise(mined, lists, raw, config)
     seconds = time.perf_counter() - start
     t = p.teacher
-    teacher = t.kind if t.kind != "ensemble" else f"ensemble({t.ensemble}; {t.normalise})"
+    teacher_name = t.kind if t.kind != "ensemble" else f"ensemble({t.ensemble}; {t.normalise})"
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
         write_jsonl(tmp / "train.jsonl", result.train)
         write_jsonl(tmp / "dev.jsonl", result.dev)
-        write_json(tmp_stats, {**result.stats, "teacher": teacher})
+        write_json(tmp_stats, {**result.stats, "teacher": teacher_name})
     pairs = int(result.stats["pairs_scored"])  # type: ignore[call-overload]
     click.echo(
         f"score {candidates.parent.name}: {result.stats['kept']}/{result.stats['queries_in']} kept "

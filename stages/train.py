@@ -17,7 +17,7 @@ import click
 
 from listdistill import distributed
 from listdistill.atomic import stage_outputs
-from listdistill.config import Params, native_bf16
+from listdistill.config import Params
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
 from listdistill.io import read_docs, write_json, write_tsv
@@ -58,34 +58,6 @@ def load_frozen(index_dir: Path | None, model: str, corpus: list[str], corpus_fi
             f"not of the student {model!r}; rerun the index stage"
         )
     return FrozenPassages.load(index_dir / "corpus_emb.npy", meta.doc_ids)
-
-
-def train_config(p: Params, device: str, checkpoint_every: int) -> TrainConfig:
-    """The library's config from ``train`` (the teacher temperature is set after calibration when ``auto``)."""
-    t = p.train
-    bf16 = t.bf16 is True or (t.bf16 == "auto" and native_bf16(device))
-    fixed = 0.0 if t.teacher_temperature == "auto" else float(t.teacher_temperature)
-    return TrainConfig(
-        loss=p.loss,
-        seed=p.seed,
-        epochs=t.epochs,
-        batch_size=t.batch_size,
-        lr=t.lr,
-        warmup_ratio=t.warmup_ratio,
-        weight_decay=t.weight_decay,
-        grad_clip=t.grad_clip,
-        chunk_size=t.chunk_size,
-        patience=t.patience,
-        eval_every=t.eval_every,
-        select_by=t.select_by,
-        bf16=bf16,
-        gradient_checkpointing=t.gradient_checkpointing,
-        max_steps=t.max_steps,
-        tower=t.tower,
-        wise_alpha=t.wise_alpha,
-        checkpoint_every=checkpoint_every,
-        losses=p.to_losses(fixed),
-    )
 
 
 def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, Any], device: str,
@@ -151,7 +123,7 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
     enc = p.to_encoder()
     world = distributed.init_from_env(enc.device)
     enc = dataclasses.replace(enc, device=distributed.local_device(enc.device, world))
-    cfg = train_config(p, enc.device, checkpoint_every)
+    cfg = p.to_train(enc.device, checkpoint_every)
     # every input checked against the others before any work (docs/formats.md)
     texts = {d.doc_id: d.contents for d in read_docs(corpus)}
     t = p.train

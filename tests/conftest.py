@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factories import encoder_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = Path(os.environ.get("LISTDISTILL_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
@@ -26,9 +27,9 @@ def shared_datasets() -> Path:
 @pytest.fixture(scope="session")
 def minilm():
     """The packaged all-MiniLM-L6-v2 student, loaded once per session."""
-    from listdistill.encoder import Encoder, EncoderConfig
+    from listdistill.encoder import Encoder
 
-    return Encoder(EncoderConfig(batch_size=4))
+    return Encoder(encoder_config(batch_size=4))
 
 
 @pytest.fixture()

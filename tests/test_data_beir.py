@@ -3,8 +3,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import dataset_spec
 
-from listdistill.data import DatasetSpec, load_collection
+from listdistill.data import load_collection
 from listdistill.data.beir import load_beir_hub
 from listdistill.io import FormatError
 
@@ -30,7 +31,7 @@ def make_beir_folder(root, qrels_lines=("q1\td1\t1", "q2\td2\t2")):
 
 
 def test_beir_folder(tmp_path):
-    col = load_collection(DatasetSpec(str(make_beir_folder(tmp_path / "toy")), cache_dir=str(tmp_path)))
+    col = load_collection(dataset_spec(str(make_beir_folder(tmp_path / "toy")), cache_dir=str(tmp_path)))
     assert [d.doc_id for d in col.docs] == ["d1", "d2", "d3"]
     assert col.docs[0].title == "Solar panels"
     assert [q.query_id for q in col.queries] == ["q1", "q2"]  # unjudged q3 dropped
@@ -40,13 +41,13 @@ def test_beir_folder(tmp_path):
 def test_beir_qrels_bad_line(tmp_path):
     folder = make_beir_folder(tmp_path / "toy", ("q1\td1\t1", "q2 d2 1"))
     with pytest.raises(FormatError, match=r"test\.tsv:3: expected 3 tab-separated fields"):
-        load_collection(DatasetSpec(str(folder), cache_dir=str(tmp_path)))
+        load_collection(dataset_spec(str(folder), cache_dir=str(tmp_path)))
 
 
 def test_beir_qrels_unknown_query(tmp_path):
     folder = make_beir_folder(tmp_path / "toy", ("q1\td1\t1", "q9\td2\t1"))
     with pytest.raises(FormatError, match=r"\['q9'\] judged in the qrels are not in the queries"):
-        load_collection(DatasetSpec(str(folder), cache_dir=str(tmp_path)))
+        load_collection(dataset_spec(str(folder), cache_dir=str(tmp_path)))
 
 
 def test_hub_layout_through_datasets_from_a_local_copy(tmp_path):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import dataset_spec
 from test_data_beir import CORPUS, QUERIES, make_beir_folder
 
-from listdistill.data import DatasetSpec, load_collection
+from listdistill.data import load_collection
 from listdistill.data.glasgow import load_glasgow
 from listdistill.errors import user_message
 from listdistill.io import FormatError
 
 
 def load(folder, **flags):
-    return load_collection(DatasetSpec(str(folder), cache_dir=str(folder.parent / "cache"), **flags))
+    return load_collection(dataset_spec(str(folder), cache_dir=str(folder.parent / "cache"), **flags))
 
 
 def jsonl(rows):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import dataset_spec
 
-from listdistill.data import DatasetSpec, load_collection
+from listdistill.data import load_collection
 from listdistill.data.documents import Fields, content_id
 from listdistill.io import FormatError
 
@@ -18,7 +19,7 @@ ROWS = [
 
 
 def load(path, **kw):
-    return load_collection(DatasetSpec(str(path), cache_dir=str(path.parent / ".cache"), **kw))
+    return load_collection(dataset_spec(str(path), cache_dir=str(path.parent / ".cache"), **kw))
 
 
 def ids_texts(col):
@@ -66,14 +67,14 @@ def test_hugging_face_dataset_saved_locally(tmp_path):
 
     folder = tmp_path / "saved"
     datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS)}).save_to_disk(str(folder))
-    col = load_collection(DatasetSpec(f"hf:{folder}", cache_dir=str(tmp_path / "c"), hf_split="train"))
+    col = load_collection(dataset_spec(f"hf:{folder}", cache_dir=str(tmp_path / "c"), hf_split="train"))
     assert ids_texts(col) == [("d1", "Solar", "Panels convert light."), ("d2", "", "Wind turns turbines.")]
     with pytest.raises(FormatError, match=r"expected a split 'test' \(dataset.hf_split\); it has \['train'\]"):
-        load_collection(DatasetSpec(f"hf:{folder}", cache_dir=str(tmp_path / "c"), hf_split="test"))
+        load_collection(dataset_spec(f"hf:{folder}", cache_dir=str(tmp_path / "c"), hf_split="test"))
     one = tmp_path / "one"
     datasets.Dataset.from_list([{"doc": "x", "body": "Some text."}]).save_to_disk(str(one))
     with pytest.raises(FormatError, match=r"expected a column 'text' \(dataset.text_field\); the header has doc, body"):
-        load_collection(DatasetSpec(f"hf:{one}", cache_dir=str(tmp_path / "c")))
+        load_collection(dataset_spec(f"hf:{one}", cache_dir=str(tmp_path / "c")))
 
 
 def test_hugging_face_dataset_folder_read_by_load_dataset(tmp_path):
@@ -84,7 +85,7 @@ def test_hugging_face_dataset_folder_read_by_load_dataset(tmp_path):
     (repo / "data").mkdir(parents=True)
     datasets.Dataset.from_list(ROWS).to_parquet(str(repo / "data" / "train.parquet"))
     col = load_collection(
-        DatasetSpec(f"hf:{repo}", cache_dir=str(tmp_path / "c"), fields=Fields("id", "title", "text"))
+        dataset_spec(f"hf:{repo}", cache_dir=str(tmp_path / "c"), fields=Fields("id", "title", "text"))
     )
     assert ids_texts(col) == [("d1", "Solar", "Panels convert light."), ("d2", "", "Wind turns turbines.")]
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from factories import dataset_spec
 
-from listdistill.data import DatasetSpec, load_collection
+from listdistill.data import load_collection
 from listdistill.data.glasgow import (
     npl_qrels,
     parse_cranfield_docs,
@@ -124,7 +125,7 @@ def test_original_npl_format(tmp_path):
     ("name", "docs", "queries", "judged"), [("cranfield", 1400, 225, 225), ("vaswani", 11429, 93, 93)]
 )
 def test_real_collections_from_mirror(shared_datasets, tmp_path, name, docs, queries, judged):
-    col = load_collection(DatasetSpec(name, mirror=str(shared_datasets), cache_dir=str(tmp_path)))
+    col = load_collection(dataset_spec(name, mirror=str(shared_datasets), cache_dir=str(tmp_path)))
     assert (len(col.docs), len(col.queries), len(col.qrels)) == (docs, queries, judged)
     qids = {q.query_id for q in col.queries}
     assert set(col.qrels) <= qids
@@ -132,13 +133,13 @@ def test_real_collections_from_mirror(shared_datasets, tmp_path, name, docs, que
 
 def test_mirror_env_var_overrides_param(shared_datasets, tmp_path, monkeypatch):
     monkeypatch.setenv("LISTDISTILL_DATA_MIRROR", str(shared_datasets))
-    col = load_collection(DatasetSpec("cranfield", mirror="/nonexistent", cache_dir=str(tmp_path)))
+    col = load_collection(dataset_spec("cranfield", mirror="/nonexistent", cache_dir=str(tmp_path)))
     assert len(col.docs) == 1400
 
 
 def test_unknown_dataset_name(tmp_path):
     with pytest.raises(ValueError, match=r"dataset.name 'nope'"):
-        load_collection(DatasetSpec("nope", cache_dir=str(tmp_path)))
+        load_collection(dataset_spec("nope", cache_dir=str(tmp_path)))
 
 
 def test_download_path_unpacks_and_verifies_the_archive(shared_datasets, tmp_path, monkeypatch):
@@ -153,7 +154,7 @@ def test_download_path_unpacks_and_verifies_the_archive(shared_datasets, tmp_pat
             tar.add(shared_datasets / "cranfield" / name, arcname=f"cran/{name}")
     monkeypatch.setitem(glasgow.ARCHIVES, "cranfield", archive.as_uri())
     monkeypatch.delenv("LISTDISTILL_DATA_MIRROR", raising=False)
-    spec = DatasetSpec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache"))
+    spec = dataset_spec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache"))
     col = load_collection(spec)
     assert len(col.docs) == 1400 and (tmp_path / "cache" / "cranfield" / ".complete").exists()
     archive.unlink()  # the second load uses the cache
@@ -175,7 +176,7 @@ def test_download_rejects_a_corrupted_file(shared_datasets, tmp_path, monkeypatc
     monkeypatch.setitem(glasgow.ARCHIVES, "cranfield", archive.as_uri())
     monkeypatch.delenv("LISTDISTILL_DATA_MIRROR", raising=False)
     with pytest.raises(FormatError, match=r"cranqrel: md5 .* matches neither the distributed file's nor a known"):
-        load_collection(DatasetSpec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache")))
+        load_collection(dataset_spec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache")))
 
 
 def test_the_canonical_archive_is_accepted_and_the_mirror_copy_by_name(shared_datasets, tmp_path, monkeypatch):
@@ -198,9 +199,9 @@ def test_the_canonical_archive_is_accepted_and_the_mirror_copy_by_name(shared_da
             tar.add(shared_datasets / "cranfield" / name, arcname=f"cran/{name}")
     monkeypatch.setitem(glasgow.ARCHIVES, "cranfield", archive.as_uri())
     monkeypatch.delenv("LISTDISTILL_DATA_MIRROR", raising=False)
-    downloaded = load_collection(DatasetSpec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache")))
+    downloaded = load_collection(dataset_spec("cranfield", mirror=None, cache_dir=str(tmp_path / "cache")))
     assert "source_variants" not in downloaded.notes
-    mirrored = load_collection(DatasetSpec("cranfield", mirror=str(shared_datasets), cache_dir=str(tmp_path / "c2")))
+    mirrored = load_collection(dataset_spec("cranfield", mirror=str(shared_datasets), cache_dir=str(tmp_path / "c2")))
     assert mirrored.notes["source_variants"] == (
         "cran.all.1400: the offline mirror's copy (a trailing tab on line 6; parses the same)"
     )

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from factories import encoder_config
 
-from listdistill.encoder import Encoder, EncoderConfig, pool
+from listdistill.encoder import Encoder, pool
 
 PASSAGES = [
     "The boundary layer on a flat plate becomes turbulent at high Reynolds numbers.",
@@ -33,14 +34,14 @@ def test_auto_pooling_reads_sentence_transformers_config(minilm):
 def test_matches_sentence_transformers():
     from sentence_transformers import SentenceTransformer
 
-    enc = Encoder(EncoderConfig(batch_size=2))
+    enc = Encoder(encoder_config(batch_size=2))
     st = SentenceTransformer(enc.location, device="cpu")
     np.testing.assert_allclose(enc.encode_passages(PASSAGES), st.encode(PASSAGES, normalize_embeddings=True), atol=1e-5)
 
 
 def test_prefixes_change_the_embedding():
-    plain = Encoder(EncoderConfig()).encode_queries(["boundary layer"])
-    prefixed = Encoder(EncoderConfig(query_prefix="query: ")).encode_queries(["boundary layer"])
+    plain = Encoder(encoder_config()).encode_queries(["boundary layer"])
+    prefixed = Encoder(encoder_config(query_prefix="query: ")).encode_queries(["boundary layer"])
     assert not np.allclose(plain, prefixed, atol=1e-3)
 
 
@@ -53,7 +54,7 @@ def test_pool_modes():
 
 def test_bfloat16_encoding_keeps_the_float32_embeddings_and_ranking(minilm):
     """bf16 autocast (student.dtype) moves embeddings by well under 1% of cosine and keeps every ranking here."""
-    bf16 = Encoder(EncoderConfig(batch_size=4, dtype="bfloat16"))
+    bf16 = Encoder(encoder_config(batch_size=4, dtype="bfloat16"))
     p32, p16 = minilm.encode_passages(PASSAGES), bf16.encode_passages(PASSAGES)
     q32, q16 = minilm.encode_queries(QUERIES), bf16.encode_queries(QUERIES)
     assert p16.dtype == np.float32 and p16.shape == p32.shape
@@ -65,7 +66,7 @@ def test_bfloat16_encoding_keeps_the_float32_embeddings_and_ranking(minilm):
 def test_an_unknown_encoder_dtype_is_refused():
     import pytest
 
-    enc = Encoder(EncoderConfig(dtype="float16"))
+    enc = Encoder(encoder_config(dtype="float16"))
     with pytest.raises(ValueError, match="encoder dtype must be float32 or bfloat16"):
         enc.encode_passages(PASSAGES[:1])
 
@@ -75,23 +76,23 @@ def test_auto_prefixes_are_the_models_own(tmp_path):
     import json
     import shutil
 
-    plain = Encoder(EncoderConfig(query_prefix="auto", passage_prefix="auto"))
+    plain = Encoder(encoder_config(query_prefix="auto", passage_prefix="auto"))
     assert (plain.prefix(True), plain.prefix(False)) == ("", "")  # MiniLM has no prompts
     np.testing.assert_allclose(
-        plain.encode_queries(QUERIES), Encoder(EncoderConfig()).encode_queries(QUERIES), atol=1e-6
+        plain.encode_queries(QUERIES), Encoder(encoder_config()).encode_queries(QUERIES), atol=1e-6
     )
     folder = tmp_path / "prompted"
     shutil.copytree(plain.location, folder)
     cfg = json.loads((folder / "config_sentence_transformers.json").read_text())
     cfg["prompts"] = {"query": "query: ", "document": "passage: "}
     (folder / "config_sentence_transformers.json").write_text(json.dumps(cfg))
-    prompted = Encoder(EncoderConfig(model=str(folder), query_prefix="auto", passage_prefix="auto"))
+    prompted = Encoder(encoder_config(model=str(folder), query_prefix="auto", passage_prefix="auto"))
     assert (prompted.prefix(True), prompted.prefix(False)) == ("query: ", "passage: ")
-    explicit = Encoder(EncoderConfig(model=str(folder), query_prefix="", passage_prefix="auto"))
+    explicit = Encoder(encoder_config(model=str(folder), query_prefix="", passage_prefix="auto"))
     assert (explicit.prefix(True), explicit.prefix(False)) == ("", "passage: ")
     import dataclasses
 
     prompted.config = dataclasses.replace(prompted.config, passage_max_length=128)  # as the train stage does
     assert prompted.prefix(True) == "query: "  # "auto" is never taken for the text of a prefix
-    with_prefix = Encoder(EncoderConfig(query_prefix="query: ")).encode_queries(["boundary layer"])
+    with_prefix = Encoder(encoder_config(query_prefix="query: ")).encode_queries(["boundary layer"])
     np.testing.assert_allclose(prompted.encode_queries(["boundary layer"]), with_prefix, atol=1e-5)

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from factories import GENERATOR
 
 from listdistill.generate import (
-    DEFAULT_MODEL,
     plan_batches,
     query_id,
     read_pool,
@@ -47,7 +47,7 @@ def tokenizer():
 
     from listdistill.models import materialise, resolve_model
 
-    return AutoTokenizer.from_pretrained(materialise(resolve_model(DEFAULT_MODEL)).location)
+    return AutoTokenizer.from_pretrained(materialise(resolve_model(GENERATOR)).location)
 
 
 # --- catalog -------------------------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ import json
 
 import pytest
 import torch
+from factories import GENERATOR, generate_config
 
 from listdistill.generate import (
-    DEFAULT_MODEL,
-    GenerateConfig,
     generate_queries,
     read_pool,
     write_outputs,
@@ -48,7 +47,7 @@ def tiny_model(tmp_path_factory):
 
     from listdistill.models import materialise, resolve_model
 
-    tok = AutoTokenizer.from_pretrained(materialise(resolve_model(DEFAULT_MODEL)).location)
+    tok = AutoTokenizer.from_pretrained(materialise(resolve_model(GENERATOR)).location)
     config = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=64,
@@ -90,7 +89,7 @@ def _prompts(backend, n=5, qtype="questions"):
 def test_prefix_cached_batch_equals_plain_generate(backend):
     prompts = _prompts(backend)
     assert len({p.prefix_ids for p in prompts}) > 1  # the batch mixes several few-shot prefixes
-    sampling = SamplingConfig(max_new_tokens=12, temperature=0.0)
+    sampling = SamplingConfig(max_new_tokens=12, temperature=0.0, top_p=0.9)
     backend._prefix_kv.clear()
     cached = backend.generate(prompts, sampling, seed=0)
     assert set(backend._prefix_kv) == {p.prefix_ids for p in prompts}  # each prefix prefilled once
@@ -138,7 +137,7 @@ class Flaky:
 
 
 def test_generate_queries_records_are_deterministic(backend, pool):
-    config = GenerateConfig("titles", passages=5, batch_size=2, max_new_tokens=8)
+    config = generate_config("titles", passages=5, batch_size=2, max_new_tokens=8, samples_per_passage=1, top_k=0)
     a = generate_queries(config, pool, backend=backend, progress=False)
     b = generate_queries(config, pool, backend=backend, progress=False)
     assert a.rows == b.rows and a.stats == b.stats
@@ -152,7 +151,7 @@ def test_generate_queries_records_are_deterministic(backend, pool):
 
 
 def test_killed_run_resumes_from_checkpoint(backend, pool, tmp_path):
-    config = GenerateConfig("questions", passages=6, batch_size=2, max_new_tokens=8)
+    config = generate_config("questions", passages=6, batch_size=2, max_new_tokens=8, samples_per_passage=1, top_k=0)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(KeyboardInterrupt):
         generate_queries(config, pool, checkpoint_dir=ckpt, backend=Flaky(backend, fail_after=2), progress=False)
@@ -164,7 +163,13 @@ def test_killed_run_resumes_from_checkpoint(backend, pool, tmp_path):
     assert resumed.rows == fresh.rows
     # other params: the checkpoint's batches do not match and are not reused
     other = Flaky(backend)
-    generate_queries(GenerateConfig("questions", passages=6, batch_size=2, max_new_tokens=9), pool, ckpt, other, False)
+    generate_queries(
+        generate_config("questions", passages=6, batch_size=2, max_new_tokens=9, samples_per_passage=1, top_k=0),
+        pool,
+        ckpt,
+        other,
+        False,
+    )
     assert other.calls == 3
     out = tmp_path / "out"
     write_outputs(resumed, out / "q.jsonl", out / "q.json", sample=out / "q.tsv", dropped=out / "dropped" / "q.jsonl")
@@ -172,7 +177,9 @@ def test_killed_run_resumes_from_checkpoint(backend, pool, tmp_path):
 
 
 def test_write_outputs(backend, pool, tmp_path):
-    result = generate_queries(GenerateConfig("keywords", passages=4, max_new_tokens=8), pool, backend=backend)
+    result = generate_queries(
+        generate_config("keywords", passages=4, max_new_tokens=8, samples_per_passage=1, top_k=0), pool, backend=backend
+    )
     write_outputs(result, tmp_path / "k.jsonl", tmp_path / "k.json", tmp_path / "k.tsv", tmp_path / "d.jsonl")
     kept = [json.loads(line) for line in (tmp_path / "k.jsonl").read_text().splitlines()]
     dropped = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
@@ -192,7 +199,7 @@ def test_write_outputs(backend, pool, tmp_path):
 def ct2():
     from listdistill.generate.backends import CTranslate2Backend, load_backend
 
-    backend = load_backend("ctranslate2", DEFAULT_MODEL, device="cpu")
+    backend = load_backend("ctranslate2", GENERATOR, device="cpu")
     assert isinstance(backend, CTranslate2Backend)
     return backend
 
@@ -202,7 +209,7 @@ def test_ctranslate2_conversion_is_cached_and_complete(ct2):
     from listdistill.models import materialise, resolve_model
 
     assert (ct2.path / "model.bin").is_file() and (ct2.path / "config.json").is_file()
-    assert ctranslate2_model(materialise(resolve_model(DEFAULT_MODEL))) == ct2.path  # no second conversion
+    assert ctranslate2_model(materialise(resolve_model(GENERATOR))) == ct2.path  # no second conversion
     assert not list(ct2.path.parent.glob(f"{ct2.path.name}.tmp*"))  # nothing half-written left behind
     assert ct2.tokenizer.convert_tokens_to_ids("<|im_end|>") in ct2.eos_ids
     newline = ct2.tokenizer.encode("a\nb", add_special_tokens=False)
@@ -212,7 +219,16 @@ def test_ctranslate2_conversion_is_cached_and_complete(ct2):
 
 @pytest.mark.parametrize("qtype", ["questions", "keywords"])
 def test_ctranslate2_queries_pass_cleaning_and_id_rules(ct2, pool, qtype):
-    config = GenerateConfig(qtype, backend="ctranslate2", passages=4, batch_size=4, max_new_tokens=24, temperature=0)
+    config = generate_config(
+        qtype,
+        backend="ctranslate2",
+        passages=4,
+        batch_size=4,
+        max_new_tokens=24,
+        temperature=0,
+        samples_per_passage=1,
+        top_k=0,
+    )
     a = generate_queries(config, pool, backend=ct2, progress=False)
     b = generate_queries(config, pool, backend=ct2, progress=False)
     assert a.rows == b.rows and a.queries == b.queries  # greedy: deterministic across runs
@@ -236,7 +252,7 @@ def test_ctranslate2_queries_pass_cleaning_and_id_rules(ct2, pool, qtype):
 def test_ctranslate2_prefix_groups_give_the_whole_prompts_outputs(ct2):
     prompts = _prompts(ct2, 5)
     assert len({p.prefix_ids for p in prompts}) > 1
-    sampling = SamplingConfig(max_new_tokens=12, temperature=0.0)
+    sampling = SamplingConfig(max_new_tokens=12, temperature=0.0, top_p=0.9)
     grouped = ct2.generate(prompts, sampling, seed=0)
     ct2.prefix_groups = False
     try:
@@ -263,21 +279,21 @@ def test_ctranslate2_sampling_is_seeded(ct2):
 
 def test_samples_need_sampling():
     with pytest.raises(ValueError, match="temperature"):
-        SamplingConfig(temperature=0.0, samples=2)
+        SamplingConfig(max_new_tokens=8, temperature=0.0, top_p=1.0, samples=2)
     with pytest.raises(ValueError, match="temperature"):
-        GenerateConfig("questions", temperature=0.0, samples_per_passage=2)
+        generate_config("questions", temperature=0.0, samples_per_passage=2)
     with pytest.raises(ValueError, match=">= 1"):
-        GenerateConfig("questions", samples_per_passage=0)
+        generate_config("questions", samples_per_passage=0)
     with pytest.raises(ValueError, match="top_k"):
-        GenerateConfig("questions", top_k=-1)
+        generate_config("questions", top_k=-1)
 
 
 def test_top_k_one_is_greedy(backend, ct2):
     """Sampling from the single most likely token is greedy decoding, in both CPU backends."""
     for b in (backend, ct2):
         prompts = _prompts(b, 3)
-        greedy = b.generate(prompts, SamplingConfig(max_new_tokens=10, temperature=0.0), seed=0)
-        top1 = b.generate(prompts, SamplingConfig(max_new_tokens=10, temperature=1.0, top_k=1), seed=5)
+        greedy = b.generate(prompts, SamplingConfig(max_new_tokens=10, temperature=0.0, top_p=0.9), seed=0)
+        top1 = b.generate(prompts, SamplingConfig(max_new_tokens=10, temperature=1.0, top_k=1, top_p=0.9), seed=5)
         assert [c.text for c in top1] == [c.text for c in greedy]
 
 
@@ -289,7 +305,7 @@ def test_batch_key_of_one_sample_is_unchanged():
     from listdistill.generate import batch_key
     from listdistill.generate.prompts import Prompt
 
-    config = GenerateConfig("questions")
+    config = generate_config("questions", samples_per_passage=1, top_k=0)
     sampling = config.sampling(load_type("questions"))
     batch = [Prompt("7", "text", (0, 1), (1, 2), (3,))]
     old = {k: v for k, v in asdict(sampling).items() if k not in ("samples", "top_k")}
@@ -299,7 +315,7 @@ def test_batch_key_of_one_sample_is_unchanged():
         batch_key(config, sampling, 5, batch)
         == hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     )
-    two = GenerateConfig("questions", samples_per_passage=2)
+    two = generate_config("questions", samples_per_passage=2)
     assert batch_key(two, two.sampling(load_type("questions")), 5, batch) != batch_key(config, sampling, 5, batch)
 
 
@@ -337,7 +353,7 @@ def test_samples_per_passage_records_checkpoint_and_shards(backend, pool, tmp_pa
     from listdistill.generate import generate_part, merge_parts
     from listdistill.shard import Shard
 
-    config = GenerateConfig("questions", passages=6, batch_size=2, max_new_tokens=8, samples_per_passage=3)
+    config = generate_config("questions", passages=6, batch_size=2, max_new_tokens=8, samples_per_passage=3)
     whole = generate_queries(config, pool, backend=backend, progress=False)
     _check_sampled(whole, "questions", 3, 6)
     assert generate_queries(config, pool, backend=backend, progress=False).rows == whole.rows  # deterministic
@@ -357,7 +373,11 @@ def test_samples_per_passage_records_checkpoint_and_shards(backend, pool, tmp_pa
     from listdistill.shard import ShardError
 
     with pytest.raises(ShardError, match="samples"):
-        merge_parts(GenerateConfig("questions", passages=6, batch_size=2, max_new_tokens=8), pool, parts)
+        merge_parts(
+            generate_config("questions", passages=6, batch_size=2, max_new_tokens=8, samples_per_passage=1, top_k=0),
+            pool,
+            parts,
+        )
 
 
 def test_sample_ids_that_would_clash_raise():
@@ -376,7 +396,7 @@ def test_sample_ids_that_would_clash_raise():
 def test_ctranslate2_samples_pass_cleaning_and_id_rules(ct2, pool, qtype):
     """The packaged SmolLM2, 4 passages x 3 samples: deterministic for a seed, documented ids, cleaned records
     (keywords exercise the per-hypothesis early stop)."""
-    config = GenerateConfig(
+    config = generate_config(
         qtype, backend="ctranslate2", passages=4, batch_size=4, max_new_tokens=24, samples_per_passage=3
     )
     a = generate_queries(config, pool, backend=ct2, progress=False)
@@ -403,27 +423,10 @@ def test_ctranslate2_samples_share_one_prefill(ct2):
 
     ct2._run = spy
     try:
-        out = ct2.generate(prompts, SamplingConfig(max_new_tokens=12, temperature=0.7, samples=4), seed=3)
+        out = ct2.generate(prompts, SamplingConfig(max_new_tokens=12, temperature=0.7, samples=4, top_p=0.9), seed=3)
     finally:
         del ct2._run
     assert len(out) == 12 and sum(calls) == 3  # 3 inputs prefilled in all, 12 completions back
     assert all(c.text.strip() for c in out)
-    sampling = SamplingConfig(max_new_tokens=12, temperature=0.7, samples=4)
+    sampling = SamplingConfig(max_new_tokens=12, temperature=0.7, samples=4, top_p=0.9)
     assert out == ct2.generate(prompts, sampling, seed=3) != ct2.generate(prompts, sampling, seed=4)
-
-
-# --- ctranslate2_temperature: the ctranslate2 backend's own sampling temperature (its int8 compute) ---
-
-
-def test_ctranslate2_temperature_applies_to_ctranslate2_sampling_only():
-    qtype = load_type("questions")
-    off = GenerateConfig("questions", backend="ctranslate2", temperature=0.7)
-    assert off.sampling(qtype).temperature == 0.7  # default 0: the same temperature, outputs unchanged
-    ct2 = GenerateConfig("questions", backend="ctranslate2", temperature=0.7, ctranslate2_temperature=0.6)
-    assert ct2.sampling(qtype).temperature == 0.6
-    tf = GenerateConfig("questions", backend="transformers", temperature=0.7, ctranslate2_temperature=0.6)
-    assert tf.sampling(qtype).temperature == 0.7
-    greedy = GenerateConfig("questions", backend="ctranslate2", temperature=0.0, ctranslate2_temperature=0.6)
-    assert greedy.sampling(qtype).temperature == 0.0  # greedy stays greedy
-    with pytest.raises(ValueError, match="ctranslate2_temperature"):
-        GenerateConfig("questions", ctranslate2_temperature=-0.1)

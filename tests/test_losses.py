@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
+from factories import loss_config
 
 from listdistill.losses import (
     LOSSES,
-    LossConfig,
     Scores,
     get_loss,
     infonce,
@@ -21,7 +21,7 @@ def test_listwise_uniform_scores_give_zero():
     student = torch.full((3, 5), 0.4)
     teacher = torch.full((3, 5), 0.7)
     valid = torch.ones(3, 5, dtype=torch.bool)
-    assert listwise_kl(student, teacher, valid).item() == pytest.approx(0.0, abs=1e-7)
+    assert listwise_kl(student, teacher, valid, 0.05, 0.3).item() == pytest.approx(0.0, abs=1e-7)
 
 
 def test_listwise_minimised_when_student_matches_teacher_after_temperatures():
@@ -35,17 +35,17 @@ def test_listwise_minimised_when_student_matches_teacher_after_temperatures():
     assert matched.grad is not None and matched.grad.abs().max().item() < 1e-5
     for _ in range(5):
         other = matched.detach() + 0.01 * torch.randn(4, 6)
-        assert listwise_kl(other, teacher, valid) > loss
+        assert listwise_kl(other, teacher, valid, 0.05, 0.3) > loss
     # without the temperature adjustment the raw teacher scores are not the optimum
-    assert listwise_kl(teacher, teacher, valid) > 1e-3
+    assert listwise_kl(teacher, teacher, valid, 0.05, 0.3) > 1e-3
 
 
 def test_listwise_ignores_padding():
     teacher = torch.tensor([[1.0, 0.5, 0.0, 0.9]])
     student = torch.tensor([[0.8, 0.4, 0.1, -5.0]])
     full = torch.tensor([[True, True, True, False]])
-    assert listwise_kl(student, teacher, full).item() == pytest.approx(
-        listwise_kl(student[:, :3], teacher[:, :3], full[:, :3]).item(), abs=1e-6
+    assert listwise_kl(student, teacher, full, 0.05, 0.3).item() == pytest.approx(
+        listwise_kl(student[:, :3], teacher[:, :3], full[:, :3], 0.05, 0.3).item(), abs=1e-6
     )
 
 
@@ -106,7 +106,7 @@ def test_registry_names_and_combination():
         positive=torch.tensor([0, 2]),
         negatives=torch.ones(b, b * length, dtype=torch.bool),
     )
-    cfg = LossConfig(infonce_weight=0.1)
+    cfg = loss_config(infonce_weight=0.1)
     combined = get_loss("listwise+infonce")(scores, cfg)
     parts = get_loss("listwise")(scores, cfg) + 0.1 * get_loss("infonce")(scores, cfg)
     assert combined.item() == pytest.approx(parts.item(), rel=1e-6)
@@ -128,7 +128,7 @@ def test_listwise_in_batch_is_listwise_without_others_and_exact_with_uniform_sco
         listwise_kl(own, teacher, valid, 0.05, 0.2).item(), rel=1e-6
     )
     others = torch.tensor([[0, 0, 0, 1, 1, 0], [1, 0, 1, 0, 0, 0]], dtype=torch.bool)  # 2 in-batch negatives each
-    uniform = listwise_in_batch_kl(torch.zeros(b, b * length), torch.zeros(b, length), valid, others)
+    uniform = listwise_in_batch_kl(torch.zeros(b, b * length), torch.zeros(b, length), valid, others, 0.05, 0.3)
     assert uniform.item() == pytest.approx(math.log(5 / 3), rel=1e-6)  # mass 1/5 each where the teacher has 1/3
     far = student.clone()
     far[others] = -100.0  # in-batch negatives far below the list: the plain listwise loss is left

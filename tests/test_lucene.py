@@ -33,7 +33,7 @@ def built(tmp_path_factory):
 def test_build_checks_and_places_the_index(built):
     assert lucene.index_doc_count(built) == 4 == lucene.indexable(DOCS)
     assert sorted(p.name for p in built.parent.iterdir()) == ["lucene"]  # no staging folder left
-    hits = lucene.BM25(built).search(["q"], ["solar electricity"], k=2)
+    hits = lucene.BM25(built, 0.9, 0.4).search(["q"], ["solar electricity"], k=2)
     assert next(iter(hits["q"])) == "d1"
 
 

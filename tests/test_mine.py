@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import write_params
+from factories import encoder_config, mine_config
 
 from listdistill.io import FormatError, Run
 from listdistill.mine import (
-    MineConfig,
     drop_excluded,
     excluded_docs,
     merge_parts,
@@ -29,7 +29,7 @@ Q = GeneratedQuery("g1", "text", "question", "b")
 
 def test_rrf_toy_example_known_order_and_scores():
     runs = {"r1": {"g1": {"a": 3.0, "b": 2.0, "c": 1.0}}, "r2": {"g1": {"b": 9.0, "c": 8.0, "d": 7.0}}}
-    result = mine([Q], runs, MineConfig(k=10, rrf_k=60, round_trip_depth=1))
+    result = mine([Q], runs, mine_config(k=10, rrf_k=60, round_trip_depth=1))
     assert result.candidates[0].candidates == ("b", "c", "a", "d")
     assert result.run["g1"] == pytest.approx({"b": 1 / 62 + 1 / 61, "c": 1 / 63 + 1 / 62, "a": 1 / 61, "d": 1 / 63})
 
@@ -41,16 +41,16 @@ def test_round_trip_fused_vs_any():
         "r2": {"g1": {"x": 3.0, "y": 2.0, "z": 1.0}},
     }
     q = GeneratedQuery("g1", "t", "question", "s")
-    assert mine([q], runs, MineConfig(round_trip_depth=2, round_trip_rule="fused")).candidates == []
-    kept = mine([q], runs, MineConfig(round_trip_depth=2, round_trip_rule="any")).candidates
+    assert mine([q], runs, mine_config(round_trip_depth=2, round_trip_rule="fused")).candidates == []
+    kept = mine([q], runs, mine_config(round_trip_depth=2, round_trip_rule="any")).candidates
     assert [c.query_id for c in kept] == ["g1"] and kept[0].candidates[:3] == ("x", "y", "s")
-    assert mine([q], runs, MineConfig(round_trip_depth=3, round_trip_rule="fused")).candidates != []
+    assert mine([q], runs, mine_config(round_trip_depth=3, round_trip_rule="fused")).candidates != []
 
 
 def test_stats_count_and_source_recall():
     runs = {"r": {"a": {"s": 2.0, "x": 1.0}, "b": {"x": 2.0, "s": 1.0}, "c": {"x": 1.0}}}
     qs = [GeneratedQuery(i, "t", "question", "s") for i in "abc"]
-    stats = mine(qs, runs, MineConfig(round_trip_depth=1, recall_cutoffs=(1, 2))).stats
+    stats = mine(qs, runs, mine_config(round_trip_depth=1, recall_cutoffs=(1, 2))).stats
     assert (stats["queries_in"], stats["kept"], stats["dropped"]) == (3, 1, 2)
     assert stats["source_recall_fused"] == {
         "R@1": pytest.approx(1 / 3, abs=1e-6),
@@ -104,7 +104,7 @@ def test_retrieve_does_not_search_deeper_when_the_retriever_ran_out():
 def test_parts_written_by_shards_merge_into_the_whole_result(tmp_path):
     r = ListRetriever("r", ["s", "a", "b", "c"])
     qs = [GeneratedQuery(f"g{i}", "t", "question", src) for i, src in enumerate(["s", "a", "c", "x"])]
-    cfg = MineConfig(k=3, round_trip_depth=2)
+    cfg = mine_config(k=3, round_trip_depth=2)
     units = [range(0, 2), range(2, 4)]
     whole = mine_units([r], qs, cfg, set(), 4, units)
     for i, unit in enumerate(units):
@@ -126,9 +126,9 @@ def test_parse_retrievers():
 
 def test_mine_config_rejects_bad_values():
     with pytest.raises(ValueError, match="round_trip_rule"):
-        MineConfig(round_trip_rule="best")
+        mine_config(round_trip_rule="best")
     with pytest.raises(ValueError, match=">= 1"):
-        MineConfig(k=0)
+        mine_config(k=0)
 
 
 def test_read_generated_errors(tmp_path):
@@ -247,14 +247,13 @@ def test_extra_dense_model_corpus_embeddings_are_cached(tmp_path):
     import numpy as np
     from tiny_bert import make_tiny_bert
 
-    from listdistill.encoder import EncoderConfig
     from listdistill.mine import cached_corpus_embeddings
     from listdistill.records import Doc
 
     docs = [Doc(i, t, x) for i, t, x in CORPUS]
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join(json.dumps(vars(d)) for d in docs))
-    cfg = EncoderConfig(model=str(make_tiny_bert(tmp_path / "bert")), batch_size=4)
+    cfg = encoder_config(model=str(make_tiny_bert(tmp_path / "bert")), batch_size=4)
     first = cached_corpus_embeddings(cfg, docs, corpus, tmp_path / "cache")
     (cached,) = (tmp_path / "cache").glob("corpus_emb-*.npy")
     assert first.shape == (len(docs), 32)
@@ -265,6 +264,6 @@ def test_extra_dense_model_corpus_embeddings_are_cached(tmp_path):
 
 
 def test_no_queries_give_empty_candidates_and_zero_stats():
-    result = mine([], {"r": {}}, MineConfig())
+    result = mine([], {"r": {}}, mine_config())
     assert result.candidates == [] and result.run == {}
     assert result.stats["queries_in"] == 0 and result.stats["source_recall_fused"]["R@1"] == 0.0

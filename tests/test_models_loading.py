@@ -6,9 +6,10 @@ import json
 import shutil
 
 import pytest
+from factories import encoder_config
 from tiny_bert import make_tiny_bert
 
-from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.encoder import Encoder
 from listdistill.errors import user_message
 from listdistill.models import ModelLoadError, check_model_folder, load_checked
 
@@ -24,7 +25,7 @@ def copy(tiny, tmp_path):
 
 
 def test_intact_folder_loads(tiny, single_thread):
-    assert Encoder(EncoderConfig(model=str(tiny))).dim == 32
+    assert Encoder(encoder_config(model=str(tiny))).dim == 32
     check_model_folder(tiny, "AutoModel")
 
 
@@ -34,7 +35,7 @@ def test_truncated_safetensors(copy, keep, single_thread):
     data = weights.read_bytes()
     weights.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
     with pytest.raises(ModelLoadError, match=r"model/model\.safetensors: model\.safetensors is truncated or corrupt"):
-        Encoder(EncoderConfig(model=str(copy)))
+        Encoder(encoder_config(model=str(copy)))
 
 
 def test_overwritten_safetensors_header(copy):
@@ -49,7 +50,7 @@ def test_overwritten_safetensors_header(copy):
 def test_not_a_model_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ModelLoadError) as info:
-        Encoder(EncoderConfig(model=str(tmp_path)))
+        Encoder(encoder_config(model=str(tmp_path)))
     assert user_message(info.value).startswith(f"{tmp_path}: not a Hugging Face model folder (no config.json")
     with pytest.raises(ModelLoadError, match=r"not a Hugging Face model folder \(no config\.json\)$"):
         check_model_folder(tmp_path)
@@ -66,7 +67,7 @@ def test_query_likelihood_teacher_given_a_bert_folder(tiny):
     from listdistill.teachers.query_likelihood import QLConfig, QueryLikelihoodTeacher
 
     with pytest.raises(ModelLoadError, match="expected a causal language model"):
-        QueryLikelihoodTeacher(QLConfig(model=str(tiny)))
+        QueryLikelihoodTeacher(QLConfig(model=str(tiny), device="cpu"))
 
 
 def test_corrupt_config_and_unloadable_model(copy):

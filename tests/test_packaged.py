@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from factories import encoder_config
 
 from listdistill import models, packaged
 from listdistill.packaged import (
@@ -233,12 +234,12 @@ def _installed(name: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not _installed("all-mpnet-base-v2"), reason="all-mpnet-base-v2 part packages not installed")
 def test_real_mpnet_assembles_verifies_and_encodes(tmp_path: Path, monkeypatch, single_thread):
-    from listdistill.encoder import Encoder, EncoderConfig
+    from listdistill.encoder import Encoder
 
     monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "cache"))
     out = packaged.ensure("all-mpnet-base-v2")
     verify(REGISTRY["all-mpnet-base-v2"])
-    enc = Encoder(EncoderConfig(model="packaged:all-mpnet-base-v2", batch_size=2))
+    enc = Encoder(encoder_config(model="packaged:all-mpnet-base-v2", batch_size=2))
     assert enc.pooling == "mean" and enc.dim == 768 and enc.location == str(out)
     q = enc.encode_queries(["shock waves in nozzles"])
     p = enc.encode_passages(["Shock waves form in a supersonic nozzle.", "Photosynthesis in leaves."])
@@ -261,14 +262,14 @@ def test_real_qwen_gguf_assembles_and_reads(tmp_path: Path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.skipif(not _installed("nomic-embed-text-v1.5"), reason="nomic-embed-text-v1.5 part packages not installed")
 def test_real_nomic_converts_deterministically_and_encodes(tmp_path: Path, monkeypatch, single_thread):
-    from listdistill.encoder import Encoder, EncoderConfig
+    from listdistill.encoder import Encoder
     from listdistill.models import dense_member_config
 
     monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "cache"))
     out = packaged.ensure("nomic-embed-text-v1.5")  # the GGUF's SHA-256, then the converted weights' SHA-256
-    enc = Encoder(dense_member_config(EncoderConfig(batch_size=2), "packaged:nomic-embed-text-v1.5"))
+    enc = Encoder(dense_member_config(encoder_config(batch_size=2), "packaged:nomic-embed-text-v1.5"))
     assert enc.location == str(out) and enc.pooling == "mean" and enc.dim == 768
-    minilm = Encoder(EncoderConfig())
+    minilm = Encoder(encoder_config())
     text = "search_query: Shock waves in a NOZZLE"
     assert enc.tokenizer(text)["input_ids"] == minilm.tokenizer(text)["input_ids"]  # the same WordPiece
     q = enc.encode_queries(["shock waves in a supersonic nozzle", "interest rates and inflation"])

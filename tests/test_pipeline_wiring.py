@@ -125,17 +125,42 @@ def test_only_the_config_module_reads_params_files():
         assert "yaml.safe_load" not in text or path.parent.name == "generate", f"{path} parses YAML params itself"
 
 
-@pytest.mark.parametrize(
-    ("stage", "builders"),
-    [("index", ["to_encoder"]), ("generate", ["to_generate"]), ("mine", ["to_encoder"]),
-     ("score", ["to_encoder", "to_teacher"]), ("real", ["to_encoder", "to_teacher"]), ("train", ["to_encoder"]),
-     ("evaluate", ["to_encoder", "to_teacher"])],
-)  # fmt: skip
-def test_model_running_stages_build_their_models_from_the_config(stage: str, builders: list[str]):
-    """Models get their device only through Params.to_* (which resolve `device`; tests/test_config.py), so a
-    stage must not build a library config itself."""
-    source = (ROOT / "stages" / f"{stage}.py").read_text()
-    for builder in builders:
-        assert f".{builder}(" in source, f"stage {stage} does not call Params.{builder}"
-    for direct in ("EncoderConfig(", "TeacherConfig(", "GenerateConfig("):
-        assert direct not in source, f"stage {stage} builds {direct[:-1]} itself, bypassing the device"
+# Fields of library configs that are not params (each keeps its own default); every other field is a param and
+# has no default in the library, so ``Params`` is the only place a default lives and a stage can only get its
+# configs (with the resolved device) from ``Params.to_*``.
+NOT_PARAMS = {
+    "EncoderConfig": {"normalize"},
+    "TeacherConfig": {"prompt"},
+    "MineConfig": {"recall_cutoffs"},
+    "TeacherResources": {"embedding_cache"},
+}
+BUILDERS = [
+    ("to_encoder", ()), ("to_teacher", ()), ("to_mine", ()), ("to_score", ()), ("to_real", ()), ("to_proxy", ()),
+    ("to_losses", (0.1,)), ("to_train", ("cpu", 10)), ("to_resources", (None, None, [])), ("to_dataset", ("c",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("builder", "args"), BUILDERS)
+def test_library_configs_have_no_defaults_of_their_own(builder: str, args: tuple):
+    import dataclasses
+
+    from listdistill.config import Params
+
+    built = getattr(Params(), builder)(*args)
+    kind = type(built).__name__
+    own = {f.name for f in dataclasses.fields(built) if f.default is not dataclasses.MISSING
+           or f.default_factory is not dataclasses.MISSING}  # fmt: skip
+    assert own == NOT_PARAMS.get(kind, set()), f"{kind} keeps its own defaults for {sorted(own)}"
+
+
+def test_stages_build_library_configs_only_through_params():
+    """What each stage passes comes from ``Params.to_*``: a stage calling a library config's constructor would have
+    to restate every param (none has a default), which this catches by name."""
+    import ast
+
+    classes = {"EncoderConfig", "TeacherConfig", "GenerateConfig", "MineConfig", "ScoreConfig", "LossConfig",
+               "TrainConfig", "RealConfig", "ProxyConfig", "DatasetSpec", "TeacherResources"}  # fmt: skip
+    for path in sorted((ROOT / "stages").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in classes, f"{path.name}:{node.lineno} builds {node.func.id} itself"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from factories import dataset_spec
+
 from listdistill.io import Doc
 from listdistill.pool import build_pool, find_duplicates, normalise
 
@@ -57,9 +59,9 @@ def test_pool_cap_is_seeded_and_in_corpus_order():
 
 
 def test_real_cranfield_pool_excludes_every_judged_passage(shared_datasets, tmp_path):
-    from listdistill.data import DatasetSpec, load_collection
+    from listdistill.data import load_collection
 
-    col = load_collection(DatasetSpec("cranfield", mirror=str(shared_datasets), cache_dir=str(tmp_path)))
+    col = load_collection(dataset_spec("cranfield", mirror=str(shared_datasets), cache_dir=str(tmp_path)))
     res = build_pool(col.docs, col.qrels)
     judged = {d for per_q in col.qrels.values() for d, r in per_q.items() if r > 0}
     pool_ids = {d.doc_id for d in res.pool}

@@ -8,12 +8,13 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from factories import proxy_config
 
 from listdistill.card import CardInputs, model_card
 from listdistill.io import Doc, FormatError, Query, write_jsonl, write_qrels
 from listdistill.plots import bootstrap_ci, difference_rows, system_rows
 from listdistill.pool import build_pool, hold_out_units
-from listdistill.proxy import ProxyConfig, grade, grades, label
+from listdistill.proxy import grade, grades, label
 from listdistill.records import (
     CollectionInfo,
     MinedQuery,
@@ -62,7 +63,7 @@ def test_label_builds_queries_qrels_and_sources():
     mined = [MinedQuery("questions-s", "what is s", "questions", "s", ("a", "s", "b"))]
     lists = [Candidates("questions-s", "what is s", ("a", "s", "b"))]
     raw = [np.array([2.1, 3.0, 0.0])]  # normalised by percentiles 0 and 100: 0.7, 1.0, 0.0
-    out = label(mined, lists, raw, ProxyConfig(depth=3, norm_low=0, norm_high=100, min_relevant=0.5))
+    out = label(mined, lists, raw, proxy_config(depth=3, norm_low=0, norm_high=100, min_relevant=0.5))
     assert [(q.query_id, q.text) for q in out.queries] == [("questions-s", "what is s")]
     assert out.qrels == {"questions-s": {"a": 2, "s": 3, "b": 0}}  # a: 0.7 is in the second third of [0.5, 1]
     assert out.sources == {"questions-s": {"s": 1}}

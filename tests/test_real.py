@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import write_params
+from factories import real_config
 
-from listdistill.real import RealConfig, label_lists, qrels_list
+from listdistill.real import label_lists, qrels_list
 from listdistill.records import Doc, Query, read_qrels, read_queries
 from listdistill.split import split_queries
 from listdistill.teachers import Candidates, Teacher
@@ -89,7 +90,7 @@ def test_label_lists_by_teacher_and_by_qrels_exclude_test_passages():
     docs = {d: Doc(d, "", t) for d, t in {"a": "wing lift", "b": "wing", "c": "shell", "t": "wing lift drag"}.items()}
     queries = [Query("1", "wing lift drag")]
     fused = {"1": {"t": 4.0, "a": 3.0, "b": 2.0, "c": 1.0}}
-    cfg = RealConfig(labels="teacher", depth=3, dev_fraction=0.0)
+    cfg = real_config(labels="teacher", depth=3, dev_fraction=0.0)
     train, dev = label_lists(queries, fused, cfg, docs, teacher=OverlapTeacher(), excluded={"t"})
     assert dev == [] and len(train) == 1
     rec = train[0]
@@ -97,7 +98,7 @@ def test_label_lists_by_teacher_and_by_qrels_exclude_test_passages():
     assert [c.doc_id for c in rec.candidates] == ["a", "b", "c"]  # the test-relevant "t" never listed
     assert [c.raw_score for c in rec.candidates] == [2.0, 1.0, 0.0]
     qrels = {"1": {"t": 2, "c": 1}}
-    train, _ = label_lists(queries, fused, RealConfig(labels="qrels", depth=3, dev_fraction=0.0), docs, qrels=qrels,
+    train, _ = label_lists(queries, fused, real_config(labels="qrels", depth=3, dev_fraction=0.0), docs, qrels=qrels,
                            excluded={"t"})  # fmt: skip
     assert train[0].source_doc_id == "c"  # "t" is relevant to a test query too: never a training positive
     assert [c.teacher_score for c in train[0].candidates] == [0.0, 0.0, 1.0]

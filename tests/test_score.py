@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import write_params
+from factories import score_config
 
 from listdistill.io import FormatError
 from listdistill.records import MinedQuery, read_candidates
 from listdistill.score import (
-    ScoreConfig,
     in_dev,
     percentile_normalise,
     score_queries,
@@ -73,7 +73,7 @@ def test_consistency_and_top_score_filters_then_split():
     mined = [mq(f"q{i}", "s", ["s", "x", "y"]) for i in range(8)]
     table = {f"q{i}": {"s": float(i), "x": 3.5, "y": 0.0} for i in range(8)}
     # q0..q3: the source is not first (inconsistent); tops are [3.5]*4 + [4, 5, 6, 7]: the 25th percentile is 3.5
-    cfg = ScoreConfig(depth=3, min_top_percentile=25, dev_fraction=0.5, seed=1)
+    cfg = score_config(depth=3, min_top_percentile=25, dev_fraction=0.5, seed=1)
     res = score_queries(mined, ByRank(table), {}, cfg)
     kept = {r.query_id for r in res.train + res.dev}
     assert kept == {"q4", "q5", "q6", "q7"}
@@ -81,17 +81,17 @@ def test_consistency_and_top_score_filters_then_split():
     assert not {r.query_id for r in res.train} & {r.query_id for r in res.dev}
     assert {r.query_id for r in res.dev} == {q for q in kept if in_dev(q, 0.5, 1)}
     # without the consistency filter only the percentile decides (no top is below 3.5)
-    res = score_queries(mined, ByRank(table), {}, ScoreConfig(depth=3, consistency=False))
+    res = score_queries(mined, ByRank(table), {}, score_config(depth=3, consistency=False))
     assert len(res.train + res.dev) == 8
     # a higher percentile drops the low tops
-    res = score_queries(mined, ByRank(table), {}, ScoreConfig(depth=3, consistency=False, min_top_percentile=75))
+    res = score_queries(mined, ByRank(table), {}, score_config(depth=3, consistency=False, min_top_percentile=75))
     assert {r.query_id for r in res.train + res.dev} == {"q6", "q7"}  # 75th pct of tops is 5.25
 
 
 def test_records_schema_order_and_rounding():
     mined = [mq("a", "s", ["x", "s"]), mq("b", "s", ["s", "x"])]
     table = {"a": {"x": 0.1234567891, "s": 2.0}, "b": {"s": 1.0, "x": -1.0}}
-    res = score_queries(mined, ByRank(table), {}, ScoreConfig(depth=2, min_top_percentile=0, dev_fraction=0))
+    res = score_queries(mined, ByRank(table), {}, score_config(depth=2, min_top_percentile=0, dev_fraction=0))
     a = res.train[0]
     assert list(asdict(a)) == ["query_id", "text", "query_type", "source_doc_id", "candidates"]
     assert [c.doc_id for c in a.candidates] == ["x", "s"]  # candidate (mined) order, not teacher order
@@ -104,7 +104,7 @@ def test_score_config_rejects_bad_values():
     for kw, msg in [({"depth": 1}, "depth"), ({"norm_low": 99, "norm_high": 1}, "norm_low"),
                     ({"dev_fraction": 1.0}, "dev_fraction"), ({"min_top_percentile": 101}, "percentile")]:  # fmt: skip
         with pytest.raises(ValueError, match=msg):
-            ScoreConfig(**kw)
+            score_config(**kw)
 
 
 def test_read_candidates_errors(tmp_path):
@@ -190,7 +190,7 @@ def test_score_stage_bad_inputs(stage_inputs, tmp_path):
     r = CliRunner().invoke(score.main, [*base, "--set", "score.depth=1"])
     assert r.exit_code == 1 and "score.depth: expected an integer >= 2, got 1" in r.output
     r = CliRunner().invoke(score.main, [*base, "--set", "score.norm_low=99", "--set", "score.norm_high=1"])
-    assert r.exit_code == 1 and "score.norm_low (99) must be below score.norm_high (1)" in r.output
+    assert r.exit_code == 1 and "score: norm_low (99) must be below norm_high (1)" in r.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text(cands.read_text().replace('"4", "1"', '"4", "99"'))
     r = CliRunner().invoke(score.main, [*base[:3], str(bad), *base[4:], "--set", "teacher.kind=dense"])
@@ -199,6 +199,6 @@ def test_score_stage_bad_inputs(stage_inputs, tmp_path):
 
 
 def test_no_queries_give_empty_outputs_and_zero_stats():
-    res = score_queries([], ByRank({}), {}, ScoreConfig())
+    res = score_queries([], ByRank({}), {}, score_config())
     assert res.train == [] and res.dev == []
     assert res.stats["queries_in"] == 0 and res.stats["kept"] == 0 and res.stats["pairs_scored"] == 0

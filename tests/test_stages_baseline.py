@@ -7,8 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import write_params
+from factories import dataset_spec
 
-from listdistill.data import DatasetSpec, load_collection
+from listdistill.data import load_collection
 from listdistill.models import resolve_model
 from stages import evaluate, index, prepare
 
@@ -17,7 +18,7 @@ from stages import evaluate, index, prepare
 def cranfield_slice(shared_datasets, tmp_path_factory):
     """A BEIR-format folder with the first 150 Cranfield documents and the queries judged on them."""
     root = tmp_path_factory.mktemp("slice")
-    col = load_collection(DatasetSpec("cranfield", mirror=str(shared_datasets), cache_dir=str(root / "cache")))
+    col = load_collection(dataset_spec("cranfield", mirror=str(shared_datasets), cache_dir=str(root / "cache")))
     docs = col.docs[:150]
     ids = {d.doc_id for d in docs}
     qrels = {q: {d: r for d, r in per.items() if d in ids} for q, per in col.qrels.items()}

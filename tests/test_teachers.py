@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from factories import encoder_config, teacher_config, teacher_resources
 from tiny_teachers import make_cross_encoder, make_llama, make_t5
 
 from listdistill.io import Doc, Query
@@ -91,13 +92,13 @@ def test_ensemble_is_weighted_sum_of_per_list_normalised_scores():
 
 def test_teacher_config_rejects_bad_values():
     with pytest.raises(ValueError, match="unknown teacher kind"):
-        TeacherConfig(kind="llm_judge")
+        teacher_config(kind="llm_judge")
     with pytest.raises(ValueError, match="unknown kind"):
-        TeacherConfig(kind="ensemble", ensemble="0.5*bm25+0.5*colbert")
+        teacher_config(kind="ensemble", ensemble="0.5*bm25+0.5*colbert")
     with pytest.raises(ValueError, match="needs a model"):
-        build_teacher(TeacherConfig(kind="cross_encoder"))
+        build_teacher(teacher_config(kind="cross_encoder"))
     with pytest.raises(ValueError, match="Lucene index"):
-        build_teacher(TeacherConfig(kind="bm25"))
+        build_teacher(teacher_config(kind="bm25"))
 
 
 def test_rerank_run_orders_head_by_teacher_and_keeps_tail():
@@ -133,14 +134,14 @@ def test_a_registered_kind_is_a_valid_kind_and_ensemble_member_until_removed():
         return Constant(float(config.batch_size))
 
     try:
-        teacher = build_teacher(TeacherConfig(kind="constant", batch_size=3))
+        teacher = build_teacher(teacher_config(kind="constant", batch_size=3))
         assert isinstance(teacher, Constant)
         assert [s.tolist() for s in teacher.score(LISTS[1:2], DOCS)] == [[3.0, 3.0]]
-        ensemble = build_teacher(TeacherConfig(kind="ensemble", ensemble="2*constant"))
+        ensemble = build_teacher(teacher_config(kind="ensemble", ensemble="2*constant"))
         assert isinstance(ensemble, EnsembleTeacher)
         assert [(w, type(t)) for w, t in ensemble.members] == [(2.0, Constant)]
         with pytest.raises(ValueError, match="unknown teacher kind 'llm_judge'") as err:
-            TeacherConfig(kind="llm_judge")
+            teacher_config(kind="llm_judge")
         assert str([*KINDS, "constant"]) in str(err.value)  # the error lists every registered kind
         with pytest.raises(ValueError, match="already registered"):
             register_teacher("constant")(build_constant)
@@ -148,9 +149,9 @@ def test_a_registered_kind_is_a_valid_kind_and_ensemble_member_until_removed():
         del TEACHERS["constant"]
     assert tuple(TEACHERS) == KINDS
     with pytest.raises(ValueError, match=f"unknown teacher kind 'constant'; use one of {re.escape(str(list(KINDS)))}"):
-        TeacherConfig(kind="constant")
+        teacher_config(kind="constant")
     with pytest.raises(ValueError, match="unknown kind 'constant'"):
-        TeacherConfig(kind="ensemble", ensemble="2*constant")
+        teacher_config(kind="ensemble", ensemble="2*constant")
     with pytest.raises(ValueError, match="lower-case"):
         register_teacher("Bad-Kind")(build_constant)
     assert "Bad-Kind" not in TEACHERS
@@ -167,7 +168,7 @@ def lucene_index(tmp_path_factory):
 def test_bm25_teacher_equals_bm25_search_scores(lucene_index):
     from listdistill.lucene import BM25
 
-    teacher = build_teacher(TeacherConfig(kind="bm25"), TeacherResources(lucene_dir=lucene_index))
+    teacher = build_teacher(teacher_config(kind="bm25"), teacher_resources(lucene_dir=lucene_index))
     run = BM25(lucene_index, 0.9, 0.4).search([c.query_id for c in LISTS], [c.text for c in LISTS], k=10)
     for c, scores in zip(LISTS, teacher.score(LISTS, DOCS), strict=True):
         for d, s in zip(c.doc_ids, scores, strict=True):
@@ -199,14 +200,13 @@ def test_ensemble_and_config_accept_dense_model_references():
         parse_ensemble("dense:/m/a+dense:/m/a", kinds)
     with pytest.raises(ValueError, match="unknown kind"):
         parse_ensemble("dense:/m/a", ("bm25",))
-    TeacherConfig(kind="ensemble", ensemble=spec)
-    TeacherConfig(kind="dense:packaged:all-mpnet-base-v2")
+    teacher_config(kind="ensemble", ensemble=spec)
+    teacher_config(kind="dense:packaged:all-mpnet-base-v2")
     with pytest.raises(ValueError, match="dense:<model-ref>"):
-        TeacherConfig(kind="dense:")
+        teacher_config(kind="dense:")
 
 
 def test_one_parser_for_mine_retrievers_and_teacher_members(monkeypatch):
-    from listdistill.encoder import EncoderConfig
     from listdistill.mine import parse_retrievers
     from listdistill.models import dense_member_config, dense_member_ref
     from listdistill.packaged import REGISTRY
@@ -218,7 +218,7 @@ def test_one_parser_for_mine_retrievers_and_teacher_members(monkeypatch):
         if bad != "bm25":
             with pytest.raises(ValueError, match="unknown retriever"):
                 parse_retrievers(f"bm25+{bad}")
-    student = EncoderConfig(pooling="cls", query_prefix="q: ", batch_size=7)
+    student = encoder_config(pooling="cls", query_prefix="q: ", batch_size=7)
     cfg = dense_member_config(student, "packaged:all-mpnet-base-v2")  # mean pooling, no prefixes, student's batch
     assert (cfg.model, cfg.pooling, cfg.query_prefix, cfg.passage_prefix, cfg.batch_size) == (
         "packaged:all-mpnet-base-v2", "mean", "", "", 7
@@ -243,44 +243,44 @@ def tiny_cls_bert(tmp_path_factory):
 def test_dense_model_member_uses_its_pooling_encodes_each_passage_once_and_caches(
     tiny_cls_bert, tmp_path, single_thread
 ):
-    from listdistill.encoder import Encoder, EncoderConfig
+    from listdistill.encoder import Encoder
 
-    res = TeacherResources(embedding_cache=tmp_path / "emb")
+    res = teacher_resources(embedding_cache=tmp_path / "emb")
     kind = f"dense:{tiny_cls_bert}"
-    teacher = build_teacher(TeacherConfig(kind=kind), res)
+    teacher = build_teacher(teacher_config(kind=kind), res)
     assert teacher.name == kind and teacher.encoder.pooling == "cls"  # from the folder's 1_Pooling, not the student's
     encoded: list[str] = []
     real = teacher.encoder.encode_passages
     teacher.encoder.encode_passages = lambda texts, progress=None: (encoded.extend(texts), real(texts))[1]
     got = teacher.score(LISTS, DOCS)
     assert sorted(encoded) == sorted(DOCS[d].contents for d in {d for c in LISTS for d in c.doc_ids})  # once each
-    ref = Encoder(EncoderConfig(model=str(tiny_cls_bert), pooling="cls"))
+    ref = Encoder(encoder_config(model=str(tiny_cls_bert), pooling="cls"))
     for c, s in zip(LISTS, got, strict=True):
         q = ref.encode_queries([c.text])[0]
         np.testing.assert_allclose(s, ref.encode_passages([DOCS[d].contents for d in c.doc_ids]) @ q, atol=1e-5)
     # a new teacher (another process, another query type) reads every passage from the cache
-    again = build_teacher(TeacherConfig(kind=kind), res)
+    again = build_teacher(teacher_config(kind=kind), res)
     again.encoder.encode_passages = lambda texts, progress=None: pytest.fail(f"re-encoded {texts}")
     for a, b in zip(got, again.score(LISTS, DOCS), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert [p.suffix for p in (tmp_path / "emb").iterdir()] == [".npz"]  # no temporary left
     # other encoder settings are another cache entry
-    other = build_teacher(TeacherConfig(kind=kind), TeacherResources(student=EncoderConfig(passage_max_length=8),
+    other = build_teacher(teacher_config(kind=kind), teacher_resources(student=encoder_config(passage_max_length=8),
                                                                      embedding_cache=tmp_path / "emb"))  # fmt: skip
     other.score(LISTS[:1], DOCS)
     assert len(list((tmp_path / "emb").iterdir())) == 2
 
 
 def test_ensemble_with_a_dense_model_member_is_the_weighted_sum(tiny_cls_bert, tmp_path, single_thread):
-    res = TeacherResources(embedding_cache=None)
+    res = teacher_resources(embedding_cache=None)
     kind = f"dense:{tiny_cls_bert}"
-    member = build_teacher(TeacherConfig(kind=kind), res)
+    member = build_teacher(teacher_config(kind=kind), res)
     table = {(c.query_id, d): float(i) for c in LISTS for i, d in enumerate(c.doc_ids)}
     ens = EnsembleTeacher([(0.25, Fixed(table)), (0.75, member)])
     for c, e, m in zip(LISTS, ens.score(LISTS, DOCS), member.score(LISTS, DOCS), strict=True):
         want = 0.25 * normalise_list(np.arange(len(c.doc_ids), dtype=float), "zscore")
         np.testing.assert_allclose(e, want + 0.75 * normalise_list(m, "zscore"), atol=1e-6)
-    built = build_teacher(TeacherConfig(kind="ensemble", ensemble=f"1*{kind}"), res)
+    built = build_teacher(teacher_config(kind="ensemble", ensemble=f"1*{kind}"), res)
     assert [t.name for _, t in built.members] == [kind]
 
 
@@ -290,7 +290,7 @@ def test_cross_encoder_batched_equals_per_pair(tmp_path, num_labels):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     folder = make_cross_encoder(tmp_path / "ce", num_labels=num_labels)
-    teacher = build_teacher(TeacherConfig(kind="cross_encoder", model=str(folder), batch_size=3, max_length=64))
+    teacher = build_teacher(teacher_config(kind="cross_encoder", model=str(folder), batch_size=3, max_length=64))
     got = flat(teacher.score(LISTS, DOCS))
     tok, model = AutoTokenizer.from_pretrained(folder), AutoModelForSequenceClassification.from_pretrained(folder)
     want = []
@@ -316,7 +316,7 @@ def tiny_t5(tmp_path_factory):
 def test_t5_teachers_match_manual_first_step(tiny_t5, kind):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    teacher = build_teacher(TeacherConfig(kind=kind, model=str(tiny_t5), batch_size=2, max_length=64))
+    teacher = build_teacher(teacher_config(kind=kind, model=str(tiny_t5), batch_size=2, max_length=64))
     got = flat(teacher.score(LISTS, DOCS))
     tok, model = AutoTokenizer.from_pretrained(tiny_t5), AutoModelForSeq2SeqLM.from_pretrained(tiny_t5)
     t_id, f_id, x_id = (tok.convert_tokens_to_ids(t) for t in ("true", "false", "<extra_id_10>"))
@@ -333,7 +333,7 @@ def test_t5_teachers_match_manual_first_step(tiny_t5, kind):
 
 
 def test_monot5_truncates_the_passage_not_the_suffix(tiny_t5):
-    teacher = build_teacher(TeacherConfig(kind="monot5", model=str(tiny_t5), max_length=16))
+    teacher = build_teacher(teacher_config(kind="monot5", model=str(tiny_t5), max_length=16))
     ids = teacher.encode("shock wave", DOCS["d4"].contents)
     tail = teacher.tokenizer(" Relevant:", add_special_tokens=False).input_ids + [teacher.tokenizer.eos_token_id]
     assert len(ids) == 16 and ids[-len(tail) :] == tail
@@ -343,7 +343,7 @@ def test_monot5_truncates_the_passage_not_the_suffix(tiny_t5):
 @pytest.fixture(scope="module")
 def tiny_ql(tmp_path_factory):
     folder = make_llama(tmp_path_factory.mktemp("llama"))
-    return build_teacher(TeacherConfig(kind="query_likelihood", model=str(folder), batch_size=2))
+    return build_teacher(teacher_config(kind="query_likelihood", model=str(folder), batch_size=2))
 
 
 def test_query_likelihood_kv_reuse_equals_scratch(tiny_ql):
@@ -359,20 +359,20 @@ def test_query_likelihood_kv_reuse_equals_scratch(tiny_ql):
 
 def test_query_likelihood_prompt_must_hold_the_passage():
     with pytest.raises(ValueError, match="passage"):
-        build_teacher(TeacherConfig(kind="query_likelihood", model="unused", prompt="Question:"))
+        build_teacher(teacher_config(kind="query_likelihood", model="unused", prompt="Question:"))
 
 
 def test_ensemble_builds_members_from_one_config(tiny_ql, tmp_path):
     folder = make_cross_encoder(tmp_path / "ce")
-    teacher = build_teacher(TeacherConfig(kind="ensemble", model=str(folder), ensemble="cross_encoder"))
-    single = build_teacher(TeacherConfig(kind="cross_encoder", model=str(folder)))
+    teacher = build_teacher(teacher_config(kind="ensemble", model=str(folder), ensemble="cross_encoder"))
+    single = build_teacher(teacher_config(kind="cross_encoder", model=str(folder)))
     for e, s in zip(teacher.score(LISTS, DOCS), single.score(LISTS, DOCS), strict=True):
         np.testing.assert_allclose(e, normalise_list(s, "zscore"), atol=1e-6)
 
 
 @pytest.mark.slow
 def test_query_likelihood_kv_reuse_on_smollm2():
-    teacher = build_teacher(TeacherConfig(kind="query_likelihood", batch_size=3))
+    teacher = build_teacher(teacher_config(kind="query_likelihood", batch_size=3))
     got = flat(teacher.score(LISTS[:3], DOCS))
     want = [teacher.score_pair_from_scratch(c.text, DOCS[d].contents) for c in LISTS[:3] for d in c.doc_ids]
     np.testing.assert_allclose(got, want, atol=1e-4)

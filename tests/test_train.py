@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -8,15 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import small_disk
+from factories import encoder_config, train_config
 from tiny_bert import make_tiny_bert, one_thread
 
-from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.encoder import Encoder
 from listdistill.io import FormatError, write_jsonl
 from listdistill.train import (
     Checkpoints,
     Example,
     FrozenPassages,
-    TrainConfig,
     TrainState,
     build_example,
     cap,
@@ -157,11 +158,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dev_loss_is_broken_down_by_query_type(tiny: Path):
-    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    encoder = Encoder(encoder_config(model=str(tiny)))
     batches = dev_batches(TRAIN, 2, TEXTS)  # titles q0 q1 | titles q4 | claims q2 q3: types never mixed
     assert [b.query_type for b in batches] == ["titles", "titles", "claims"]
     assert [len(b.queries) for b in batches] == [2, 1, 2]
-    losses = dev_losses(encoder, batches, TrainConfig(chunk_size=4))
+    losses = dev_losses(encoder, batches, train_config(tower="both", chunk_size=4))
     for name in ("listwise", "infonce", "margin_mse"):
         weighted = (3 * losses[f"{name}@titles"] + 2 * losses[f"{name}@claims"]) / 5
         assert losses[name] == pytest.approx(weighted, abs=2e-6)  # the overall loss is the query-weighted mean
@@ -173,9 +174,9 @@ def params(encoder: Encoder) -> dict[str, torch.Tensor]:
 
 
 def test_train_runs_logs_and_keeps_the_best_epoch(tiny: Path, tmp_path: Path):
-    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    encoder = Encoder(encoder_config(model=str(tiny)))
     before = params(encoder)
-    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=100)
+    cfg = train_config(tower="both", epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=100)
     state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
     assert state.finished and state.step == 6 and [r["step"] for r in state.curve] == [1, 2, 3, 4, 5, 6]
     assert [r["epoch"] for r in state.dev] == [0, 1, 2]  # epoch 0: the untrained student
@@ -190,16 +191,20 @@ def test_train_runs_logs_and_keeps_the_best_epoch(tiny: Path, tmp_path: Path):
 
 
 def test_early_stopping_when_the_dev_loss_stops_improving(tiny: Path, tmp_path: Path):
-    encoder = Encoder(EncoderConfig(model=str(tiny)))
-    cfg = TrainConfig(epochs=4, batch_size=3, lr=0.0, patience=1, chunk_size=8)  # lr 0: the dev loss stays put
+    encoder = Encoder(encoder_config(model=str(tiny)))
+    cfg = train_config(
+        tower="both", epochs=4, batch_size=3, lr=0.0, patience=1, chunk_size=8
+    )  # lr 0: the dev loss stays put
     state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
     assert state.stopped_early and state.epoch == 2 and state.best_epoch == 1 and state.step == 4
 
 
 def test_early_stopping_by_steps_mid_epoch(tiny: Path, tmp_path: Path):
     """``eval_every``: dev evaluations every N steps inside the epoch; patience counts evaluations."""
-    encoder = Encoder(EncoderConfig(model=str(tiny)))
-    cfg = TrainConfig(epochs=4, batch_size=2, lr=0.0, patience=1, eval_every=1, chunk_size=8)  # 3 steps an epoch
+    encoder = Encoder(encoder_config(model=str(tiny)))
+    cfg = train_config(
+        tower="both", epochs=4, batch_size=2, lr=0.0, patience=1, eval_every=1, chunk_size=8
+    )  # 3 steps an epoch
     state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")  # lr 0: no evaluation improves on step 1's
     assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 1), (1, 2)]  # stopped inside epoch 1
     assert state.stopped_early and state.step == 2 and state.epoch == 1
@@ -207,8 +212,10 @@ def test_early_stopping_by_steps_mid_epoch(tiny: Path, tmp_path: Path):
 
 
 def test_step_evaluations_keep_the_best_step(tiny: Path, tmp_path: Path):
-    encoder = Encoder(EncoderConfig(model=str(tiny)))
-    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, patience=0, eval_every=2, chunk_size=4, checkpoint_every=100)
+    encoder = Encoder(encoder_config(model=str(tiny)))
+    cfg = train_config(
+        tower="both", epochs=2, batch_size=2, lr=1e-3, patience=0, eval_every=2, chunk_size=4, checkpoint_every=100
+    )
     state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt")
     assert [(r["epoch"], r["step"]) for r in state.dev] == [(0, 0), (1, 2), (1, 3), (2, 4), (2, 6)]
     best = min(state.dev[1:], key=lambda r: r["dev_loss"])
@@ -221,8 +228,8 @@ def test_step_evaluations_keep_the_best_step(tiny: Path, tmp_path: Path):
 
 def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path):
     # no dev set, so the run ends with its last weights (not the best epoch's) and steps 5-6 must match too
-    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=2)
-    straight = Encoder(EncoderConfig(model=str(tiny)))
+    cfg = train_config(tower="both", epochs=2, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=2)
+    straight = Encoder(encoder_config(model=str(tiny)))
     reference = train(straight, TRAIN, [], TEXTS, cfg, tmp_path / "a")
 
     def interrupt(state: TrainState) -> None:
@@ -230,20 +237,20 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
+        train(Encoder(encoder_config(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
     last = Checkpoints(tmp_path / "b").current("last")
     assert last is not None and last.name.startswith("last-")
     saved = json.loads((last / "state.json").read_text())
     assert saved["step"] == 4 and saved["epoch"] == 1 and saved["batch"] == 1
-    resumed = Encoder(EncoderConfig(model=str(tiny)))
+    resumed = Encoder(encoder_config(model=str(tiny)))
     state = train(resumed, TRAIN, [], TEXTS, cfg, tmp_path / "b")
     assert state.resumed_at_step == 4 and state.step == 6
     assert state.curve == reference.curve  # same losses, learning rates and gradient norms, step by step
     a, b = params(straight), params(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     # a checkpoint of another run (here another config) is discarded, not resumed
-    other_cfg = TrainConfig(epochs=1, batch_size=5, chunk_size=8)
-    other = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, other_cfg, tmp_path / "b")
+    other_cfg = train_config(tower="both", epochs=1, batch_size=5, chunk_size=8)
+    other = train(Encoder(encoder_config(model=str(tiny))), TRAIN, [], TEXTS, other_cfg, tmp_path / "b")
     assert other.resumed_at_step is None and other.step == 1
 
 
@@ -251,12 +258,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny: Path, tmp_path: Path)
 def test_saved_student_loads_in_sentence_transformers_and_encoder(tiny: Path, tmp_path: Path, pooling: str):
     from sentence_transformers import SentenceTransformer
 
-    encoder = Encoder(EncoderConfig(model=str(tiny), pooling=pooling, passage_max_length=48))
+    encoder = Encoder(encoder_config(model=str(tiny), pooling=pooling, passage_max_length=48))
     out = tmp_path / "student"
     save_student(encoder, out, {"note": "test"})
     assert json.loads((out / "training.json").read_text()) == {"note": "test"}
     texts = list(TEXTS.values())[:4]
-    reloaded = Encoder(EncoderConfig(model=str(out)))
+    reloaded = Encoder(encoder_config(model=str(out)))
     assert reloaded.pooling == pooling
     ours = reloaded.encode_passages(texts)
     st = SentenceTransformer(str(out), device="cpu")
@@ -278,10 +285,10 @@ def frozen_table(encoder: Encoder) -> FrozenPassages:
 def test_query_tower_trains_queries_against_frozen_passages(tiny: Path, tmp_path: Path):
     from sentence_transformers import SentenceTransformer
 
-    encoder = Encoder(EncoderConfig(model=str(tiny)))
+    encoder = Encoder(encoder_config(model=str(tiny)))
     frozen = frozen_table(encoder)
     before = params(encoder)
-    cfg = TrainConfig(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, tower="query")
+    cfg = train_config(epochs=2, batch_size=2, lr=1e-3, chunk_size=4, tower="query")
     state = train(encoder, TRAIN, DEV, TEXTS, cfg, tmp_path / "ckpt", frozen=frozen)
     assert state.step == 6 and all(r["grad_norm"] > 0 for r in state.curve)
     assert any(not torch.equal(params(encoder)[k], before[k]) for k in before)  # the query tower moved
@@ -291,9 +298,9 @@ def test_query_tower_trains_queries_against_frozen_passages(tiny: Path, tmp_path
     out = tmp_path / "student"
     save_student(encoder, out, {"tower": "query"}, passage_model=str(tiny))
     texts = list(TEXTS.values())[:4]
-    reloaded = Encoder(EncoderConfig(model=str(out)))
+    reloaded = Encoder(encoder_config(model=str(out)))
     assert reloaded.two_towers
-    zero_shot = Encoder(EncoderConfig(model=str(tiny)))
+    zero_shot = Encoder(encoder_config(model=str(tiny)))
     # the passage tower is the untouched zero-shot model: its weights and embeddings are unchanged
     passage_weights = reloaded.passage_model.state_dict()
     assert all(torch.equal(passage_weights[k], before[k]) for k in before)
@@ -318,12 +325,12 @@ def test_interpolate_is_wise_ft_exactly():
 
 
 def test_training_with_wise_alpha_ends_between_zero_shot_and_tuned(tiny: Path, tmp_path: Path):
-    cfg = TrainConfig(epochs=1, batch_size=2, lr=1e-3, chunk_size=4)
-    tuned = Encoder(EncoderConfig(model=str(tiny)))
+    cfg = train_config(tower="both", epochs=1, batch_size=2, lr=1e-3, chunk_size=4)
+    tuned = Encoder(encoder_config(model=str(tiny)))
     zero = params(tuned)
     train(tuned, TRAIN, [], TEXTS, cfg, tmp_path / "a")
-    mixed = Encoder(EncoderConfig(model=str(tiny)))
-    train(mixed, TRAIN, [], TEXTS, TrainConfig(**{**vars(cfg), "wise_alpha": 0.5}), tmp_path / "b")
+    mixed = Encoder(encoder_config(model=str(tiny)))
+    train(mixed, TRAIN, [], TEXTS, dataclasses.replace(cfg, wise_alpha=0.5), tmp_path / "b")
     t, m = params(tuned), params(mixed)
     for k in zero:
         if zero[k].is_floating_point():
@@ -331,12 +338,10 @@ def test_training_with_wise_alpha_ends_between_zero_shot_and_tuned(tiny: Path, t
 
 
 def test_diverging_training_stops_with_a_named_error_and_writes_nothing(tiny: Path, tmp_path: Path):
-    from listdistill.losses import LossConfig
-
-    cfg = TrainConfig(epochs=1, batch_size=2, lr=1e-3, chunk_size=4, loss="listwise",
-                      losses=LossConfig(student_temperature=0.0))  # fmt: skip
+    cfg = train_config(tower="both", epochs=1, batch_size=2, lr=1e-3, chunk_size=4, loss="listwise",
+                      losses={"student_temperature": 0.0})  # fmt: skip
     with pytest.raises(FloatingPointError, match=r"training diverged at step 1: loss nan"):
-        train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "ckpt")
+        train(Encoder(encoder_config(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "ckpt")
     assert Checkpoints(tmp_path / "ckpt").current("best") is None
 
 
@@ -398,19 +403,19 @@ def test_the_former_layouts_leftovers_resume_instead_of_failing(tmp_path: Path, 
 
 
 def test_an_unreadable_checkpoint_is_discarded_and_training_starts_over(tiny: Path, tmp_path: Path, capsys):
-    cfg = TrainConfig(epochs=1, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=1)
-    reference = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "a")
+    cfg = train_config(tower="both", epochs=1, batch_size=2, lr=1e-3, chunk_size=4, checkpoint_every=1)
+    reference = train(Encoder(encoder_config(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "a")
 
     def interrupt(state: TrainState) -> None:
         if state.step == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
+        train(Encoder(encoder_config(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b", on_step=interrupt)
     last = Checkpoints(tmp_path / "b").current("last")
     assert last is not None
     (last / "optim.pt").write_bytes((last / "optim.pt").read_bytes()[:100])  # damaged
-    state = train(Encoder(EncoderConfig(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b")
+    state = train(Encoder(encoder_config(model=str(tiny))), TRAIN, [], TEXTS, cfg, tmp_path / "b")
     assert state.resumed_at_step is None and state.curve == reference.curve
     assert "unreadable checkpoint discarded, training starts over" in capsys.readouterr().err
 
@@ -468,7 +473,7 @@ def test_dev_agreement_ranks_the_whole_corpus_against_the_teachers_labels(minilm
     emb = torch.from_numpy(minilm.encode_passages([texts[d] for d in ids]))  # (4, 384)
     frozen = FrozenPassages(emb, {d: i for i, d in enumerate(ids)})
     dev = [Example("v", texts["p2"], "titles", ("p2", "p0", "p1"), (1.0, 0.5, 0.0), 0)]  # the query is p2's text
-    got = dev_agreement(minilm, dev_batches(dev, 4, texts), TrainConfig(chunk_size=4), frozen)
+    got = dev_agreement(minilm, dev_batches(dev, 4, texts), train_config(tower="both", chunk_size=4), frozen)
     order = (emb @ emb[2]).argsort(descending=True).tolist()  # the query embeds exactly like p2
     gains = {2: 1.0, 0: 0.5}
     dcg = sum(gains.get(r, 0.0) / math.log2(j + 2) for j, r in enumerate(order))

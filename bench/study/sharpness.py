@@ -9,12 +9,14 @@ temperatures, over the first 400 training lists of the given query types (L = 20
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import torch
 
-from listdistill.encoder import Encoder, EncoderConfig
+from listdistill.config import Params
+from listdistill.encoder import Encoder
 from listdistill.io import read_docs, read_json
 from listdistill.losses import mean_entropy
 from listdistill.train import FrozenPassages, batch_scores, load_examples, make_batch
@@ -22,12 +24,14 @@ from listdistill.train import FrozenPassages, batch_scores, load_examples, make_
 
 def main(folder: Path, mix: list[str]) -> None:
     texts = {d.doc_id: d.contents for d in read_docs(folder / "prepared" / "corpus.jsonl")}
-    examples, _ = load_examples(folder / "scored", mix, "train", 20, set(texts))
+    examples, _ = load_examples(folder / "scored", mix, "train", Params().train.list_length, set(texts))
     batch = make_batch(examples[:400], texts)
     meta = read_json(folder / "index" / "corpus_emb.json")
     frozen = FrozenPassages.load(folder / "index" / "corpus_emb.npy", meta["doc_ids"])
-    q = torch.from_numpy(Encoder(EncoderConfig(model=meta["model"])).encode_queries(batch.queries))  # (B, d)
-    scores = batch_scores(q, frozen.lookup(batch.passage_ids), batch, 0.6)
+    p = Params()
+    encoder = Encoder(dataclasses.replace(p.to_encoder(), model=meta["model"]))
+    q = torch.from_numpy(encoder.encode_queries(batch.queries))  # (B, d)
+    scores = batch_scores(q, frozen.lookup(batch.passage_ids), batch, p.train.false_negative_threshold)
     student, teacher, valid = scores.own_list(), scores.teacher, scores.valid  # (B, L) each
 
     def top(logits: torch.Tensor) -> float:

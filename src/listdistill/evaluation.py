@@ -119,7 +119,7 @@ def significance(
     return {m: round(paired_randomization(pqs[system][m], pqs[baseline][m], seed=seed), 4) for m in measures}
 
 
-def hybrid_run(runs: Sequence[Run], k: int, rrf_k: int = 60) -> Run:
+def hybrid_run(runs: Sequence[Run], k: int, rrf_k: int) -> Run:
     fused = rrf(runs, k=rrf_k)
     return {q: dict(sorted(s.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, s in fused.items()}
 

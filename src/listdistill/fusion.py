@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from listdistill.io import Run, ranked
 
 
-def rrf(runs: Sequence[Run], k: int = 60, depth: int | None = None) -> Run:
+def rrf(runs: Sequence[Run], k: int, depth: int | None = None) -> Run:
     """Fuse runs: score(d) = sum over runs of 1 / (k + rank(d)), ranks from 1 with ties broken by doc_id.
 
     ``depth`` keeps only each run's top ``depth`` before fusing.

@@ -26,13 +26,13 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Loss hyper-parameters; defaults from Tamber et al. (2025), listwise distillation with synthetic queries."""
+    """Loss hyper-parameters (no defaults here: they are the ``train`` section's, built by ``Params.to_losses``)."""
 
-    student_temperature: float = 0.05  # listwise: student softmax over the list
-    teacher_temperature: float = 0.3  # listwise: teacher softmax over normalised scores
-    infonce_temperature: float = 0.01
-    infonce_weight: float = 0.1  # listwise+infonce: listwise + weight * infonce
-    false_negative_threshold: float = 0.6  # a candidate above this fraction of the top teacher score is no negative
+    student_temperature: float  # listwise: student softmax over the list
+    teacher_temperature: float  # listwise: teacher softmax over normalised scores
+    infonce_temperature: float
+    infonce_weight: float  # listwise+infonce: listwise + weight * infonce
+    false_negative_threshold: float  # a candidate above this fraction of the top teacher score is no negative
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ def listwise_kl(
     student: torch.Tensor,
     teacher: torch.Tensor,
     valid: torch.Tensor,
-    student_temperature: float = 0.05,
-    teacher_temperature: float = 0.3,
+    student_temperature: float,
+    teacher_temperature: float,
 ) -> torch.Tensor:
     """KL(teacher || student) between softmax distributions over each query's list, averaged over the batch.
 
@@ -99,8 +99,8 @@ def listwise_in_batch_kl(
     teacher: torch.Tensor,
     valid: torch.Tensor,
     others: torch.Tensor,
-    student_temperature: float = 0.05,
-    teacher_temperature: float = 0.3,
+    student_temperature: float,
+    teacher_temperature: float,
 ) -> torch.Tensor:
     """Listwise KL(teacher || student) where the student's softmax also spans in-batch negatives.
 
@@ -128,7 +128,7 @@ def listwise_in_batch_kl(
 
 
 def infonce(
-    student: torch.Tensor, positive_column: torch.Tensor, negatives: torch.Tensor, temperature: float = 0.01
+    student: torch.Tensor, positive_column: torch.Tensor, negatives: torch.Tensor, temperature: float
 ) -> torch.Tensor:
     """InfoNCE (van den Oord et al., 2018; as in DPR, Karpukhin et al., 2020) with hard and in-batch negatives.
 
@@ -166,7 +166,7 @@ def margin_mse(
 
 
 def negative_mask(
-    doc_ids: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor, positive: torch.Tensor, threshold: float = 0.6
+    doc_ids: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor, positive: torch.Tensor, threshold: float
 ) -> torch.Tensor:
     """Which passages may be a negative for which query, with false-negative masking.
 

@@ -181,7 +181,7 @@ class BM25:
     ``LuceneSearcher`` wraps), reached through pyserini's class loader so that a stage does not pay for importing
     pyserini's search package (about 7 s: torch, transformers, sklearn and an OpenAI client)."""
 
-    def __init__(self, index_dir: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
+    def __init__(self, index_dir: str | Path, k1: float, b: float) -> None:
         self.searcher = autoclass("io.anserini.search.SimpleSearcher")(str(index_dir))
         self.searcher.set_bm25(float(k1), float(b))
 
@@ -212,7 +212,7 @@ class DocumentScorer:
     """The exact BM25 score of a (query, document) pair, the number a BM25 search returns (0 when no query term
     matches): Anserini's ``IndexReaderUtils.computeQueryDocumentScoreWithSimilarity``."""
 
-    def __init__(self, index_dir: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
+    def __init__(self, index_dir: str | Path, k1: float, b: float) -> None:
         self.utils = autoclass("io.anserini.index.IndexReaderUtils")
         self.reader = self.utils.getReader(str(index_dir))
         self.similarity = autoclass("org.apache.lucene.search.similarities.BM25Similarity")(float(k1), float(b))

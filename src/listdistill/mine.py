@@ -43,17 +43,19 @@ ROUND_TRIP_RULES = ("fused", "any")
 
 @dataclass(frozen=True)
 class MineConfig:
-    k: int = 100  # candidates kept per query (fused list depth)
-    rrf_k: int = 60  # RRF constant
-    round_trip_depth: int = 20  # the source must be in this top-N
-    round_trip_rule: str = "fused"  # fused | any
+    """No defaults for what is a param: ``Params.to_mine`` builds it from ``mine``."""
+
+    k: int  # candidates kept per query (fused list depth)
+    rrf_k: int  # RRF constant
+    round_trip_depth: int  # the source must be in this top-N
+    round_trip_rule: str  # fused | any
     recall_cutoffs: tuple[int, ...] = (1, 5, 20)
 
     def __post_init__(self) -> None:
         if self.round_trip_rule not in ROUND_TRIP_RULES:
             raise ValueError(f"round_trip_rule must be one of {ROUND_TRIP_RULES}, got {self.round_trip_rule!r}")
-        if self.k < 1 or self.round_trip_depth < 1 or self.rrf_k < 0:
-            raise ValueError(f"k and round_trip_depth must be >= 1 and rrf_k >= 0, got {self}")
+        if self.k < 1 or self.round_trip_depth < 1 or self.rrf_k < 1:
+            raise ValueError(f"k, rrf_k and round_trip_depth must be >= 1, got {self}")
 
 
 @dataclass

@@ -39,10 +39,12 @@ GRADES = 3  # relevant grades 1..3
 
 @dataclass(frozen=True)
 class ProxyConfig:
-    depth: int = 20  # candidates judged per query (score.depth)
-    norm_low: float = 1.0
-    norm_high: float = 99.0
-    min_relevant: float = 0.5
+    """No defaults: ``Params.to_proxy`` builds it from ``score`` and ``proxy``."""
+
+    depth: int  # candidates judged per query (score.depth)
+    norm_low: float
+    norm_high: float
+    min_relevant: float
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_relevant < 1:

@@ -38,12 +38,14 @@ QUERY_TYPE = "real"
 
 @dataclass(frozen=True)
 class RealConfig:
-    labels: str = "teacher"  # teacher | qrels
-    depth: int = 20  # candidates per list (L)
-    norm_low: float = 1.0
-    norm_high: float = 99.0
-    dev_fraction: float = 0.1
-    seed: int = 42
+    """No defaults: ``Params.to_real`` builds it from ``real``, ``score`` and ``seed``."""
+
+    labels: str  # teacher | qrels
+    depth: int  # candidates per list (L)
+    norm_low: float
+    norm_high: float
+    dev_fraction: float
+    seed: int
 
     def __post_init__(self) -> None:
         if self.labels not in LABELS:

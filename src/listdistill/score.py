@@ -47,13 +47,15 @@ read_mined = read_candidates  # the old name: stages/score.py imports it from he
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    depth: int = 20  # candidates scored per query (L)
-    consistency: bool = True  # keep a query only if the teacher ranks its source first
-    min_top_percentile: float = 25.0  # drop queries whose top score is below this percentile of top scores
-    norm_low: float = 1.0  # percentile mapped to 0
-    norm_high: float = 99.0  # percentile mapped to 1
-    dev_fraction: float = 0.1
-    seed: int = 42
+    """No defaults for what is a param: ``Params.to_score`` builds it from ``score`` and ``seed``."""
+
+    depth: int  # candidates scored per query (L)
+    consistency: bool  # keep a query only if the teacher ranks its source first
+    min_top_percentile: float  # drop queries whose top score is below this percentile of top scores
+    norm_low: float  # percentile mapped to 0
+    norm_high: float  # percentile mapped to 1
+    dev_fraction: float
+    seed: int
 
     def __post_init__(self) -> None:
         if self.depth < 2:
@@ -61,7 +63,9 @@ class ScoreConfig:
         if not 0 <= self.min_top_percentile <= 100:
             raise ValueError(f"min_top_percentile must be in [0, 100], got {self.min_top_percentile}")
         if not 0 <= self.norm_low < self.norm_high <= 100:
-            raise ValueError(f"need 0 <= norm_low < norm_high <= 100, got {self.norm_low}, {self.norm_high}")
+            raise ValueError(
+                f"norm_low ({self.norm_low:g}) must be below norm_high ({self.norm_high:g}), both in [0, 100]"
+            )
         if not 0 <= self.dev_fraction < 1:
             raise ValueError(f"dev_fraction must be in [0, 1), got {self.dev_fraction}")
 

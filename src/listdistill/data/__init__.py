@@ -1,6 +1,6 @@
 """One loader interface for every supported collection.
 
-``load_collection(DatasetSpec(name=...))`` returns a :class:`Collection` whose records use ir_datasets field
+``load_collection(spec)`` (a :class:`DatasetSpec`) returns a :class:`Collection` whose records use ir_datasets field
 names. ``name`` is ``cranfield``, ``vaswani``, ``beir/<name>`` (a BEIR dataset by name, online), the path of a
 local BEIR-format folder, or a corpus alone (:mod:`listdistill.data.documents`, :mod:`listdistill.data.folder`):
 a BEIR folder with only ``corpus.jsonl`` (no ``qrels/`` folder), a JSONL, CSV, TSV or Parquet file of documents,
@@ -30,18 +30,20 @@ GLASGOW_NAMES = ("cranfield", "vaswani")
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """Where a collection comes from. No defaults: ``Params.to_dataset`` builds it from ``dataset``."""
+
     name: str
-    mirror: str | None = "../shared/datasets"  # LISTDISTILL_DATA_MIRROR overrides this
-    cache_dir: str = ".cache/datasets"
-    split: str = "test"
-    cranfield_relevance: str = "binary"
-    drop_empty_queries: bool = False  # else a judged query with empty text is an error
-    drop_unknown_judged_docs: bool = False  # else a judgment naming a document not in the corpus is an error
-    fields: Fields = Fields()  # id / title / text fields of a file of documents or a Hugging Face dataset
-    hf_split: str = "train"  # the split of a Hugging Face dataset (hf:<name>)
-    hf_config: str = ""  # its configuration, if it has several
-    queries: str = ""  # a corpus's judged queries (JSONL or TSV) ...
-    qrels: str = ""  # ... and their judgments (TREC or BEIR qrels)
+    mirror: str | None  # LISTDISTILL_DATA_MIRROR overrides this
+    cache_dir: str
+    split: str
+    cranfield_relevance: str
+    drop_empty_queries: bool  # else a judged query with empty text is an error
+    drop_unknown_judged_docs: bool  # else a judgment naming a document not in the corpus is an error
+    fields: Fields  # id / title / text fields of a file of documents or a Hugging Face dataset
+    hf_split: str  # the split of a Hugging Face dataset (hf:<name>)
+    hf_config: str  # its configuration, if it has several
+    queries: str  # a corpus's judged queries (JSONL or TSV) ...
+    qrels: str  # ... and their judgments (TREC or BEIR qrels)
 
 
 @dataclass

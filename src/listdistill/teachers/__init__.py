@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from listdistill.encoder import EncoderConfig
 from listdistill.models import dense_member_config, dense_member_ref
 from listdistill.teachers.base import Candidates, PairTeacher, Teacher, normalise_list, rerank_run
 from listdistill.teachers.ensemble import EnsembleTeacher, parse_ensemble
-from listdistill.teachers.query_likelihood import DEFAULT_PROMPT, QLConfig
+from listdistill.teachers.query_likelihood import DEFAULT_MODEL, DEFAULT_PROMPT, QLConfig
 
 MODEL_KINDS = ("cross_encoder", "monot5", "rankt5", "query_likelihood")
 RETRIEVER_KINDS = ("bm25", "dense")
@@ -47,14 +47,17 @@ teacher_rerank_run = rerank_run  # the name the evaluate stage uses
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    kind: str = "ensemble"
-    model: str = ""  # for the model-based kinds; empty: the packaged SmolLM2 for query_likelihood
-    ensemble: str = "0.5*bm25+0.5*dense"  # members and weights when kind == "ensemble"
-    normalise: str = "zscore"  # per-list normalisation of ensemble members: zscore | minmax
-    batch_size: int = 16  # pairs per batch (cross-encoder, T5); prompts per batch (query likelihood)
-    max_length: int = 512  # tokens per pair (cross-encoder, T5); passage tokens (query likelihood)
+    """The teacher's settings. No defaults for what is a param: ``Params.to_teacher`` builds it from ``teacher``
+    and ``device``."""
+
+    kind: str
+    model: str  # for the model-based kinds; empty: the packaged SmolLM2 for query_likelihood
+    ensemble: str  # members and weights when kind == "ensemble"
+    normalise: str  # per-list normalisation of ensemble members: zscore | minmax
+    batch_size: int  # pairs per batch (cross-encoder, T5); prompts per batch (query likelihood)
+    max_length: int  # tokens per pair (cross-encoder, T5); passage tokens (query likelihood)
+    device: str
     prompt: str = DEFAULT_PROMPT  # query likelihood
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.kind.startswith("dense:"):
@@ -68,14 +71,15 @@ class TeacherConfig:
 
 @dataclass(frozen=True)
 class TeacherResources:
-    """What the retriever kinds need: the index stage's outputs and the student's settings."""
+    """What the retriever kinds need: the index stage's outputs and the student's settings (``Params.to_resources``
+    builds it from ``student``, ``bm25`` and ``device``)."""
 
-    lucene_dir: Path | None = None
-    corpus_emb: Path | None = None  # (N, d) .npy aligned with doc_ids
-    doc_ids: list[str] = field(default_factory=list)
-    student: EncoderConfig = EncoderConfig()
-    bm25_k1: float = 0.9
-    bm25_b: float = 0.4
+    lucene_dir: Path | None
+    corpus_emb: Path | None  # (N, d) .npy aligned with doc_ids
+    doc_ids: list[str]
+    student: EncoderConfig
+    bm25_k1: float
+    bm25_b: float
     embedding_cache: Path | None = Path(".cache/embeddings")  # passage embeddings of dense:<model-ref> members
 
 
@@ -112,15 +116,22 @@ def member_kinds() -> tuple[str, ...]:
     return tuple(k for k in TEACHERS if k != "ensemble")
 
 
-def build_teacher(config: TeacherConfig, resources: TeacherResources = TeacherResources()) -> Teacher:
-    """Instantiate the configured teacher (models are loaded here)."""
+def build_teacher(config: TeacherConfig, resources: TeacherResources | None = None) -> Teacher:
+    """Instantiate the configured teacher (models are loaded here); ``resources`` only for the kinds that need the
+    index or the student (bm25, dense, dense:<ref>)."""
     if config.kind.startswith("dense:"):
-        return _dense_model(config, resources)
+        return _dense_model(config, _needs(resources, config.kind))
     try:
         builder = TEACHERS[config.kind]
     except KeyError:
         raise ValueError(f"unknown teacher kind {config.kind!r}; use one of {list(TEACHERS)}") from None
-    return builder(config, resources)
+    return builder(config, resources)  # type: ignore[arg-type]  # a builder that needs them asks (_needs)
+
+
+def _needs(resources: TeacherResources | None, kind: str) -> TeacherResources:
+    if resources is None:
+        raise ValueError(f"the {kind} teacher needs the index and the student's settings (TeacherResources)")
+    return resources
 
 
 # -- the built-in kinds, registered in the order of KINDS ---------------------------------------------------------
@@ -150,15 +161,20 @@ def _t5(config: TeacherConfig, resources: TeacherResources) -> Teacher:
 def _query_likelihood(config: TeacherConfig, resources: TeacherResources) -> Teacher:
     from listdistill.teachers.query_likelihood import QueryLikelihoodTeacher
 
-    qc = QLConfig(prompt=config.prompt, passage_max_tokens=config.max_length, passage_batch=config.batch_size)
     return QueryLikelihoodTeacher(
-        QLConfig(**{**vars(qc), "model": config.model or QLConfig.model, "device": config.device})
+        QLConfig(
+            device=config.device,
+            model=config.model or DEFAULT_MODEL,
+            prompt=config.prompt,
+            passage_max_tokens=config.max_length,
+            passage_batch=config.batch_size,
+        )  # fmt: skip
     )
 
 
 @register_teacher("bm25")
 def _bm25(config: TeacherConfig, resources: TeacherResources) -> Teacher:
-    if resources.lucene_dir is None:
+    if resources is None or resources.lucene_dir is None:
         raise ValueError("the bm25 teacher needs the Lucene index (--index)")
     from listdistill.teachers.retrieval import BM25Teacher
 
@@ -169,6 +185,7 @@ def _bm25(config: TeacherConfig, resources: TeacherResources) -> Teacher:
 def _dense(config: TeacherConfig, resources: TeacherResources) -> Teacher:
     from listdistill.teachers.retrieval import DenseTeacher
 
+    resources = _needs(resources, "dense")
     emb = np.load(resources.corpus_emb, mmap_mode="r") if resources.corpus_emb is not None else None
     return DenseTeacher(resources.student, emb, resources.doc_ids if emb is not None else None)
 

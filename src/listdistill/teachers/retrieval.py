@@ -22,7 +22,7 @@ class BM25Teacher(PairTeacher):
 
     name = "bm25"
 
-    def __init__(self, index_dir: str | Path, k1: float = 0.9, b: float = 0.4) -> None:
+    def __init__(self, index_dir: str | Path, k1: float, b: float) -> None:
         from listdistill.lucene import DocumentScorer
 
         self.scorer = DocumentScorer(index_dir, k1, b)

@@ -32,9 +32,7 @@ def single_token_id(tokenizer: object, word: str) -> int:
 class T5Teacher(PairTeacher):
     """monoT5 (``variant='monot5'``) or RankT5 (``variant='rankt5'``)."""
 
-    def __init__(
-        self, model: str, variant: str, batch_size: int = 16, max_length: int = 512, device: str = "cpu"
-    ) -> None:
+    def __init__(self, model: str, variant: str, batch_size: int, max_length: int, device: str) -> None:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         if variant not in ("monot5", "rankt5"):

@@ -14,27 +14,28 @@ from listdistill.train.data import Example
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The optimisation; the data (query mix, list length, caps) is chosen before, by :func:`load_examples`."""
+    """The optimisation; the data (query mix, list length, caps) is chosen before, by :func:`load_examples`. No
+    defaults here: every field is a param (``Params.to_train`` builds it from ``loss``, ``seed`` and ``train``)."""
 
-    loss: str = "listwise+infonce"
-    seed: int = 42
-    epochs: int = 2
-    batch_size: int = 16  # queries per optimizer step
-    lr: float = 2.0e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
-    chunk_size: int = 32  # texts per forward pass with a graph (gradient caching)
-    patience: int = 1  # dev evaluations without a better dev loss before stopping; 0 disables early stopping
-    eval_every: int = 0  # optimizer steps between dev evaluations (0: after each epoch only)
-    select_by: str = "dev_loss"  # the dev measure that picks the best weights: dev_loss | dev_teacher_ndcg10 | ...
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    max_steps: int = 0  # stop after this many optimizer steps (0: run every epoch); for smoke runs
-    tower: str = "both"  # both | query (the query encoder only, against frozen passage embeddings)
-    wise_alpha: float = 1.0  # WiSE-FT weight of the fine-tuned weights (1: no interpolation)
-    checkpoint_every: int = 10  # optimizer steps between resumable checkpoints (and after each epoch)
-    losses: LossConfig = field(default_factory=LossConfig)
+    loss: str
+    seed: int
+    epochs: int
+    batch_size: int  # queries per optimizer step
+    lr: float
+    warmup_ratio: float
+    weight_decay: float
+    grad_clip: float  # max gradient norm; 0 disables clipping
+    chunk_size: int  # texts per forward pass with a graph (gradient caching)
+    patience: int  # dev evaluations without a better dev loss before stopping; 0 disables early stopping
+    eval_every: int  # optimizer steps between dev evaluations (0: after each epoch only)
+    select_by: str  # the dev measure that picks the best weights: dev_loss | dev_teacher_ndcg10 | ...
+    bf16: bool
+    gradient_checkpointing: bool
+    max_steps: int  # stop after this many optimizer steps (0: run every epoch); for smoke runs
+    tower: str  # both | query (the query encoder only, against frozen passage embeddings)
+    wise_alpha: float  # WiSE-FT weight of the fine-tuned weights (1: no interpolation)
+    checkpoint_every: int  # optimizer steps between resumable checkpoints (and after each epoch)
+    losses: LossConfig
 
 
 @dataclass

@@ -57,7 +57,7 @@ def save_student(encoder: Encoder, out: Path, training: Mapping[str, Any], passa
     """Write the student atomically; ``training`` goes to training.json.
 
     One tower (``passage_model`` None): an ordinary Hugging Face model folder that ``SentenceTransformer(out)`` and
-    ``Encoder(EncoderConfig(model=out))`` load with the same pooling. Two towers (query-tower training;
+    an :class:`Encoder` of ``out`` load with the same pooling. Two towers (query-tower training;
     ``passage_model`` the folder of the untouched passage encoder): a sentence-transformers ``Router`` whose
     ``encode_query`` runs the fine-tuned encoder and ``encode_document`` the passage encoder; :class:`Encoder`
     loads it the same way (see :func:`listdistill.encoder.router_towers`)."""
