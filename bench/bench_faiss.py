@@ -36,8 +36,8 @@ from listdistill.config import Params
 from listdistill.dense import IndexConfig
 from listdistill.encoder import Encoder
 from listdistill.evaluation import IndexPaths
-from listdistill.io import read_qrels, read_queries
 from listdistill.metrics import evaluate
+from listdistill.records import read_qrels, read_queries
 
 SPECS = ("Flat", "HNSW", "IVF,Flat", "IVF,PQ")
 K = 100

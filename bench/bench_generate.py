@@ -148,7 +148,6 @@ def round_trip(
     ranks first (the consistency filter), ``score_kept`` the share that ``score`` keeps (consistency and the
     top-score percentile filter, which is relative to the method's own queries)."""
     from listdistill.evaluation import IndexPaths
-    from listdistill.io import read_qrels
     from listdistill.mine import (
         GeneratedQuery,
         build_retrievers,
@@ -157,6 +156,7 @@ def round_trip(
         read_duplicates,
         retrieve,
     )
+    from listdistill.records import read_qrels
 
     index = IndexPaths(index_dir)
     doc_ids = index.doc_ids

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from listdistill.config import Params
-from listdistill.io import Doc, read_docs
 from listdistill.models import resolve_model
+from listdistill.records import Doc, read_docs
 from listdistill.score import read_mined
 from listdistill.teachers import Candidates, build_teacher
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import click
 
 from listdistill.config import Params
-from listdistill.io import iter_jsonl, ranked, write_jsonl
+from listdistill.io import ranked
 from listdistill.lucene import BM25
+from listdistill.records import iter_jsonl, write_jsonl
 
 
 def keywords(text: str, rng: random.Random) -> str:

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from listdistill.models import load_checked, model_cache_dir
+from listdistill.models import load_checked
+from listdistill.packaged import model_cache_dir
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")

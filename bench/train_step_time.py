@@ -22,7 +22,7 @@ import torch
 
 from listdistill.encoder import Encoder
 from listdistill.gradcache import cached_step
-from listdistill.io import read_docs
+from listdistill.records import read_docs
 from listdistill.train import load_examples, make_batch, make_loss, make_optimizer
 from stages.options import params_options, read_params
 

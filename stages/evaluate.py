@@ -19,10 +19,10 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, significance, student_run, zero_shot_run
-from listdistill.io import Doc, Run, read_docs, write_json, write_tsv
+from listdistill.io import Run, write_json, write_tsv
 from listdistill.metrics import aggregate
 from listdistill.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows, system_rows
-from listdistill.records import Query, natural_key, write_run
+from listdistill.records import Doc, Query, natural_key, read_docs, write_run
 from listdistill.teachers import build_teacher
 from listdistill.teachers.base import rerank_run
 from listdistill.testsets import EvalSet, collection_info, eval_sets, passage_depth

@@ -15,7 +15,7 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths
-from listdistill.io import read_docs, read_qrels, write_json, write_jsonl, write_run
+from listdistill.io import write_json
 from listdistill.mine import (
     build_retrievers,
     excluded_docs,
@@ -26,6 +26,7 @@ from listdistill.mine import (
     read_generated,
     write_part,
 )
+from listdistill.records import read_docs, read_qrels, write_jsonl, write_run
 from listdistill.shard import Shard, units
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
 

@@ -18,10 +18,17 @@ from listdistill.data import load_collection
 from listdistill.data.chunk import tokenizer_counter
 from listdistill.data.prepared import shape
 from listdistill.errors import friendly
-from listdistill.io import write_json, write_jsonl, write_qrels
+from listdistill.io import write_json
 from listdistill.passages import document_of
 from listdistill.pool import build_pool
-from listdistill.records import CollectionInfo, check_relevant, relevant_counts, write_collection_info
+from listdistill.records import (
+    CollectionInfo,
+    check_relevant,
+    relevant_counts,
+    write_collection_info,
+    write_jsonl,
+    write_qrels,
+)
 from listdistill.split import split_queries, training_split
 from stages.options import params_options, read_params, stage_main
 

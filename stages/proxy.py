@@ -17,10 +17,18 @@ from listdistill.config import Params
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths
 from listdistill.generate import generate_queries
-from listdistill.io import read_docs, read_qrels, write_json, write_jsonl, write_qrels
+from listdistill.io import write_json
 from listdistill.mine import build_retrievers, excluded_docs, mine_units, read_duplicates
 from listdistill.proxy import ProxySet, label
-from listdistill.records import GeneratedQuery, check_known, write_generated
+from listdistill.records import (
+    GeneratedQuery,
+    check_known,
+    read_docs,
+    read_qrels,
+    write_generated,
+    write_jsonl,
+    write_qrels,
+)
 from listdistill.score import raw_scores, teacher_lists
 from listdistill.shard import units
 from listdistill.teachers import build_teacher

@@ -13,10 +13,10 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
-from listdistill.io import Query, read_docs, read_qrels, read_queries, write_json, write_jsonl
+from listdistill.io import write_json
 from listdistill.mine import excluded_docs, read_duplicates
 from listdistill.real import label_lists
-from listdistill.records import ScoredQuery
+from listdistill.records import Query, ScoredQuery, read_docs, read_qrels, read_queries, write_jsonl
 from listdistill.teachers import build_teacher
 from stages.options import params_options, read_params, stage_main
 

@@ -17,7 +17,8 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths
-from listdistill.io import read_docs, write_json, write_jsonl
+from listdistill.io import write_json
+from listdistill.records import read_docs, write_jsonl
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
 from listdistill.teachers import build_teacher

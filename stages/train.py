@@ -20,9 +20,9 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
-from listdistill.io import read_docs, write_json, write_tsv
+from listdistill.io import write_json, write_tsv
 from listdistill.models import resolve_model
-from listdistill.records import read_embeddings
+from listdistill.records import read_docs, read_embeddings
 from listdistill.train import (
     Checkpoints,
     FrozenPassages,

@@ -14,7 +14,8 @@ import pytest
 from listdistill import io
 from listdistill.atomic import MissingOutputError, stage_outputs
 from listdistill.errors import disk, user_message
-from listdistill.io import write_jsonl, write_tsv
+from listdistill.io import write_tsv
+from listdistill.records import write_jsonl
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from listdistill.data.chunk import check_chunk_size, chunk_corpus, sentences, tokenizer_counter
-from listdistill.io import Doc
 from listdistill.passages import collapse_qrels, document_of, expand_qrels, maxp
+from listdistill.records import Doc
 from listdistill.testsets import EvalSet, passage_depth
 
 

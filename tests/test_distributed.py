@@ -17,7 +17,7 @@ from test_stage_train import BASE, DOCS, scored_record
 from tiny_bert import make_tiny_bert
 
 from listdistill.distributed import SINGLE, World
-from listdistill.io import write_jsonl
+from listdistill.records import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 

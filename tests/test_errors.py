@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from listdistill.errors import StageError, disk, friendly, user_message
-from listdistill.io import FormatError, read_json, write_jsonl
+from listdistill.io import FormatError, read_json
+from listdistill.records import write_jsonl
 
 
 def raiser(kind: str, tmp: str) -> None:

@@ -29,7 +29,8 @@ from listdistill.generate.clean import (
     words,
 )
 from listdistill.generate.prompts import PromptBuilder, build_messages, sample_examples, truncate_passage
-from listdistill.io import Doc, FormatError
+from listdistill.io import FormatError
+from listdistill.records import Doc
 
 PAPER_TYPES = {"questions", "claims", "titles", "keywords", "search", "random"}
 PASSAGE = (

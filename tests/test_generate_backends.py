@@ -18,7 +18,7 @@ from listdistill.generate import (
 from listdistill.generate.backends import SamplingConfig, TransformersBackend, first_line_stop
 from listdistill.generate.catalog import load_type
 from listdistill.generate.prompts import PromptBuilder
-from listdistill.io import Doc
+from listdistill.records import Doc
 
 TEXTS = [
     "an experimental study of a wing in a propeller slipstream was made to find the lift increase .",

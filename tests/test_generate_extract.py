@@ -9,7 +9,7 @@ from conftest import write_params
 
 from listdistill.generate.catalog import load_type
 from listdistill.generate.extract import ExtractConfig, draw, extract_queries, spans
-from listdistill.io import Doc, write_jsonl
+from listdistill.records import Doc, write_jsonl
 from stages.generate import main
 
 PUNCTUATED = (

@@ -10,7 +10,7 @@ import pytest
 
 from listdistill import lucene
 from listdistill.errors import user_message
-from listdistill.io import Doc
+from listdistill.records import Doc
 
 DOCS = [
     Doc("d1", "Solar", "photovoltaic cells convert light into electricity"),

@@ -196,7 +196,7 @@ def test_missing_part_names_the_pip_command(site: Path, tmp_path: Path):
 
 
 def test_packaged_reference_resolves_through_the_registry(site: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(packaged.MODEL_CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.syspath_prepend(str(site))
     data = os.urandom(700)
     monkeypatch.setitem(REGISTRY, "fake-st", zip_model(site))
@@ -236,7 +236,7 @@ def _installed(name: str) -> bool:
 def test_real_mpnet_assembles_verifies_and_encodes(tmp_path: Path, monkeypatch, single_thread):
     from listdistill.encoder import Encoder
 
-    monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(packaged.MODEL_CACHE_ENV, str(tmp_path / "cache"))
     out = packaged.ensure("all-mpnet-base-v2")
     verify(REGISTRY["all-mpnet-base-v2"])
     enc = Encoder(encoder_config(model="packaged:all-mpnet-base-v2", batch_size=2))
@@ -252,7 +252,7 @@ def test_real_mpnet_assembles_verifies_and_encodes(tmp_path: Path, monkeypatch, 
 )
 def test_real_qwen_gguf_assembles_and_reads(tmp_path: Path, monkeypatch):
     gguf = pytest.importorskip("gguf")
-    monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(packaged.MODEL_CACHE_ENV, str(tmp_path / "cache"))
     ref = models.resolve_model("packaged:qwen2.5-coder-0.5b-instruct")
     reader = gguf.GGUFReader(str(Path(ref.location) / ref.gguf_file))
     arch = reader.fields["general.architecture"]
@@ -265,7 +265,7 @@ def test_real_nomic_converts_deterministically_and_encodes(tmp_path: Path, monke
     from listdistill.encoder import Encoder
     from listdistill.models import dense_member_config
 
-    monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(packaged.MODEL_CACHE_ENV, str(tmp_path / "cache"))
     out = packaged.ensure("nomic-embed-text-v1.5")  # the GGUF's SHA-256, then the converted weights' SHA-256
     enc = Encoder(dense_member_config(encoder_config(batch_size=2), "packaged:nomic-embed-text-v1.5"))
     assert enc.location == str(out) and enc.pooling == "mean" and enc.dim == 768

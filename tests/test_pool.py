@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from factories import dataset_spec
 
-from listdistill.io import Doc
 from listdistill.pool import build_pool, find_duplicates, normalise
+from listdistill.records import Doc
 
 
 def test_normalise_case_accents_punctuation_digits():

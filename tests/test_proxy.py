@@ -11,18 +11,22 @@ from click.testing import CliRunner
 from factories import proxy_config
 
 from listdistill.card import CardInputs, model_card
-from listdistill.io import Doc, FormatError, Query, write_jsonl, write_qrels
+from listdistill.io import FormatError
 from listdistill.plots import bootstrap_ci, difference_rows, system_rows
 from listdistill.pool import build_pool, hold_out_units
 from listdistill.proxy import grade, grades, label
 from listdistill.records import (
     CollectionInfo,
+    Doc,
     MinedQuery,
+    Query,
     read_collection_info,
     read_docs,
     read_qrels,
     read_queries,
     write_collection_info,
+    write_jsonl,
+    write_qrels,
 )
 from listdistill.teachers import Candidates
 from listdistill.testsets import eval_sets

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from listdistill import dense
-from listdistill.io import Doc
+from listdistill.records import Doc
 
 DOCS = [
     Doc("d1", "Supersonic nozzles", "Shock waves form in a supersonic nozzle when the back pressure rises."),

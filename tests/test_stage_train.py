@@ -11,7 +11,7 @@ from conftest import set_args, write_params
 from factories import encoder_config
 from tiny_bert import make_tiny_bert, one_thread
 
-from listdistill.io import write_jsonl
+from listdistill.records import write_jsonl
 from stages.train import main
 
 DOCS = [

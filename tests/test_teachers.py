@@ -11,7 +11,7 @@ import torch
 from factories import encoder_config, teacher_config, teacher_resources
 from tiny_teachers import make_cross_encoder, make_llama, make_t5
 
-from listdistill.io import Doc, Query
+from listdistill.records import Doc, Query
 from listdistill.teachers import (
     KINDS,
     MODEL_KINDS,

@@ -13,7 +13,8 @@ from factories import encoder_config, train_config
 from tiny_bert import make_tiny_bert, one_thread
 
 from listdistill.encoder import Encoder
-from listdistill.io import FormatError, write_jsonl
+from listdistill.io import FormatError
+from listdistill.records import write_jsonl
 from listdistill.train import (
     Checkpoints,
     Example,

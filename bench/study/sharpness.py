@@ -17,8 +17,9 @@ import torch
 
 from listdistill.config import Params
 from listdistill.encoder import Encoder
-from listdistill.io import read_docs, read_json
+from listdistill.io import read_json
 from listdistill.losses import mean_entropy
+from listdistill.records import read_docs
 from listdistill.train import FrozenPassages, batch_scores, load_examples, make_batch
 
 

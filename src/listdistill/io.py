@@ -4,7 +4,7 @@ Writers are atomic (temporary file in the same folder, then ``os.replace``), so 
 leaves a half-written output behind. Readers raise :class:`FormatError` naming the file and line.
 
 The records passed between stages, with one reader and one writer per file kind, are in
-:mod:`listdistill.records` (documented in docs/formats.md); their old names here still work.
+:mod:`listdistill.records` (documented in docs/formats.md), which builds on this module.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 Qrels = dict[str, dict[str, int]]  # query_id -> doc_id -> relevance
 Run = dict[str, dict[str, float]]  # query_id -> doc_id -> score
@@ -110,39 +110,3 @@ def ranked(scores: Mapping[str, float], k: int | None = None) -> list[tuple[str,
     """Sort ``doc_id -> score`` by score descending, ties by doc_id ascending (pyserini's convention)."""
     items = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     return items if k is None else items[:k]
-
-
-# The records and their one reader and one writer per file kind live in listdistill.records (docs/formats.md);
-# these names still resolve here, lazily (records imports this module), for the code that imports them from io.
-_RECORDS = (
-    "Doc",
-    "Query",
-    "iter_jsonl",
-    "write_jsonl",
-    "read_docs",
-    "read_queries",
-    "read_qrels",
-    "write_qrels",
-    "read_run",
-    "write_run",
-)
-
-if TYPE_CHECKING:
-    from listdistill.records import Doc as Doc
-    from listdistill.records import Query as Query
-    from listdistill.records import iter_jsonl as iter_jsonl
-    from listdistill.records import read_docs as read_docs
-    from listdistill.records import read_qrels as read_qrels
-    from listdistill.records import read_queries as read_queries
-    from listdistill.records import read_run as read_run
-    from listdistill.records import write_jsonl as write_jsonl
-    from listdistill.records import write_qrels as write_qrels
-    from listdistill.records import write_run as write_run
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RECORDS:
-        from listdistill import records
-
-        return getattr(records, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,8 +27,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from listdistill.errors import StageError, disk, nearly_full
-from listdistill.io import Doc, Run
-from listdistill.records import is_blank
+from listdistill.io import Run
+from listdistill.records import Doc, is_blank
 
 VECTOR_MODULE = "--add-modules=jdk.incubator.vector"
 

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from listdistill.errors import StageError
-
-MODEL_CACHE_ENV = "LISTDISTILL_MODEL_CACHE"
+from listdistill.packaged import encoder_settings, ensure, model_cache_dir
 
 
 @dataclass(frozen=True)
@@ -55,8 +53,6 @@ def package_path(module: str) -> Path:
 def resolve_model(ref: str) -> ResolvedModel:
     """Resolve a model reference (see the module docstring); raise FileNotFoundError if it names nothing."""
     if ref.startswith("packaged:"):
-        from listdistill.packaged import ensure
-
         try:
             path = ensure(ref.removeprefix("packaged:"))
         except KeyError as e:
@@ -100,13 +96,7 @@ def dense_member_config(student: Any, ref: str) -> Any:
     model's own pooling and prefixes (a ``packaged:`` entry's, else pooling from the folder and no prefixes)."""
     from dataclasses import replace
 
-    from listdistill.packaged import encoder_settings
-
     return replace(student, model=ref, **encoder_settings(ref))
-
-
-def model_cache_dir() -> Path:
-    return Path(os.environ.get(MODEL_CACHE_ENV, ".cache/models"))
 
 
 def _gguf_cache_folder(model: ResolvedModel) -> Path:

@@ -43,6 +43,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+MODEL_CACHE_ENV = "LISTDISTILL_MODEL_CACHE"
+
 CHUNK = 1 << 20
 
 
@@ -478,9 +480,12 @@ def convert_nomic_bert_gguf(gguf_path: Path, dest: Path) -> None:
 CONVERTERS = {"nomic_bert_gguf": convert_nomic_bert_gguf}
 
 
-def cache_folder(model: PackagedModel, cache_dir: Path | None = None) -> Path:
-    from listdistill.models import model_cache_dir
+def model_cache_dir() -> Path:
+    """Where converted and assembled models are kept (``LISTDISTILL_MODEL_CACHE``, else ``.cache/models``)."""
+    return Path(os.environ.get(MODEL_CACHE_ENV, ".cache/models"))
 
+
+def cache_folder(model: PackagedModel, cache_dir: Path | None = None) -> Path:
     return (cache_dir if cache_dir is not None else model_cache_dir()) / "packaged" / model.name
 
 

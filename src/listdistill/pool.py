@@ -19,7 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from listdistill.io import Doc, Qrels
+from listdistill.io import Qrels
+from listdistill.records import Doc
 
 SHINGLE = 8  # token window used to find containment candidates without comparing every pair
 

@@ -17,10 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from listdistill.io import Doc, Qrels, Run
+from listdistill.io import Qrels, Run
 from listdistill.metrics import DEFAULT_MEASURES, per_query
 from listdistill.passages import collapse_qrels, document_of, maxp
-from listdistill.records import CollectionInfo, Query, check_relevant, read_collection_info, read_qrels, read_queries
+from listdistill.records import (
+    CollectionInfo,
+    Doc,
+    Query,
+    check_relevant,
+    read_collection_info,
+    read_qrels,
+    read_queries,
+)
 
 LABEL_FREE_WHAT = "agreement with the teacher on synthetic queries, not relevance"
 JUDGED_WHAT = "relevance judgments"

@@ -22,7 +22,8 @@ from listdistill.data.documents import Fields, is_table, load_hf, load_table
 from listdistill.data.folder import load_folder
 from listdistill.data.glasgow import glasgow_files, glasgow_folder, load_glasgow
 from listdistill.data.judgments import load_judgments
-from listdistill.io import Doc, Qrels, Query
+from listdistill.io import Qrels
+from listdistill.records import Doc, Query
 
 MIRROR_ENV = "LISTDISTILL_DATA_MIRROR"
 GLASGOW_NAMES = ("cranfield", "vaswani")

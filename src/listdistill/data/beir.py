@@ -18,8 +18,8 @@ import zipfile
 from pathlib import Path
 
 from listdistill.data.checks import check_utf8, record_id, record_text
-from listdistill.io import Doc, FormatError, Qrels, Query
-from listdistill.records import QrelsBuilder, UniqueIds, jsonl_objects, parse_grade, qrels_lines
+from listdistill.io import FormatError, Qrels
+from listdistill.records import Doc, QrelsBuilder, Query, UniqueIds, jsonl_objects, parse_grade, qrels_lines
 
 QRELS_COLUMNS = ("query-id", "corpus-id", "score")
 

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from listdistill.io import Doc, FormatError, Qrels, Query
+from listdistill.io import FormatError, Qrels
 from listdistill.records import (
+    Doc,
+    Query,
     UniqueIds,
     check_id,
     check_relevant,

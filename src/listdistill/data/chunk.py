@@ -22,9 +22,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from listdistill.io import Doc
 from listdistill.models import load_checked, resolve_model
 from listdistill.passages import SEPARATOR, document_of, expand_qrels
+from listdistill.records import Doc
 
 __all__ = ["SEPARATOR", "Chunked", "check_chunk_size", "chunk_corpus", "document_of", "expand_qrels", "sentences"]
 

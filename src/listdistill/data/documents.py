@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from listdistill.data.checks import check_utf8
-from listdistill.io import Doc, FormatError
-from listdistill.records import check_id, check_text, jsonl_objects
+from listdistill.io import FormatError
+from listdistill.records import Doc, check_id, check_text, jsonl_objects
 
 TABLE_SUFFIXES = (".jsonl", ".csv", ".tsv", ".parquet")
 AUTO_ID = "auto"

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from listdistill.data.checks import check_utf8
 from listdistill.data.documents import normal_id
-from listdistill.io import Doc, FormatError
+from listdistill.io import FormatError
+from listdistill.records import Doc
 
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")

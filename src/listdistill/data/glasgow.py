@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from listdistill.data.checks import check_utf8
-from listdistill.io import Doc, FormatError, Qrels, Query
-from listdistill.records import QrelsBuilder, parse_grade, qrels_lines, read_qrels
+from listdistill.io import FormatError, Qrels
+from listdistill.records import Doc, QrelsBuilder, Query, parse_grade, qrels_lines, read_qrels
 
 GLASGOW = "http://ir.dcs.gla.ac.uk/resources/test_collections"
 ARCHIVES = {"cranfield": f"{GLASGOW}/cran/cran.tar.gz", "vaswani": f"{GLASGOW}/npl/npl.tar.gz"}

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from listdistill.data.beir import read_beir_qrels
 from listdistill.data.checks import record_id, record_text
-from listdistill.io import FormatError, Qrels, Query
-from listdistill.records import UniqueIds, check_id, check_text, jsonl_objects, read_qrels, text_lines
+from listdistill.io import FormatError, Qrels
+from listdistill.records import Query, UniqueIds, check_id, check_text, jsonl_objects, read_qrels, text_lines
 
 QUERY_HEADERS = ({"query-id", "text"}, {"qid", "query"}, {"query_id", "text"}, {"_id", "text"})
 

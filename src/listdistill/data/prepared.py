@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from listdistill.data import Collection
 from listdistill.data.chunk import Counter, check_chunk_size, chunk_corpus, expand_qrels
-from listdistill.io import Doc, Qrels, Query
+from listdistill.io import Qrels
+from listdistill.records import Doc, Query
 
 
 @dataclass

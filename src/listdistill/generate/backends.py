@@ -66,7 +66,8 @@ from typing import Any, Protocol, cast
 
 from listdistill.generate.clean import SENTENCE_END, list_items
 from listdistill.generate.prompts import Prompt
-from listdistill.models import ResolvedModel, materialise, model_cache_dir, resolve_model
+from listdistill.models import ResolvedModel, materialise, resolve_model
+from listdistill.packaged import model_cache_dir
 
 BACKENDS = ("transformers", "ctranslate2", "vllm")
 PREFIX_CACHE_SIZE = 64  # distinct few-shot prefixes whose KV cache is kept (a type has at most C(5, 2) = 10)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from listdistill.io import Doc
+from listdistill.records import Doc
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+")
 EDGE_PUNCT = re.compile(r"^[\s.,;:!?'\"()\[\]-]+|[\s.,;:!?'\"()\[\]-]+$")

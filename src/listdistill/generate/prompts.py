@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from listdistill.generate.catalog import QueryType
-from listdistill.io import Doc
+from listdistill.records import Doc
 
 
 @dataclass(frozen=True)

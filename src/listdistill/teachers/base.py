@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from listdistill.io import Doc, Query, Run, ranked
+from listdistill.io import Run, ranked
+from listdistill.records import Doc, Query
 
 
 @dataclass(frozen=True)

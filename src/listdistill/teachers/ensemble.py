@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from listdistill.io import Doc
+from listdistill.records import Doc
 from listdistill.teachers.base import Candidates, Teacher, normalise_list
 
 _TERM = re.compile(r"^\s*(?:([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*)?([a-z_0-9]+(?::\S+)?)\s*$")

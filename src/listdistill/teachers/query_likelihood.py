@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from listdistill.io import Doc
 from listdistill.models import load_checked, materialise, resolve_model
+from listdistill.records import Doc
 from listdistill.teachers.base import Candidates, Teacher, passages, split
 
 DEFAULT_PROMPT = "Passage: {passage}\nPlease write a question based on this passage.\nQuestion:"

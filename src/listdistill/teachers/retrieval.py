@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from listdistill.encoder import Encoder, EncoderConfig
-from listdistill.io import Doc
+from listdistill.records import Doc
 from listdistill.teachers.base import PairTeacher, passages
 
 
