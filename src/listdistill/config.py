@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import typing
 from dataclasses import dataclass, field
@@ -116,7 +117,11 @@ class GenerateSection:
     backend: str = _p("ctranslate2", "generation backend", choices=("ctranslate2", "transformers", "vllm"))
     dtype: str = _p("auto", "weights dtype", choices=("auto", "float32", "bfloat16", "float16"))
     tensor_parallel_size: int = _p(1, "vllm: GPUs per model copy (0: all visible)", lo=0, cap=1024)
-    types: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
+    types: list[str] = _p(
+        ["questions", "claims", "titles", "keywords", "search", "random", "sentences"],
+        "query types generated, one DVC stage each (src/listdistill/generate/types/); sentences: "
+        "cut from the passage, no model",
+    )
     passages_per_type: int = _p(50, "seeded sample of the pool per type; 0 = the whole pool", lo=0, cap=COUNT_MAX)
     num_examples: int = _p(2, "few-shot examples per prompt", lo=0, cap=64)
     max_new_tokens: int = _p(32, "tokens generated per query", lo=1, cap=4096)
@@ -147,8 +152,8 @@ class StudentSection:
 
 @dataclass
 class Bm25Section:
-    k1: float = _p(0.9, lo=0, cap=1000)
-    b: float = _p(0.4, lo=0, hi=1)
+    k1: float = _p(0.9, "BM25 term-frequency saturation (Anserini's BEIR setting)", lo=0, cap=1000)
+    b: float = _p(0.4, "BM25 length normalisation", lo=0, hi=1)
 
 
 @dataclass
@@ -167,7 +172,9 @@ class TeacherSection:
     model: str = _p("", "model of the model-based kinds")
     ensemble: str = _p("0.5*bm25+0.5*dense", "'<weight>*<kind>' joined by '+'")
     normalise: str = _p("zscore", "per-list normalisation of ensemble members", choices=("zscore", "minmax"))
-    batch_size: int = _p(16, lo=1, cap=BATCH_MAX)
+    batch_size: int = _p(
+        16, "pairs per batch (cross-encoder, T5); prompts per batch (query likelihood)", lo=1, cap=BATCH_MAX
+    )
     max_length: int = _p(512, "tokens per pair (cross-encoder, T5); passage tokens (query likelihood)", lo=1,
                          cap=TOKENS_MAX)  # fmt: skip
 
@@ -184,19 +191,19 @@ class ScoreSection:
 
 @dataclass
 class TrainSection:
-    epochs: int = _p(2, lo=1, cap=10_000)
+    epochs: int = _p(2, "passes over the training lists (early stopping may end sooner)", lo=1, cap=10_000)
     batch_size: int = _p(16, "queries per optimizer step", lo=1, cap=BATCH_MAX)
     list_length: int = _p(20, "passages per query in training, positive included (L)", lo=2, cap=LIST_MAX)
     passage_max_length: int = _p(128, "passage tokens in training only; 0 = student.passage_max_length", lo=0,
                                  cap=TOKENS_MAX)  # fmt: skip
-    lr: float = _p(5.0e-5, lo=0, lo_open=True, cap=10)
-    warmup_ratio: float = _p(0.1, lo=0, hi=1)
-    weight_decay: float = _p(0.01, lo=0, cap=10)
+    lr: float = _p(5.0e-5, "peak learning rate (AdamW, linear warmup and decay)", lo=0, lo_open=True, cap=10)
+    warmup_ratio: float = _p(0.1, "share of the steps spent warming the learning rate up", lo=0, hi=1)
+    weight_decay: float = _p(0.01, "AdamW weight decay", lo=0, cap=10)
     grad_clip: float = _p(1.0, "max gradient norm; 0 disables clipping", lo=0, cap=1e6)
     student_temperature: float = _p(0.05, "listwise: student softmax temperature", lo=0, lo_open=True, cap=100)
     teacher_temperature: float | str = _p(0.1, "listwise: teacher softmax temperature, or auto", lo=0, lo_open=True,
                                           cap=100)  # fmt: skip
-    infonce_temperature: float = _p(0.01, lo=0, lo_open=True, cap=100)
+    infonce_temperature: float = _p(0.01, "InfoNCE softmax temperature", lo=0, lo_open=True, cap=100)
     infonce_weight: float = _p(0.1, "listwise+infonce = listwise + infonce_weight * infonce", lo=0, cap=1000)
     false_negative_threshold: float = _p(0.6, "no negative above threshold * the list's top score", lo=0, hi=1)
     chunk_size: int = _p(32, "texts per forward pass with a graph (gradient caching)", lo=1, cap=BATCH_MAX)
@@ -208,7 +215,7 @@ class TrainSection:
                         "(query tower) the full-corpus nDCG@10 against the teacher's labels / RR@10 of the source",
                         choices=("dev_loss", "dev_teacher_ndcg10", "dev_source_rr10"))  # fmt: skip
     bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (see student.dtype)")
-    gradient_checkpointing: bool = _p(False)
+    gradient_checkpointing: bool = _p(False, "recompute activations in the backward pass (less memory, more time)")
     max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0, cap=COUNT_MAX)
     max_queries_per_type: int = _p(0, "seeded cap on each query type's training queries (before max_train_queries); "
                                    "0 keeps all", lo=0, cap=COUNT_MAX)  # fmt: skip
@@ -228,7 +235,10 @@ class EvaluateSection:
 class Params:
     seed: int = _p(42, "every random draw (sampling, shuffling, splits)", lo=0, cap=SEED_MAX)
     loss: str = _p("listwise", "listwise | listwise_in_batch | infonce | listwise+infonce | margin_mse")
-    query_mix: list[str] = _p(["questions", "claims", "titles", "keywords", "search", "random", "sentences"])
+    query_mix: list[str] = _p(
+        ["questions", "claims", "titles", "keywords", "search", "random", "sentences"],
+        "query types whose scored lists train the student (real: the real-query arm)",
+    )
     device: str = _p("auto", "auto (a GPU when there is one) | cpu | cuda | cuda:N; every model-running stage")
     dataset: DatasetSection = field(default_factory=DatasetSection)
     prepare: PrepareSection = field(default_factory=PrepareSection)
@@ -681,15 +691,40 @@ def _device_ok(device: str) -> bool:
 
 
 def describe(cls: type = Params, prefix: str = "") -> list[tuple[str, Any, str]]:
-    """(key, default, doc) of every param, for the README and ``--help``."""
+    """(key, default, doc) of every param."""
+    return [(key, default, doc) for key, default, doc, _ in _fields(cls, prefix)]
+
+
+def params_markdown() -> str:
+    """docs/params.md: every param with its default, valid values and doc, from the fields above (the one source;
+    ``python -m listdistill.config > docs/params.md`` rewrites it, tests/test_config.py checks that it agrees)."""
+    lines = [
+        "# Params",
+        "",
+        "Every key of `params.yaml`, its default, its valid values and what it does. Generated from the fields of",
+        "`src/listdistill/config.py` (the only home of the defaults) by",
+        "`python -m listdistill.config > docs/params.md`; a test checks that this file agrees with it.",
+        "",
+        "| key | default | valid | what it does |",
+        "|---|---|---|---|",
+    ]
+    for key, default, doc, meta in _fields(Params):
+        valid = " ".join(f"`{c}`" for c in meta.get("choices", ())) or _range_text(meta).strip()
+        shown = json.dumps(default)
+        cells = [f"`{key}`", f"`{shown}`", valid, doc]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fields(cls: type, prefix: str = "") -> list[tuple[str, Any, str, typing.Mapping[str, Any]]]:
     rows = []
     defaults = cls()
     for f in dataclasses.fields(cls):
         value = getattr(defaults, f.name)
         if dataclasses.is_dataclass(value):
-            rows += describe(type(value), f"{prefix}{f.name}.")
+            rows += _fields(type(value), f"{prefix}{f.name}.")
         else:
-            rows.append((f"{prefix}{f.name}", value, f.metadata.get("doc", "")))
+            rows.append((f"{prefix}{f.name}", value, f.metadata.get("doc", ""), f.metadata))
     return rows
 
 
@@ -706,3 +741,7 @@ def stage_settings(p: Params, stage: str) -> dict[str, Any]:
             node = getattr(node, part)
         out[key] = dataclasses.asdict(node) if dataclasses.is_dataclass(node) and not isinstance(node, type) else node
     return out
+
+
+if __name__ == "__main__":
+    print(params_markdown(), end="")
