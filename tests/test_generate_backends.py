@@ -69,7 +69,7 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backend(tiny_model):
-    return TransformersBackend(tiny_model, device="cpu")
+    return TransformersBackend(tiny_model, "cpu", "auto")
 
 
 @pytest.fixture()
@@ -199,7 +199,7 @@ def test_write_outputs(backend, pool, tmp_path):
 def ct2():
     from listdistill.generate.backends import CTranslate2Backend, load_backend
 
-    backend = load_backend("ctranslate2", GENERATOR, device="cpu")
+    backend = load_backend("ctranslate2", GENERATOR, "cpu", "auto")
     assert isinstance(backend, CTranslate2Backend)
     return backend
 
