@@ -26,8 +26,8 @@ from listdistill.records import (
     read_docs,
     read_qrels,
     write_generated,
-    write_jsonl,
     write_qrels,
+    write_queries,
 )
 from listdistill.score import raw_scores, teacher_lists
 from listdistill.shard import units
@@ -53,7 +53,7 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     proxy = result or ProxySet([], {}, {}, [], {"queries": 0})
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
-        write_jsonl(tmp / "queries.jsonl", proxy.queries)
+        write_queries(tmp / "queries.jsonl", proxy.queries)
         write_qrels(tmp / "qrels.txt", proxy.qrels)
         write_qrels(tmp / "sources.txt", proxy.sources)
         write_generated(tmp / "generated.jsonl", proxy.generated)
