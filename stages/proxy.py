@@ -77,7 +77,7 @@ def build(p: Params, prepared: Path, heldout: Path, index_dir: Path, checkpoint_
     for query_type in p.proxy.types:
         config = dataclasses.replace(p.to_generate(query_type), passages=0)  # every held-out passage
         made = generate_queries(config, heldout, checkpoint_dir=checkpoint_dir)
-        generated += [GeneratedQuery(**q) for q in made.queries]
+        generated += made.queries
         counts[query_type] = {"generated": made.stats.get("generated"), "kept": made.stats.get("kept")}
         if made.checkpoint is not None:
             made.checkpoint.unlink(missing_ok=True)
