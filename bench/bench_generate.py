@@ -261,9 +261,9 @@ def main(
     )
     sampled_methods = {m: match for m in chosen if (match := SAMPLED.match(m))}
     wants_tf = {"plain", "batched", "stage"} & set(chosen) or any(m[1] == "stage" for m in sampled_methods.values())
-    tf = TransformersBackend(model, device="cpu") if wants_tf else None
+    tf = TransformersBackend(model, "cpu", config.dtype) if wants_tf else None
     wants_ct2 = {"ctranslate2", "ct2-whole"} & set(chosen) or any(m[1] == "ct2" for m in sampled_methods.values())
-    ct2 = CTranslate2Backend(model, device="cpu") if wants_ct2 else None
+    ct2 = CTranslate2Backend(model, "cpu", config.dtype) if wants_ct2 else None
     # ``-q<quantization>`` / ``-c<compute_type>``: a ctranslate2 backend converted with another quantization
     # (e.g. float32: no int8 at all) and/or run with another compute type (e.g. float32 on the int8 weights:
     # dequantised weights, float32 activations and GEMM).
@@ -271,7 +271,7 @@ def main(
     for match in sampled_methods.values():
         quant, compute = match[5] or "", match[6] or ""
         if match[1] == "ct2" and (quant or compute) and (quant, compute) not in ct2_variants:
-            variant = CTranslate2Backend(model, device="cpu", quantization=quant or "int8")
+            variant = CTranslate2Backend(model, "cpu", config.dtype, quantization=quant or "int8")
             if compute:
                 variant._generator_args["compute_type"] = compute
                 variant.generator = variant._ct2.Generator(str(variant.path), **variant._generator_args)

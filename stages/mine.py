@@ -26,7 +26,7 @@ from listdistill.mine import (
     read_generated,
     write_part,
 )
-from listdistill.records import read_docs, read_qrels, write_jsonl, write_run
+from listdistill.records import read_docs, read_qrels, write_candidates, write_run
 from listdistill.shard import Shard, units
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
 
@@ -97,7 +97,7 @@ def main(
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
         write_run(tmp / "run.trec", result.run, tag="mine_rrf")
-        write_jsonl(tmp / "candidates.jsonl", result.candidates)
+        write_candidates(tmp / "candidates.jsonl", result.candidates)
         write_json(tmp_stats, {**result.stats, "excluded_passages": len(excluded), "retrievers": m.retrievers})
     click.echo(
         f"mine {queries.name}: {result.stats['kept']}/{result.stats['queries_in']} kept; "

@@ -26,8 +26,10 @@ from listdistill.records import (
     check_relevant,
     relevant_counts,
     write_collection_info,
-    write_jsonl,
+    write_docs,
+    write_duplicates,
     write_qrels,
+    write_queries,
 )
 from listdistill.split import split_queries, training_split
 from stages.options import params_options, read_params, stage_main
@@ -70,15 +72,15 @@ def prepare(p: Params, cache_dir: Path, out: Path, stats: Path) -> None:
               "hidden_queries": len(s.hidden_queries)}  # fmt: skip
     with stage_outputs(out, stats) as (tmp, tmp_stats):  # the whole set, or nothing, replaces the old one
         tmp.mkdir()
-        write_jsonl(tmp / "corpus.jsonl", s.docs)
-        write_jsonl(tmp / "queries.jsonl", test)  # the only queries any system is evaluated on
+        write_docs(tmp / "corpus.jsonl", s.docs)
+        write_queries(tmp / "queries.jsonl", test)  # the only queries any system is evaluated on
         write_qrels(tmp / "qrels.txt", test_qrels)
-        write_jsonl(tmp / "real_queries.jsonl", real)  # training queries of the real-query arm (none by default)
+        write_queries(tmp / "real_queries.jsonl", real)  # training queries of the real-query arm (none by default)
         write_qrels(tmp / "real_qrels.txt", real_qrels)
-        write_jsonl(tmp / "pool.jsonl", result.pool)
-        write_jsonl(tmp / "duplicates.jsonl", result.duplicates)
-        write_jsonl(tmp / "heldout.jsonl", result.heldout)  # label-free evaluation's passages (proxy stage)
-        write_jsonl(tmp / "hidden_queries.jsonl", s.hidden_queries)  # dataset.judgments: hide
+        write_docs(tmp / "pool.jsonl", result.pool)
+        write_duplicates(tmp / "duplicates.jsonl", result.duplicates)
+        write_docs(tmp / "heldout.jsonl", result.heldout)  # label-free evaluation's passages (proxy stage)
+        write_queries(tmp / "hidden_queries.jsonl", s.hidden_queries)  # dataset.judgments: hide
         write_qrels(tmp / "hidden_qrels.txt", s.hidden_qrels)
         write_collection_info(tmp / "collection.json", info)
         write_json(tmp_stats, {"dataset": d.name, **counts, **result.stats, **s.stats, **col.notes})

@@ -26,8 +26,8 @@ from listdistill.records import (
     read_docs,
     read_qrels,
     write_generated,
-    write_jsonl,
     write_qrels,
+    write_queries,
 )
 from listdistill.score import raw_scores, teacher_lists
 from listdistill.shard import units
@@ -53,7 +53,7 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     proxy = result or ProxySet([], {}, {}, [], {"queries": 0})
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
-        write_jsonl(tmp / "queries.jsonl", proxy.queries)
+        write_queries(tmp / "queries.jsonl", proxy.queries)
         write_qrels(tmp / "qrels.txt", proxy.qrels)
         write_qrels(tmp / "sources.txt", proxy.sources)
         write_generated(tmp / "generated.jsonl", proxy.generated)
@@ -77,7 +77,7 @@ def build(p: Params, prepared: Path, heldout: Path, index_dir: Path, checkpoint_
     for query_type in p.proxy.types:
         config = dataclasses.replace(p.to_generate(query_type), passages=0)  # every held-out passage
         made = generate_queries(config, heldout, checkpoint_dir=checkpoint_dir)
-        generated += [GeneratedQuery(**q) for q in made.queries]
+        generated += made.queries
         counts[query_type] = {"generated": made.stats.get("generated"), "kept": made.stats.get("kept")}
         if made.checkpoint is not None:
             made.checkpoint.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_r
 from listdistill.io import write_json
 from listdistill.mine import excluded_docs, read_duplicates
 from listdistill.real import label_lists
-from listdistill.records import Query, ScoredQuery, read_docs, read_qrels, read_queries, write_jsonl
+from listdistill.records import Query, ScoredQuery, read_docs, read_qrels, read_queries, write_scored
 from listdistill.teachers import build_teacher
 from stages.options import params_options, read_params, stage_main
 
@@ -36,8 +36,8 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     labels = p.real.labels
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
-        write_jsonl(tmp / "train.jsonl", train)
-        write_jsonl(tmp / "dev.jsonl", dev)
+        write_scored(tmp / "train.jsonl", train)
+        write_scored(tmp / "dev.jsonl", dev)
         write_json(tmp_stats, {"labels": labels, "queries_in": len(queries), "train": len(train), "dev": len(dev)})
     click.echo(f"real ({labels}): {len(queries)} training queries -> train {len(train)}, dev {len(dev)}")
 

@@ -18,7 +18,7 @@ from listdistill.config import stage_settings
 from listdistill.errors import friendly
 from listdistill.evaluation import IndexPaths
 from listdistill.io import write_json
-from listdistill.records import read_docs, write_jsonl
+from listdistill.records import read_docs, write_scored
 from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
 from listdistill.teachers import build_teacher
@@ -101,8 +101,8 @@ def main(
     teacher_name = t.kind if t.kind != "ensemble" else f"ensemble({t.ensemble}; {t.normalise})"
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
-        write_jsonl(tmp / "train.jsonl", result.train)
-        write_jsonl(tmp / "dev.jsonl", result.dev)
+        write_scored(tmp / "train.jsonl", result.train)
+        write_scored(tmp / "dev.jsonl", result.dev)
         write_json(tmp_stats, {**result.stats, "teacher": teacher_name})
     pairs = int(result.stats["pairs_scored"])  # type: ignore[call-overload]
     click.echo(

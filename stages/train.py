@@ -11,23 +11,18 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import click
 
 from listdistill import distributed
 from listdistill.atomic import stage_outputs
-from listdistill.config import Params
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
 from listdistill.io import write_json, write_tsv
 from listdistill.models import resolve_model
-from listdistill.records import read_docs, read_embeddings
+from listdistill.records import read_docs
 from listdistill.train import (
     Checkpoints,
-    FrozenPassages,
-    TrainConfig,
-    TrainState,
     calibrate_teacher_temperature,
     cap,
     cap_per_type,
@@ -35,62 +30,8 @@ from listdistill.train import (
     save_student,
     train,
 )
+from listdistill.train.summary import load_frozen, summarise
 from stages.options import params_options, read_params, stage_main
-
-AGREEMENT = ("dev_teacher_ndcg10", "dev_source_rr10")  # query tower only (listdistill.train.objective.dev_agreement)
-
-
-def by_type(dev: list[dict[str, Any]], step: int) -> dict[str, float]:
-    """The configured loss by query type on the dev set at ``step`` (0: the zero-shot model)."""
-    row = next((r for r in dev if r["step"] == step), {})
-    return {k.split("@", 1)[1]: v for k, v in sorted(row.items()) if k.startswith("dev_loss@")}
-
-
-def load_frozen(index_dir: Path | None, model: str, corpus: list[str], corpus_file: Path) -> FrozenPassages:
-    """The index stage's corpus embeddings, checked against the corpus (:func:`~listdistill.records.read_embeddings`)
-    and to come from the student being trained."""
-    if index_dir is None:
-        raise click.UsageError("train.tower query trains against the index's corpus embeddings: give --index")
-    meta, _ = read_embeddings(index_dir / "corpus_emb.json", index_dir / "corpus_emb.npy", corpus, str(corpus_file))
-    if meta.model != model:
-        raise click.ClickException(
-            f"{index_dir / 'corpus_emb.json'}: the corpus embeddings are of model {meta.model!r}, "
-            f"not of the student {model!r}; rerun the index stage"
-        )
-    return FrozenPassages.load(index_dir / "corpus_emb.npy", meta.doc_ids)
-
-
-def summarise(p: Params, cfg: TrainConfig, state: TrainState, counts: dict[str, Any], device: str,
-              processes: int) -> dict[str, Any]:  # fmt: skip
-    """metrics/train.json: what was trained on and how the dev loss moved (no wall-clock times)."""
-    best_row = next((r for r in state.dev if r["step"] == state.best_step and r["epoch"] > 0), {})
-    zero_row = next((r for r in state.dev if r["epoch"] == 0), {})
-    return {
-        "loss": cfg.loss,
-        "tower": cfg.tower,
-        "wise_alpha": cfg.wise_alpha,
-        "teacher_temperature": cfg.losses.teacher_temperature,
-        "teacher_temperature_auto": p.train.teacher_temperature == "auto",
-        "query_mix": p.query_mix,
-        **counts,
-        "list_length": p.train.list_length,
-        "steps": state.step,
-        "epochs": state.epoch,
-        "best_epoch": state.best_epoch,
-        "best_step": state.best_step,
-        "select_by": cfg.select_by,
-        "best_dev_loss": best_row.get("dev_loss"),
-        "best_dev_agreement": {k: best_row[k] for k in AGREEMENT if k in best_row},
-        "zero_shot_dev_agreement": {k: zero_row[k] for k in AGREEMENT if k in zero_row},
-        "zero_shot_dev_loss": state.dev[0]["dev_loss"] if state.dev and state.dev[0]["epoch"] == 0 else None,
-        "best_dev_loss_by_type": by_type(state.dev, state.best_step),
-        "zero_shot_dev_loss_by_type": by_type(state.dev, 0),
-        "stopped_early": state.stopped_early,
-        "final_train_loss": state.curve[-1]["loss"] if state.curve else None,
-        "bf16": cfg.bf16,
-        "device": device,
-        "processes": processes,
-    }
 
 
 @friendly
@@ -156,7 +97,8 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
         "positives_moved": stats.positive_moved,
         "skipped_short_lists": stats.skipped_short,
     }
-    summary = summarise(p, cfg, state, counts, enc.device, world.size)
+    summary = summarise(cfg, state, counts, enc.device, world.size, query_mix=p.query_mix,
+                        list_length=t.list_length, temperature_auto=t.teacher_temperature == "auto")  # fmt: skip
     training = {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev}  # no times: deterministic
     passage_dir = None
     if cfg.tower == "query":

@@ -5,6 +5,7 @@ resumes from its checkpoint, outputs are written atomically."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ from listdistill.generate import (
 from listdistill.generate.backends import SamplingConfig, TransformersBackend, first_line_stop
 from listdistill.generate.catalog import load_type
 from listdistill.generate.prompts import PromptBuilder
-from listdistill.records import Doc
+from listdistill.records import Doc, GeneratedQuery
 
 TEXTS = [
     "an experimental study of a wing in a propeller slipstream was made to find the lift increase .",
@@ -69,7 +70,7 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backend(tiny_model):
-    return TransformersBackend(tiny_model, device="cpu")
+    return TransformersBackend(tiny_model, "cpu", "auto")
 
 
 @pytest.fixture()
@@ -146,8 +147,8 @@ def test_generate_queries_records_are_deterministic(backend, pool):
     assert sources == sorted(set(sources), key=int) and set(sources) <= {d.doc_id for d in read_pool(pool)}
     assert [r["query_id"] for r in a.rows] == [f"titles-{s}" for s in sources]
     for q in a.queries:
-        assert set(q) == {"query_id", "text", "query_type", "source_doc_id"}
-        assert q["query_id"] == f"titles-{q['source_doc_id']}" and q["query_type"] == "titles" and q["text"]
+        assert isinstance(q, GeneratedQuery)
+        assert q.query_id == f"titles-{q.source_doc_id}" and q.query_type == "titles" and q.text
 
 
 def test_killed_run_resumes_from_checkpoint(backend, pool, tmp_path):
@@ -183,7 +184,7 @@ def test_write_outputs(backend, pool, tmp_path):
     write_outputs(result, tmp_path / "k.jsonl", tmp_path / "k.json", tmp_path / "k.tsv", tmp_path / "d.jsonl")
     kept = [json.loads(line) for line in (tmp_path / "k.jsonl").read_text().splitlines()]
     dropped = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
-    assert kept == result.queries and len(kept) + len(dropped) == 4
+    assert kept == [asdict(q) for q in result.queries] and len(kept) + len(dropped) == 4
     assert all(d["status"] in result.stats["dropped"] for d in dropped)
     stats = json.loads((tmp_path / "k.json").read_text())
     assert stats["kept"] == len(kept) and stats["dropped_total"] == len(dropped) and stats["passages"] == 4
@@ -199,7 +200,7 @@ def test_write_outputs(backend, pool, tmp_path):
 def ct2():
     from listdistill.generate.backends import CTranslate2Backend, load_backend
 
-    backend = load_backend("ctranslate2", GENERATOR, device="cpu")
+    backend = load_backend("ctranslate2", GENERATOR, "cpu", "auto")
     assert isinstance(backend, CTranslate2Backend)
     return backend
 
@@ -244,9 +245,9 @@ def test_ctranslate2_queries_pass_cleaning_and_id_rules(ct2, pool, qtype):
     else:
         assert a.queries, [r["raw"] for r in a.rows]
     for q in a.queries:
-        assert set(q) == {"query_id", "text", "query_type", "source_doc_id"}
-        assert q["query_id"] == f"{qtype}-{q['source_doc_id']}" and q["query_type"] == qtype and q["text"]
-        assert q["text"] == " ".join(q["text"].split())  # cleaned: one line, whitespace collapsed
+        assert isinstance(q, GeneratedQuery)
+        assert q.query_id == f"{qtype}-{q.source_doc_id}" and q.query_type == qtype and q.text
+        assert q.text == " ".join(q.text.split())  # cleaned: one line, whitespace collapsed
 
 
 def test_ctranslate2_prefix_groups_give_the_whole_prompts_outputs(ct2):
@@ -341,12 +342,12 @@ def _check_sampled(result, qtype, k, passages):
     sources = [r["source_doc_id"] for r in rows]
     assert sources == sorted(sources, key=int) and len(set(sources)) == passages
     assert [r["query_id"] for r in rows] == _sample_ids(qtype, rows, k)
-    kept = [q["text"] for q in result.queries]
+    kept = [q.text for q in result.queries]
     assert len(kept) == len(set(kept))  # the duplicate rule drops repeats across samples and passages
     for q in result.queries:
-        assert set(q) == {"query_id", "text", "query_type", "source_doc_id"}
-        assert q["query_id"].startswith(f"{qtype}-{q['source_doc_id']}") and q["query_type"] == qtype
-        assert q["text"] == " ".join(q["text"].split()) and q["text"]
+        assert isinstance(q, GeneratedQuery)
+        assert q.query_id.startswith(f"{qtype}-{q.source_doc_id}") and q.query_type == qtype
+        assert q.text == " ".join(q.text.split()) and q.text
 
 
 def test_samples_per_passage_records_checkpoint_and_shards(backend, pool, tmp_path):

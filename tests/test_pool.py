@@ -40,7 +40,7 @@ def test_pool_removes_judged_and_their_near_duplicates():
     assert res.stats["removed_exact_duplicates"] == 1
     assert res.stats["removed_contained"] == 2
     assert res.stats["removed_empty"] == 1
-    assert {r["doc_id"] for r in res.duplicates} == {"2", "3", "5"}
+    assert {r.doc_id for r in res.duplicates} == {"2", "3", "5"}
 
 
 def test_judged_duplicate_taints_its_kept_copy():

@@ -13,7 +13,7 @@ from conftest import write_params
 from factories import score_config
 
 from listdistill.io import FormatError
-from listdistill.records import MinedQuery, read_candidates
+from listdistill.records import MinedQuery, read_candidates, write_scored
 from listdistill.score import (
     in_dev,
     percentile_normalise,
@@ -88,16 +88,19 @@ def test_consistency_and_top_score_filters_then_split():
     assert {r.query_id for r in res.train + res.dev} == {"q6", "q7"}  # 75th pct of tops is 5.25
 
 
-def test_records_schema_order_and_rounding():
+def test_records_schema_order_and_rounding(tmp_path):
     mined = [mq("a", "s", ["x", "s"]), mq("b", "s", ["s", "x"])]
     table = {"a": {"x": 0.1234567891, "s": 2.0}, "b": {"s": 1.0, "x": -1.0}}
     res = score_queries(mined, ByRank(table), {}, score_config(depth=2, min_top_percentile=0, dev_fraction=0))
     a = res.train[0]
     assert list(asdict(a)) == ["query_id", "text", "query_type", "source_doc_id", "candidates"]
     assert [c.doc_id for c in a.candidates] == ["x", "s"]  # candidate (mined) order, not teacher order
-    assert a.candidates[0].raw_score == 0.123457
+    assert a.candidates[0].raw_score == 0.1234567891  # full precision in memory; the writer rounds
     assert all(0.0 <= c.teacher_score <= 1.0 for r in res.train for c in r.candidates)
     assert res.stats["pairs_scored"] == 4 and res.stats["teacher_source_mrr"] == 1.0
+    write_scored(tmp_path / "train.jsonl", res.train)  # the one place scores are rounded: 6 decimals
+    written = json.loads((tmp_path / "train.jsonl").read_text().splitlines()[0])
+    assert written["candidates"][0]["raw_score"] == 0.123457
 
 
 def test_score_config_rejects_bad_values():

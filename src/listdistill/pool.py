@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from listdistill.io import Qrels
-from listdistill.records import Doc
+from listdistill.records import Doc, Duplicate
 
 SHINGLE = 8  # token window used to find containment candidates without comparing every pair
 
@@ -36,7 +36,7 @@ def normalise(text: str) -> str:
 @dataclass
 class PoolResult:
     pool: list[Doc]
-    duplicates: list[dict[str, str]]  # {"doc_id", "duplicate_of", "reason"}
+    duplicates: list[Duplicate]
     stats: dict[str, int] = field(default_factory=dict)
     heldout: list[Doc] = field(default_factory=list)  # passages held out for the label-free evaluation
 
@@ -151,7 +151,7 @@ def build_pool(
     }
     if hold_out > 0:
         stats["heldout"] = len(heldout)
-    duplicates = [{"doc_id": i, "duplicate_of": kept, "reason": reason} for i, (kept, reason) in dup.items()]
+    duplicates = [Duplicate(i, kept, reason) for i, (kept, reason) in dup.items()]
     order = {d.doc_id: n for n, d in enumerate(docs)}
-    duplicates.sort(key=lambda r: order[r["doc_id"]])
+    duplicates.sort(key=lambda r: order[r.doc_id])
     return PoolResult(pool=pool, duplicates=duplicates, stats=stats, heldout=heldout)

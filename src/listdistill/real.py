@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from listdistill.io import Qrels, Run, ranked
-from listdistill.records import PRECISION, Doc, Query, ScoredCandidate, ScoredQuery
+from listdistill.records import Doc, Query, ScoredCandidate, ScoredQuery
 from listdistill.score import percentile_normalise
 from listdistill.split import in_dev
 from listdistill.teachers import Candidates, Teacher
@@ -106,7 +106,7 @@ def label_lists(
 
 def _record(q: Query, ids: list[str], norm: list[float], raw: list[float], source: str) -> ScoredQuery:
     scored = tuple(
-        ScoredCandidate(d, round(float(n), PRECISION), round(float(r), PRECISION))
+        ScoredCandidate(d, float(n), float(r))  # rounded by the writer (records.write_scored)
         for d, n, r in zip(ids, norm, raw, strict=True)
     )
     return ScoredQuery(query_id(q.query_id), q.text, QUERY_TYPE, source, scored)

@@ -175,7 +175,7 @@ def finalise(
         if (config.consistency and not consistent) or r.max() < threshold:
             continue
         scored = tuple(
-            ScoredCandidate(d, round(float(ns), PRECISION), round(float(rs), PRECISION))
+            ScoredCandidate(d, float(ns), float(rs))  # rounded by the writer (records.write_scored)
             for d, ns, rs in zip(c.doc_ids, n, r, strict=True)
         )
         record = ScoredQuery(q.query_id, q.text, q.query_type, q.source_doc_id, scored)

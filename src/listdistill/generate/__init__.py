@@ -133,7 +133,7 @@ class GenerateConfig:
 
 @dataclass
 class GenerateResult:
-    queries: list[dict[str, str]]  # kept: query_id, text, query_type, source_doc_id
+    queries: list[GeneratedQuery]  # the kept queries
     rows: list[dict[str, Any]]  # every generation: query_id, source_doc_id, raw, text, finished, status
     stats: dict[str, Any] = field(default_factory=dict)
     checkpoint: Path | None = None  # removed by write_outputs once the outputs are written
@@ -364,9 +364,7 @@ def _finish(
     domain = domain_vocabulary(d.contents for d in plan.pool_docs)
     rows = clean_all(qtype, prompts, completions, CleanConfig(max_copy_run=config.max_copy_run), domain)
     queries = [
-        {"query_id": r["query_id"], "text": r["text"], "query_type": qtype.name, "source_doc_id": r["source_doc_id"]}
-        for r in rows
-        if r["status"] == "kept"
+        GeneratedQuery(r["query_id"], r["text"], qtype.name, r["source_doc_id"]) for r in rows if r["status"] == "kept"
     ]
     stats = summarise(qtype, rows)
     stats["passages"] = len(plan.docs)
@@ -403,7 +401,7 @@ def _extract(config: GenerateConfig, plan: _Plan) -> GenerateResult:
     rows += [{"text": "", **d, "raw": d.get("text", ""), "finished": True} for d in dropped]
     stats = summarise(plan.qtype, rows)
     stats["passages"] = len(plan.docs)
-    return GenerateResult(queries, rows, stats, None)
+    return GenerateResult([GeneratedQuery(**q) for q in queries], rows, stats, None)
 
 
 PART_FILE = "completions.jsonl"
@@ -491,7 +489,7 @@ def write_outputs(
 ) -> None:
     """Write the kept queries (JSONL), the stats (JSON), and optionally a sample table (TSV) and every
     dropped generation with its reason (JSONL); each file atomically."""
-    write_generated(out, (GeneratedQuery(**q) for q in result.queries))
+    write_generated(out, result.queries)
     write_json(stats, result.stats)
     if dropped is not None:
         keys = ("query_id", "source_doc_id", "status", "text", "raw")

@@ -133,10 +133,9 @@ def resolve_dtype(dtype: str, device: str) -> Any:
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
 
 
-def load_backend(
-    name: str, model: str, device: str = "auto", dtype: str = "auto", tensor_parallel_size: int = 1
-) -> Backend:
-    """Load a backend by name; a model reference that names nothing raises FileNotFoundError."""
+def load_backend(name: str, model: str, device: str, dtype: str, tensor_parallel_size: int = 1) -> Backend:
+    """Load a backend by name (``device`` and ``dtype`` as the params give them, ``auto`` allowed); a model reference
+    that names nothing raises FileNotFoundError."""
     if name == "transformers":
         if tensor_parallel_size > 1:
             raise ValueError("tensor_parallel_size > 1 needs backend 'vllm'; the transformers backend uses one device")
@@ -180,7 +179,7 @@ class TransformersBackend(_DecodesCompletions):
 
     name = "transformers"
 
-    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", prefix_cache: bool = True):
+    def __init__(self, model: str, device: str, dtype: str, prefix_cache: bool = True):
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -498,8 +497,8 @@ class CTranslate2Backend(_DecodesCompletions):
     def __init__(
         self,
         model: str,
-        device: str = "auto",
-        dtype: str = "auto",
+        device: str,
+        dtype: str,
         threads: int = 0,
         prefix_groups: bool = True,
         quantization: str = CT2_QUANTIZATION,
@@ -617,7 +616,7 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", tensor_parallel_size: int = 1):
+    def __init__(self, model: str, device: str, dtype: str, tensor_parallel_size: int = 1):
         try:
             from vllm import LLM
         except ImportError as e:
