@@ -766,16 +766,19 @@ def test_prepare_with_injected_enospc_keeps_the_previous_outputs(world: World, t
     assert run_prepare(world, world.beir, out).exit_code == 0
     before = snapshot([out / "prepared", out / "prepare.json"])
     written: list[str] = []
-    real_write_jsonl = prepare.write_jsonl
 
-    def write_jsonl(path, records):
-        written.append(Path(path).name)
-        return real_write_jsonl(path, records)
+    def recording(real):
+        def write(path, records):
+            written.append(Path(path).name)
+            return real(path, records)
+
+        return write
 
     def full_disk(path, qrels):
         raise OSError(errno.ENOSPC, "No space left on device")  # no file name, as from f.write()
 
-    monkeypatch.setattr(prepare, "write_jsonl", write_jsonl)
+    monkeypatch.setattr(prepare, "write_docs", recording(prepare.write_docs))
+    monkeypatch.setattr(prepare, "write_queries", recording(prepare.write_queries))
     monkeypatch.setattr(prepare, "write_qrels", full_disk)
     result = run_prepare(world, big_beir(tmp_path / "big"), out)
     assert written == ["corpus.jsonl", "queries.jsonl"]  # the failure came in the middle of the stage's writes
