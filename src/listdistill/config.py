@@ -217,7 +217,7 @@ class TrainSection:
     bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (see student.dtype)")
     gradient_checkpointing: bool = _p(False, "recompute activations in the backward pass (less memory, more time)")
     max_train_queries: int = _p(0, "seeded sample of the training queries; 0 keeps all", lo=0, cap=COUNT_MAX)
-    max_queries_per_type: int = _p(0, "seeded cap on each query type's training queries (before max_train_queries); "
+    max_queries_per_type: int = _p(250, "seeded cap on each query type's training queries (before max_train_queries); "
                                    "0 keeps all", lo=0, cap=COUNT_MAX)  # fmt: skip
     max_dev_queries: int = _p(128, "seeded sample of the dev queries; 0 keeps all", lo=0, cap=COUNT_MAX)
     max_steps: int = _p(0, "stop after this many optimizer steps; 0 runs every epoch", lo=0, cap=COUNT_MAX)
