@@ -71,5 +71,5 @@ def train_config(**changes: Any) -> TrainConfig:
     """The default params' training config in float32, with ``changes`` (``losses`` as a dict of
     :class:`LossConfig` changes or a whole :class:`LossConfig`)."""
     losses = changes.pop("losses", {})
-    cfg = dataclasses.replace(CPU.to_train("cpu", checkpoint_every=10), bf16=False, **changes)
+    cfg = dataclasses.replace(CPU.to_train("cpu", checkpoint_every=10), **{"bf16": False, **changes})
     return dataclasses.replace(cfg, losses=losses if isinstance(losses, LossConfig) else loss_config(**losses))
