@@ -21,7 +21,8 @@ from pathlib import Path
 
 import click
 
-from listdistill.data import DatasetSpec, load_collection
+from listdistill.config import Params
+from listdistill.data import load_collection
 from listdistill.records import Doc
 
 FILLER_SOURCES = ("cranfield", "med", "lisa", "scifact", "adi")
@@ -41,9 +42,12 @@ def windows(docs: list[Doc]) -> Iterator[str]:
                 yield " ".join(sents[i : i + width])
 
 
-def collection(name: str, mirror: Path) -> tuple[list[Doc], list, dict]:
+def collection(name: str, mirror: Path, cache: Path) -> tuple[list[Doc], list, dict]:
+    """One shared collection, read with the params' dataset defaults (``dataset.name`` and ``mirror`` set)."""
+    p = Params()
     folder = name if name in ("cranfield", "vaswani") else str(mirror / name)
-    col = load_collection(DatasetSpec(folder, str(mirror)))
+    p.dataset.name, p.dataset.mirror = folder, str(mirror)
+    col = load_collection(p.to_dataset(cache_dir=str(cache)))
     return col.docs, col.queries, col.qrels
 
 
@@ -53,8 +57,8 @@ def collection(name: str, mirror: Path) -> tuple[list[Doc], list, dict]:
 @click.option("--seed", type=int, default=0)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
 def main(mirror: Path, sizes: str, seed: int, out: Path) -> None:
-    core, queries, qrels = collection("vaswani", mirror)
-    filler_docs = [d for name in FILLER_SOURCES for d in collection(name, mirror)[0]]
+    core, queries, qrels = collection("vaswani", mirror, out / ".cache")
+    filler_docs = [d for name in FILLER_SOURCES for d in collection(name, mirror, out / ".cache")[0]]
     filler = list(dict.fromkeys(windows(filler_docs)))  # distinct windows
     random.Random(seed).shuffle(filler)
     for size in sorted(int(s) for s in sizes.split(",")):
