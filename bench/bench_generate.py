@@ -62,13 +62,9 @@ from listdistill.generate import (
     select_passages,
     summarise,
 )
-from listdistill.generate.backends import (
-    Completion,
-    CTranslate2Backend,
-    TransformersBackend,
-    _first_line_done,
-    first_line_stop,
-)
+from listdistill.generate.backends import Completion, CTranslate2Backend, TransformersBackend
+from listdistill.generate.backends.common import _first_line_done
+from listdistill.generate.backends.hf import first_line_stop
 from listdistill.generate.catalog import load_type
 from listdistill.generate.clean import CleanConfig, vocabulary
 from listdistill.generate.prompts import Prompt, PromptBuilder

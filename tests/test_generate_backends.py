@@ -16,7 +16,8 @@ from listdistill.generate import (
     read_pool,
     write_outputs,
 )
-from listdistill.generate.backends import SamplingConfig, TransformersBackend, first_line_stop
+from listdistill.generate.backends import SamplingConfig, TransformersBackend
+from listdistill.generate.backends.hf import first_line_stop
 from listdistill.generate.catalog import load_type
 from listdistill.generate.prompts import PromptBuilder
 from listdistill.records import Doc, GeneratedQuery
@@ -206,7 +207,7 @@ def ct2():
 
 
 def test_ctranslate2_conversion_is_cached_and_complete(ct2):
-    from listdistill.generate.backends import ctranslate2_model
+    from listdistill.generate.backends.ct2 import ctranslate2_model
     from listdistill.models import materialise, resolve_model
 
     assert (ct2.path / "model.bin").is_file() and (ct2.path / "config.json").is_file()
