@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from listdistill.data.chunk import check_chunk_size, chunk_corpus, sentences, tokenizer_counter
+from listdistill.evaluate.testsets import EvalSet, passage_depth
 from listdistill.passages import collapse_qrels, document_of, expand_qrels, maxp
 from listdistill.records import Doc
-from listdistill.testsets import EvalSet, passage_depth
 
 
 def words(texts):

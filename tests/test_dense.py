@@ -7,8 +7,8 @@ import faiss
 import numpy as np
 import pytest
 
-from listdistill import dense
-from listdistill.dense import IndexConfig
+from listdistill.index import dense
+from listdistill.index.dense import IndexConfig
 
 N, D, K = 5_000, 32, 100
 

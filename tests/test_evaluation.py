@@ -1,5 +1,5 @@
-"""listdistill.evaluation: the runs each system gets and what they score, pinned to exact values (inline runs and
-judgments in the style of ir_measures' tests; BM25 on five documents through the real Lucene)."""
+"""listdistill.evaluate.evaluation: the runs each system gets and what they score, pinned to exact values (inline
+runs and judgments in the style of ir_measures' tests; BM25 on five documents through the real Lucene)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from listdistill import lucene
-from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, passages_unchanged, score_systems
+from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, passages_unchanged, score_systems
+from listdistill.index import lucene
 from listdistill.records import Doc, Query
 
 DOCS = [

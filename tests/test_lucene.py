@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from listdistill import lucene
 from listdistill.errors import user_message
+from listdistill.index import lucene
 from listdistill.records import Doc
 
 DOCS = [

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from listdistill.fusion import rrf
-from listdistill.metrics import evaluate, paired_randomization, per_query
+from listdistill.evaluate.metrics import evaluate, paired_randomization, per_query
+from listdistill.mine.fusion import rrf
 
 QRELS = {"q1": {"a": 1, "c": 1}, "q2": {"x": 1}, "q3": {"z": 0}}  # q3 has no relevant doc: not evaluated
 RUN = {"q1": {"a": 3.0, "b": 2.0, "c": 1.0}, "q2": {"y": 1.0}}

@@ -12,7 +12,7 @@ from conftest import write_params
 from factories import encoder_config, mine_config
 
 from listdistill.io import FormatError, Run
-from listdistill.mine import (
+from listdistill.mine.candidates import (
     drop_excluded,
     excluded_docs,
     merge_parts,
@@ -247,7 +247,7 @@ def test_extra_dense_model_corpus_embeddings_are_cached(tmp_path):
     import numpy as np
     from tiny_bert import make_tiny_bert
 
-    from listdistill.mine import cached_corpus_embeddings
+    from listdistill.mine.candidates import cached_corpus_embeddings
     from listdistill.records import Doc
 
     docs = [Doc(i, t, x) for i, t, x in CORPUS]

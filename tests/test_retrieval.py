@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from listdistill import dense
+from listdistill.index import dense
 from listdistill.records import Doc
 
 DOCS = [
@@ -17,14 +17,14 @@ DOCS = [
 
 @pytest.fixture(scope="module")
 def bm25(tmp_path_factory):
-    from listdistill.lucene import BM25, build_index
+    from listdistill.index.lucene import BM25, build_index
 
     index = build_index(DOCS, tmp_path_factory.mktemp("idx") / "lucene")
     return BM25(index, k1=0.9, b=0.4)
 
 
 def test_lucene_configured_with_java21():
-    from listdistill.lucene import _java_major, configure
+    from listdistill.index.lucene import _java_major, configure
 
     assert (_java_major(configure()) or 0) >= 21
 

@@ -14,7 +14,7 @@ from factories import score_config
 
 from listdistill.io import FormatError
 from listdistill.records import MinedQuery, read_candidates, write_scored
-from listdistill.score import (
+from listdistill.score.lists import (
     in_dev,
     percentile_normalise,
     score_queries,

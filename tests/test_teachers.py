@@ -160,13 +160,13 @@ def test_a_registered_kind_is_a_valid_kind_and_ensemble_member_until_removed():
 # first-stage retrievers as teachers ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lucene_index(tmp_path_factory):
-    from listdistill.lucene import build_index
+    from listdistill.index.lucene import build_index
 
     return build_index(list(DOCS.values()), tmp_path_factory.mktemp("idx") / "lucene")
 
 
 def test_bm25_teacher_equals_bm25_search_scores(lucene_index):
-    from listdistill.lucene import BM25
+    from listdistill.index.lucene import BM25
 
     teacher = build_teacher(teacher_config(kind="bm25"), teacher_resources(lucene_dir=lucene_index))
     run = BM25(lucene_index, 0.9, 0.4).search([c.query_id for c in LISTS], [c.text for c in LISTS], k=10)
@@ -207,7 +207,7 @@ def test_ensemble_and_config_accept_dense_model_references():
 
 
 def test_one_parser_for_mine_retrievers_and_teacher_members(monkeypatch):
-    from listdistill.mine import parse_retrievers
+    from listdistill.mine.candidates import parse_retrievers
     from listdistill.models import dense_member_config, dense_member_ref
     from listdistill.packaged import REGISTRY
 

@@ -27,12 +27,12 @@ import yaml
 if typing.TYPE_CHECKING:
     from listdistill.data import DatasetSpec
     from listdistill.encoder import EncoderConfig
+    from listdistill.evaluate.proxy import ProxyConfig
     from listdistill.generate import GenerateConfig
     from listdistill.losses import LossConfig
-    from listdistill.mine import MineConfig
-    from listdistill.proxy import ProxyConfig
-    from listdistill.real import RealConfig
-    from listdistill.score import ScoreConfig
+    from listdistill.mine.candidates import MineConfig
+    from listdistill.score.lists import ScoreConfig
+    from listdistill.score.real import RealConfig
     from listdistill.teachers import TeacherConfig, TeacherResources
     from listdistill.train import TrainConfig
 
@@ -282,13 +282,13 @@ class Params:
                               device=self.resolved_device(), **g)  # fmt: skip
 
     def to_mine(self) -> MineConfig:
-        from listdistill.mine import MineConfig
+        from listdistill.mine.candidates import MineConfig
 
         m = self.mine
         return MineConfig(m.k, m.rrf_k, m.round_trip_depth, m.round_trip_rule)
 
     def to_score(self) -> ScoreConfig:
-        from listdistill.score import ScoreConfig
+        from listdistill.score.lists import ScoreConfig
 
         return ScoreConfig(**vars(self.score), seed=self.seed)
 
@@ -311,13 +311,13 @@ class Params:
                            d.hf_config, d.queries, d.qrels)  # fmt: skip
 
     def to_real(self) -> RealConfig:
-        from listdistill.real import RealConfig
+        from listdistill.score.real import RealConfig
 
         s = self.score
         return RealConfig(self.real.labels, s.depth, s.norm_low, s.norm_high, s.dev_fraction, self.seed)
 
     def to_proxy(self) -> ProxyConfig:
-        from listdistill.proxy import ProxyConfig
+        from listdistill.evaluate.proxy import ProxyConfig
 
         s = self.score
         return ProxyConfig(s.depth, s.norm_low, s.norm_high, self.proxy.min_relevant)
@@ -595,10 +595,10 @@ def _range_text(meta: typing.Mapping[str, Any], value: float | None = None) -> s
 
 def check(p: Params) -> list[str]:
     """Rules across keys and against the registries (losses, teacher kinds, query types, retrievers)."""
-    from listdistill.dense import check_spec
     from listdistill.generate.catalog import UnknownQueryTypeError, load_type
+    from listdistill.index.dense import check_spec
     from listdistill.losses import LOSSES
-    from listdistill.mine import parse_retrievers
+    from listdistill.mine.candidates import parse_retrievers
 
     problems = []
     if p.loss not in LOSSES:

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from listdistill.evaluate.metrics import DEFAULT_MEASURES, per_query
 from listdistill.io import Qrels, Run
-from listdistill.metrics import DEFAULT_MEASURES, per_query
 from listdistill.passages import collapse_qrels, document_of, maxp
 from listdistill.records import (
     CollectionInfo,

@@ -28,7 +28,7 @@ import numpy as np
 
 from listdistill.io import Qrels, Run, ranked
 from listdistill.records import Doc, Query, ScoredCandidate, ScoredQuery
-from listdistill.score import percentile_normalise
+from listdistill.score.lists import percentile_normalise
 from listdistill.split import in_dev
 from listdistill.teachers import Candidates, Teacher
 

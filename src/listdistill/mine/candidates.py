@@ -28,10 +28,10 @@ from typing import Protocol
 
 import numpy as np
 
-from listdistill import dense
 from listdistill.encoder import Encoder, EncoderConfig
-from listdistill.fusion import rrf
+from listdistill.index import dense
 from listdistill.io import FormatError, Qrels, Run, ranked
+from listdistill.mine.fusion import rrf
 from listdistill.models import dense_member_config, dense_member_ref
 from listdistill.records import Doc, Duplicate, GeneratedQuery, MinedQuery, numbered_jsonl, write_jsonl
 from listdistill.records import read_duplicates as read_duplicates  # the stages import it from here
@@ -90,7 +90,7 @@ class BM25Retriever:
     """BM25 (Lucene) over the index stage's index; searches are batched."""
 
     def __init__(self, index_dir: str | Path, k1: float, b: float, name: str = "bm25") -> None:
-        from listdistill.lucene import BM25
+        from listdistill.index.lucene import BM25
 
         self.name = name
         self._bm25 = BM25(index_dir, k1, b)

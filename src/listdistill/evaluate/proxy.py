@@ -30,7 +30,7 @@ import numpy as np
 
 from listdistill.io import Qrels
 from listdistill.records import GeneratedQuery, MinedQuery, Query
-from listdistill.score import percentile_normalise
+from listdistill.score.lists import percentile_normalise
 from listdistill.teachers import Candidates
 
 SOURCE_GRADE = 3
@@ -75,7 +75,7 @@ def grades(doc_ids: Sequence[str], scores: Sequence[float], source: str, min_rel
 
 def label(mined: Sequence[MinedQuery], lists: Sequence[Candidates], raw: Sequence[np.ndarray],
           config: ProxyConfig) -> ProxySet:  # fmt: skip
-    """The test set from the teacher's raw scores of ``lists`` (:func:`listdistill.score.teacher_lists` of the
+    """The test set from the teacher's raw scores of ``lists`` (:func:`listdistill.score.lists.teacher_lists` of the
     mined queries: the first ``depth`` candidates, the source forced in; one per mined query, same order)."""
     norm = percentile_normalise(raw, config.norm_low, config.norm_high)
     queries, qrels, sources, generated = [], {}, {}, []

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from listdistill import dense
 from listdistill.encoder import Encoder, EncoderConfig
-from listdistill.fusion import rrf
+from listdistill.evaluate.metrics import DEFAULT_MEASURES, aggregate, paired_randomization, per_query
+from listdistill.index import dense
 from listdistill.io import Qrels, Run, atomic_open, read_json
-from listdistill.metrics import DEFAULT_MEASURES, aggregate, paired_randomization, per_query
+from listdistill.mine.fusion import rrf
 from listdistill.records import (
     Doc,
     EmbeddingsMeta,
@@ -52,7 +52,7 @@ class IndexPaths:
     def check(self, corpus: Sequence[Doc], corpus_file: str | Path, faiss_index: str | None = None) -> EmbeddingsMeta:
         """Check the index against the corpus before any work (:func:`~listdistill.records.read_embeddings`: one
         finite float32 row per passage, in corpus order), that it has a Lucene folder, and that ``faiss_index``
-        fits its embeddings (:func:`~listdistill.dense.check_fits`); return the embeddings' metadata."""
+        fits its embeddings (:func:`~listdistill.index.dense.check_fits`); return the embeddings' metadata."""
         if not self.lucene.is_dir():
             raise FileNotFoundError(f"{self.lucene}: no Lucene index here (rerun the index stage)")
         meta, _ = read_embeddings(self.meta, self.embeddings, [d.doc_id for d in corpus], f"the corpus {corpus_file}")
@@ -62,7 +62,7 @@ class IndexPaths:
 
 
 def bm25_run(index: IndexPaths, queries: Sequence[Query], k: int, k1: float, b: float) -> Run:
-    from listdistill.lucene import BM25
+    from listdistill.index.lucene import BM25
 
     return BM25(index.lucene, k1, b).search([q.query_id for q in queries], [q.text for q in queries], k)
 
