@@ -15,7 +15,7 @@ PARAMS = ROOT / "params.yaml"
 
 # == loading, validation, --set overrides and the resolved device (tests/test_config.py, part 1) ==================
 def test_params_yaml_loads_and_equals_the_defaults():
-    assert load_params(PARAMS) == Params()  # the defaults live in config.py and params.yaml agrees with them
+    assert load_params(PARAMS) == Params()  # the defaults live in config/ and params.yaml agrees with them
 
 
 def test_params_yaml_sets_every_param_of_the_schema():
