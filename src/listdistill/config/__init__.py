@@ -8,7 +8,7 @@ upper bound), unknown choices, lists naming an item twice, faiss index specs and
 key. The ``to_*`` methods build the library's own configs, every one with the resolved ``device``.
 
 A stage reads only the sections DVC tracks for it (``STAGE_PARAMS``; ``dvc.yaml`` lists the same ones, which
-tests/test_config.py checks), so DVC reruns exactly the stages whose params changed.
+tests/config/test_config.py checks), so DVC reruns exactly the stages whose params changed.
 
 One module per concern: :mod:`~listdistill.config.sections` (the section dataclasses, their defaults, ranges and
 docs), :mod:`~listdistill.config.params` (:class:`Params` and its ``to_*`` builders, the device),

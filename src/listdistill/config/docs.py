@@ -18,7 +18,8 @@ def describe(cls: type = Params, prefix: str = "") -> list[tuple[str, Any, str]]
 
 def params_markdown() -> str:
     """docs/params.md: every param with its default, valid values and doc, from the fields above (the one source;
-    ``python -m listdistill.config > docs/params.md`` rewrites it, tests/test_config.py checks that it agrees)."""
+    ``python -m listdistill.config > docs/params.md`` rewrites it, tests/config/test_config.py checks that it
+    agrees)."""
     lines = [
         "# Params",
         "",

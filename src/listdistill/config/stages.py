@@ -9,7 +9,7 @@ from typing import Any
 from listdistill.config.params import Params
 from listdistill.config.sections import GenerateSection
 
-# Sections and top-level keys each stage reads; dvc.yaml's `params:` lists the same (tests/test_config.py).
+# Sections and top-level keys each stage reads; dvc.yaml's `params:` lists the same (tests/config/test_config.py).
 GENERATE_KEYS = tuple(f"generate.{f.name}" for f in dataclasses.fields(GenerateSection) if f.name != "types")
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "prepare": ("seed", "dataset", "prepare", "student.model", "proxy.heldout"),

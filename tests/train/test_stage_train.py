@@ -137,7 +137,7 @@ def test_dvc_stage_reads_exactly_its_params_and_passes_known_options():
 
     from listdistill.config import STAGE_PARAMS
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     dvc = yaml.safe_load((root / "dvc.yaml").read_text())
     variables = {k: v for item in dvc.get("vars", []) for k, v in item.items()}
     stage = dvc["stages"]["train"]

@@ -10,7 +10,7 @@ import yaml
 
 from listdistill.config import Params, as_dict, load_params
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 

@@ -4,12 +4,12 @@ stats, and the stage on a tiny real index (BM25 + the packaged student)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import write_params
 from factories import encoder_config, mine_config
+from tiny_corpus import CORPUS, write_prepared
 
 from listdistill.io import FormatError, Run
 from listdistill.mine.candidates import (
@@ -143,29 +143,6 @@ def test_read_generated_errors(tmp_path):
 
 
 # the stage on a tiny real corpus -------------------------------------------------------------------------------
-CORPUS = [
-    ("1", "supersonic nozzle", "shock waves form in a supersonic nozzle when the back pressure rises"),
-    ("2", "plant biology", "photosynthesis converts sunlight into chemical energy in leaves"),
-    ("3", "monetary policy", "the central bank raised interest rates to curb inflation"),
-    ("4", "boundary layers", "laminar boundary layer heat transfer on a flat plate at high mach number"),
-    ("5", "shell buckling", "buckling of thin cylindrical shells under axial compression"),
-    ("6", "nozzle flow", "flow separation in an overexpanded rocket nozzle with shock waves"),
-    ("7", "copy of 6", "flow separation in an overexpanded rocket nozzle with shock waves"),
-    ("8", "wing lift", "lift and drag of a swept wing at transonic speed"),
-]
-
-
-def write_prepared(prepared: Path, corpus: list[tuple[str, str, str]]) -> Path:
-    """A prepare-style folder: corpus, qrels (doc 6 judged relevant to a test query), duplicates (7 copies 6)."""
-    prepared.mkdir(parents=True)
-    with (prepared / "corpus.jsonl").open("w") as f:
-        for doc_id, title, text in corpus:
-            f.write(json.dumps({"doc_id": doc_id, "title": title, "text": text}) + "\n")
-    (prepared / "qrels.txt").write_text("t1 0 6 1\nt1 0 3 0\n")
-    (prepared / "duplicates.jsonl").write_text(json.dumps({"doc_id": "7", "duplicate_of": "6", "reason": "exact"}))
-    return prepared
-
-
 @pytest.fixture(scope="module")
 def tiny_prepared(tmp_path_factory):
     """prepare-style folder (corpus, qrels, duplicates) and the index stage's outputs on a tiny corpus."""

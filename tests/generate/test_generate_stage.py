@@ -16,7 +16,7 @@ from listdistill.config import STAGE_PARAMS
 from listdistill.generate.catalog import available_types
 from stages.generate import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGE = DVC["stages"]["generate"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -9,11 +9,11 @@ import pytest
 from listdistill import config
 from listdistill.config import ConfigError, Params, describe, load_params
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = ROOT / "params.yaml"
 
 
-# == loading, validation, --set overrides and the resolved device (tests/test_config.py, part 1) ==================
+# == loading, validation, --set overrides and the resolved device (tests/config/test_config.py, part 1) ================
 def test_params_yaml_loads_and_equals_the_defaults():
     assert load_params(PARAMS) == Params()  # the defaults live in config/ and params.yaml agrees with them
 

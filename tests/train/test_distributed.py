@@ -19,7 +19,7 @@ from tiny_bert import make_tiny_bert
 from listdistill.distributed import SINGLE, World
 from listdistill.records import write_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_parts_cover_every_item_once():
