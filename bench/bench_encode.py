@@ -42,10 +42,10 @@ import click
 import numpy as np
 import torch
 
-from listdistill import dense
 from listdistill.config import load_params
 from listdistill.encoder import Encoder
-from listdistill.metrics import aggregate, paired_randomization, per_query
+from listdistill.evaluate.metrics import aggregate, paired_randomization, per_query
+from listdistill.index import dense
 from listdistill.models import resolve_model
 from listdistill.records import read_docs, read_qrels, read_queries
 

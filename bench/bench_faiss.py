@@ -31,12 +31,12 @@ import click
 import faiss
 import numpy as np
 
-from listdistill import dense
 from listdistill.config import Params
-from listdistill.dense import IndexConfig
 from listdistill.encoder import Encoder
-from listdistill.evaluation import IndexPaths
-from listdistill.metrics import evaluate
+from listdistill.evaluate.evaluation import IndexPaths
+from listdistill.evaluate.metrics import evaluate
+from listdistill.index import dense
+from listdistill.index.dense import IndexConfig
 from listdistill.records import read_qrels, read_queries
 
 SPECS = ("Flat", "HNSW", "IVF,Flat", "IVF,PQ")

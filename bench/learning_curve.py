@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from listdistill.encoder import Encoder
-from listdistill.evaluation import IndexPaths, dense_run
+from listdistill.evaluate.evaluation import IndexPaths, dense_run
+from listdistill.evaluate.metrics import evaluate
 from listdistill.io import atomic_open, read_json
-from listdistill.metrics import evaluate
 from listdistill.records import read_docs, read_qrels, read_queries
 from listdistill.train import FrozenPassages, TrainState, cap, load_examples, train
 from stages.options import params_options, read_params

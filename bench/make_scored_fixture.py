@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from listdistill.config import Params
+from listdistill.index.lucene import BM25
 from listdistill.io import ranked
-from listdistill.lucene import BM25
 from listdistill.records import iter_jsonl, write_jsonl
 
 

@@ -51,7 +51,7 @@ import click
 import yaml
 
 from listdistill.config import apply_override
-from listdistill.metrics import paired_randomization
+from listdistill.evaluate.metrics import paired_randomization
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURE = "nDCG@10"

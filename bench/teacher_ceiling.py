@@ -31,9 +31,9 @@ import click
 import numpy as np
 
 from listdistill.config import Params
-from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
+from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
+from listdistill.evaluate.metrics import evaluate, paired_randomization, per_query
 from listdistill.io import atomic_open
-from listdistill.metrics import evaluate, paired_randomization, per_query
 from listdistill.records import Doc, read_docs, read_qrels, read_queries
 from listdistill.teachers import (
     KINDS,

@@ -1,5 +1,5 @@
 """evaluate: BM25, the zero-shot student, their fusion, the teacher's rerank (its ceiling) and the fine-tuned
-student when given, on the test set ``prepare`` chose (:mod:`listdistill.testsets`): the judged test queries
+student when given, on the test set ``prepare`` chose (:mod:`listdistill.evaluate.testsets`): the judged test queries
 (documents ranked by their best passage when the corpus was chunked), or, without judgments, the label-free
 proxy set (agreement with the teacher, which is then not scored itself), plus the hidden judgments with
 ``dataset.judgments: hide``. TREC runs, per-query measures, a significance test, metrics/eval.json, and the plot
@@ -18,14 +18,14 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
-from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, significance, student_run, zero_shot_run
+from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, significance, student_run, zero_shot_run
+from listdistill.evaluate.metrics import aggregate
+from listdistill.evaluate.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows, system_rows
+from listdistill.evaluate.testsets import EvalSet, collection_info, eval_sets, passage_depth
 from listdistill.io import Run, write_json, write_tsv
-from listdistill.metrics import aggregate
-from listdistill.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows, system_rows
 from listdistill.records import Doc, Query, natural_key, read_docs, write_run
 from listdistill.teachers import build_teacher
 from listdistill.teachers.base import rerank_run
-from listdistill.testsets import EvalSet, collection_info, eval_sets, passage_depth
 from stages.options import params_options, read_params, stage_main
 
 PerQuery = dict[str, dict[str, dict[str, float]]]  # system -> measure -> query -> value

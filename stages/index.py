@@ -17,7 +17,7 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
-from listdistill.lucene import IndexBuildError, build_index, indexable
+from listdistill.index.lucene import IndexBuildError, build_index, indexable
 from listdistill.records import Doc, EmbeddingsMeta, read_docs, write_embeddings_meta
 from listdistill.shard import Shard
 from stages.options import params_options, read_params, shard_options, shard_run, stage_main

@@ -14,9 +14,9 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
-from listdistill.evaluation import IndexPaths
+from listdistill.evaluate.evaluation import IndexPaths
 from listdistill.io import write_json
-from listdistill.mine import (
+from listdistill.mine.candidates import (
     build_retrievers,
     excluded_docs,
     merge_parts,

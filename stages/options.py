@@ -55,7 +55,7 @@ def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "params_path",
         type=click.Path(path_type=Path, dir_okay=False),
         default=DEFAULT_PARAMS,
-        help="The params file (one dataclass per section: src/listdistill/config.py).",
+        help="The params file (one dataclass per section: src/listdistill/config/).",
     )(f)
 
 

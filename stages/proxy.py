@@ -1,4 +1,4 @@
-"""proxy: the label-free test set (:mod:`listdistill.proxy`): queries the generator writes for the held-out
+"""proxy: the label-free test set (:mod:`listdistill.evaluate.proxy`): queries the generator writes for the held-out
 passages, mined like training queries, and judged by the teacher. With judgments (no held-out passages) it writes
 empty files.
 
@@ -15,11 +15,11 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
-from listdistill.evaluation import IndexPaths
+from listdistill.evaluate.evaluation import IndexPaths
+from listdistill.evaluate.proxy import ProxySet, label
 from listdistill.generate import generate_queries
 from listdistill.io import write_json
-from listdistill.mine import build_retrievers, excluded_docs, mine_units, read_duplicates
-from listdistill.proxy import ProxySet, label
+from listdistill.mine.candidates import build_retrievers, excluded_docs, mine_units, read_duplicates
 from listdistill.records import (
     GeneratedQuery,
     check_known,
@@ -29,7 +29,7 @@ from listdistill.records import (
     write_qrels,
     write_queries,
 )
-from listdistill.score import raw_scores, teacher_lists
+from listdistill.score.lists import raw_scores, teacher_lists
 from listdistill.shard import units
 from listdistill.teachers import build_teacher
 from stages.options import params_options, read_params, stage_main

@@ -1,6 +1,6 @@
 """real: the real-query arm's training lists, from the share of the collection's queries that ``prepare`` moved to
 training (``prepare.real_query_fraction``), labelled by the teacher or, as the upper bound, by their qrels
-(:mod:`listdistill.real`). Writes ``<out>/{train,dev}.jsonl`` in the ``score`` stage's format, so ``query_mix:
+(:mod:`listdistill.score.real`). Writes ``<out>/{train,dev}.jsonl`` in the ``score`` stage's format, so ``query_mix:
 [real]`` trains on them; with no real training queries it writes empty files and loads nothing."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
-from listdistill.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
+from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.io import write_json
-from listdistill.mine import excluded_docs, read_duplicates
-from listdistill.real import label_lists
+from listdistill.mine.candidates import excluded_docs, read_duplicates
 from listdistill.records import Query, ScoredQuery, read_docs, read_qrels, read_queries, write_scored
+from listdistill.score.real import label_lists
 from listdistill.teachers import build_teacher
 from stages.options import params_options, read_params, stage_main
 

@@ -1,6 +1,7 @@
 """report: what the user gets. ``models/student``: the fine-tuned student (``train``'s folder, copied) with its
-model card (``README.md``, :mod:`listdistill.card`) and the pictures under ``plots/`` (per-system means with
-bootstrap intervals, the per-query difference student - zero-shot, the learning curves; :mod:`listdistill.plots`).
+model card (``README.md``, :mod:`listdistill.report.card`) and the pictures under ``plots/`` (per-system means with
+bootstrap intervals, the per-query difference student - zero-shot, the learning curves;
+:mod:`listdistill.evaluate.plots`).
 
 Reads ``dataset.name``, ``generate.model``, ``student.model``, its maximum lengths and ``teacher`` (named in the
 card); everything else comes from the
@@ -14,11 +15,11 @@ from pathlib import Path
 import click
 
 from listdistill.atomic import stage_outputs
-from listdistill.card import CardInputs, model_card, versions
 from listdistill.config import Params
 from listdistill.errors import friendly
+from listdistill.evaluate.plots import draw_curves, draw_difference, draw_systems, read_rows
 from listdistill.io import read_json
-from listdistill.plots import draw_curves, draw_difference, draw_systems, read_rows
+from listdistill.report.card import CardInputs, model_card, versions
 from stages.options import params_options, read_params, stage_main
 
 FILE = click.Path(path_type=Path, exists=True, dir_okay=False)

@@ -16,10 +16,10 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
-from listdistill.evaluation import IndexPaths
+from listdistill.evaluate.evaluation import IndexPaths
 from listdistill.io import write_json
 from listdistill.records import read_docs, write_scored
-from listdistill.score import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
+from listdistill.score.lists import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
 from listdistill.shard import Shard, units
 from listdistill.teachers import build_teacher
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main

@@ -11,12 +11,12 @@ from typing import Any
 from listdistill.config import Params
 from listdistill.data import DatasetSpec
 from listdistill.encoder import EncoderConfig
+from listdistill.evaluate.proxy import ProxyConfig
 from listdistill.generate import GenerateConfig
 from listdistill.losses import LossConfig
-from listdistill.mine import MineConfig
-from listdistill.proxy import ProxyConfig
-from listdistill.real import RealConfig
-from listdistill.score import ScoreConfig
+from listdistill.mine.candidates import MineConfig
+from listdistill.score.lists import ScoreConfig
+from listdistill.score.real import RealConfig
 from listdistill.teachers import TeacherConfig, TeacherResources
 from listdistill.train import TrainConfig
 

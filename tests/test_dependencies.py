@@ -31,7 +31,7 @@ def _declared() -> set[str]:
 
 
 def test_every_imported_distribution_is_declared() -> None:
-    local = {"listdistill", "stages"}
+    local = {"listdistill", "listdistill_models", "stages"}
     modules = (_imported_modules(ROOT / "src") | _imported_modules(ROOT / "stages")) - local - OPTIONAL
     third_party = {m for m in modules if m not in sys.stdlib_module_names}
     owners = packages_distributions()

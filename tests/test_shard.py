@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import write_params
-from test_mine import CORPUS as MINE_CORPUS
-from test_mine import write_prepared
+from tiny_corpus import CORPUS as MINE_CORPUS
+from tiny_corpus import write_prepared
 
 from listdistill.shard import Shard, ShardError, parse_shard, read_manifests, shard_dir, units
 from stages import generate, index, mine, score

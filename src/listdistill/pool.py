@@ -5,9 +5,9 @@ accents, punctuation and digits removed; the first in corpus order is kept); pas
 contained in another, longer passage; every passage judged relevant in the test qrels, together with any
 passage that duplicates or is contained in one (so no copy of a test-relevant passage can seed a training
 query). With ``hold_out`` n > 0 (a collection without judgments), a seeded sample of min(n, half) of the
-eligible passages is held out for the label-free evaluation (:mod:`listdistill.proxy`) and never enters the pool;
-only kept copies are eligible, so no duplicate of a held-out passage can seed a training query either. The rest
-may be capped to a seeded random sample.
+eligible passages is held out for the label-free evaluation (:mod:`listdistill.evaluate.proxy`) and never enters
+the pool; only kept copies are eligible, so no duplicate of a held-out passage can seed a training query either.
+The rest may be capped to a seeded random sample.
 """
 
 from __future__ import annotations

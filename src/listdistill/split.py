@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from listdistill.records import Qrels, Query
+from listdistill.io import Qrels
+from listdistill.records import Query
 
 
 def in_dev(query_id: str, fraction: float, seed: int) -> bool:

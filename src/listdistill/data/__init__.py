@@ -7,7 +7,7 @@ a BEIR folder with only ``corpus.jsonl`` (no ``qrels/`` folder), a JSONL, CSV, T
 a folder of text, Markdown, HTML or PDF files, or ``hf:<dataset>`` (a Hugging Face dataset by name or a local
 copy). A corpus alone may come with a few judged queries (``queries`` and ``qrels``,
 :mod:`listdistill.data.judgments`); without them the collection has no queries, and the pipeline evaluates
-label-free (:mod:`listdistill.proxy`).
+label-free (:mod:`listdistill.evaluate.proxy`).
 """
 
 from __future__ import annotations

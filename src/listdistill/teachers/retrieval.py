@@ -23,7 +23,7 @@ class BM25Teacher(PairTeacher):
     name = "bm25"
 
     def __init__(self, index_dir: str | Path, k1: float, b: float) -> None:
-        from listdistill.lucene import DocumentScorer
+        from listdistill.index.lucene import DocumentScorer
 
         self.scorer = DocumentScorer(index_dir, k1, b)
 

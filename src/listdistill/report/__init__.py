@@ -1,0 +1,1 @@
+"""The report step: the student's model card (``card``)."""

