@@ -24,7 +24,7 @@ def params_markdown() -> str:
         "# Params",
         "",
         "Every key of `params.yaml`, its default, its valid values and what it does. Generated from the fields of",
-        "`src/listdistill/config.py` (the only home of the defaults) by",
+        "`src/listdistill/config/sections.py` (the only home of the defaults) by",
         "`python -m listdistill.config > docs/params.md`; a test checks that this file agrees with it.",
         "",
         "| key | default | valid | what it does |",
