@@ -33,10 +33,10 @@ import numpy as np
 
 from listdistill.config import Params
 from listdistill.encoder import Encoder
-from listdistill.evaluate.evaluation import IndexPaths
 from listdistill.evaluate.metrics import evaluate
 from listdistill.index import dense
 from listdistill.index.dense import IndexConfig
+from listdistill.index.runs import IndexPaths
 from listdistill.records import read_qrels, read_queries
 
 SPECS = ("Flat", "HNSW", "IVF,Flat", "IVF,PQ")

@@ -143,7 +143,7 @@ def round_trip(
     ``score`` does: ``teacher_first`` is the share of its kept queries whose source the teacher
     ranks first (the consistency filter), ``score_kept`` the share that ``score`` keeps (consistency and the
     top-score percentile filter, which is relative to the method's own queries)."""
-    from listdistill.evaluate.evaluation import IndexPaths
+    from listdistill.index.runs import IndexPaths
     from listdistill.mine.candidates import (
         GeneratedQuery,
         build_retrievers,

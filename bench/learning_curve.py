@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from listdistill.encoder import Encoder
-from listdistill.evaluate.evaluation import IndexPaths, dense_run
 from listdistill.evaluate.metrics import evaluate
+from listdistill.index.runs import IndexPaths, dense_run
 from listdistill.io import atomic_open, read_json
 from listdistill.records import read_docs, read_qrels, read_queries
 from listdistill.train import FrozenPassages, TrainState, cap, load_examples, train

@@ -31,9 +31,10 @@ import click
 import numpy as np
 
 from listdistill.config import Params
-from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
 from listdistill.evaluate.metrics import evaluate, paired_randomization, per_query
+from listdistill.index.runs import IndexPaths, bm25_run, zero_shot_run
 from listdistill.io import atomic_open
+from listdistill.mine.fusion import hybrid_run
 from listdistill.records import Doc, read_docs, read_qrels, read_queries
 from listdistill.teachers import (
     KINDS,

@@ -18,11 +18,13 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
-from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, significance, student_run, zero_shot_run
+from listdistill.evaluate.evaluation import significance
 from listdistill.evaluate.metrics import aggregate
 from listdistill.evaluate.plots import DIFFERENCE_FIELDS, SYSTEM_FIELDS, difference_rows, system_rows
 from listdistill.evaluate.testsets import EvalSet, collection_info, eval_sets, passage_depth
+from listdistill.index.runs import IndexPaths, bm25_run, student_run, zero_shot_run
 from listdistill.io import Run, write_json, write_tsv
+from listdistill.mine.fusion import hybrid_run
 from listdistill.records import Doc, Query, natural_key, read_docs, write_run
 from listdistill.teachers import build_teacher
 from listdistill.teachers.base import rerank_run

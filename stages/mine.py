@@ -14,7 +14,7 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
-from listdistill.evaluate.evaluation import IndexPaths
+from listdistill.index.runs import IndexPaths
 from listdistill.io import write_json
 from listdistill.mine.candidates import (
     build_retrievers,

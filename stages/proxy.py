@@ -15,9 +15,9 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
-from listdistill.evaluate.evaluation import IndexPaths
 from listdistill.evaluate.proxy import ProxySet, label
 from listdistill.generate import generate_queries
+from listdistill.index.runs import IndexPaths
 from listdistill.io import write_json
 from listdistill.mine.candidates import build_retrievers, excluded_docs, mine_units, read_duplicates
 from listdistill.records import (

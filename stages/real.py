@@ -12,9 +12,10 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import Params
 from listdistill.errors import friendly
-from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, zero_shot_run
+from listdistill.index.runs import IndexPaths, bm25_run, zero_shot_run
 from listdistill.io import write_json
 from listdistill.mine.candidates import excluded_docs, read_duplicates
+from listdistill.mine.fusion import hybrid_run
 from listdistill.records import Query, ScoredQuery, read_docs, read_qrels, read_queries, write_scored
 from listdistill.score.real import label_lists
 from listdistill.teachers import build_teacher

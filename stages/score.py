@@ -16,7 +16,7 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
-from listdistill.evaluate.evaluation import IndexPaths
+from listdistill.index.runs import IndexPaths
 from listdistill.io import write_json
 from listdistill.records import read_docs, write_scored
 from listdistill.score.lists import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from listdistill.evaluate.evaluation import IndexPaths, bm25_run, hybrid_run, passages_unchanged, score_systems
+from listdistill.evaluate.evaluation import score_systems
 from listdistill.index import lucene
+from listdistill.index.runs import IndexPaths, bm25_run, passages_unchanged
+from listdistill.mine.fusion import hybrid_run
 from listdistill.records import Doc, Query
 
 DOCS = [

@@ -1,115 +1,14 @@
-"""Retrieval runs of each system on the test queries, and their measures."""
+"""The measures of each system's run on the test queries: per query and mean, paired significance, the TREC files
+(the runs themselves come from :mod:`listdistill.index.runs` and :func:`listdistill.mine.fusion.hybrid_run`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from listdistill.encoder import Encoder, EncoderConfig
 from listdistill.evaluate.metrics import DEFAULT_MEASURES, aggregate, paired_randomization, per_query
-from listdistill.index import dense
-from listdistill.io import Qrels, Run, atomic_open, read_json
-from listdistill.mine.fusion import rrf
-from listdistill.records import (
-    Doc,
-    EmbeddingsMeta,
-    Query,
-    natural_key,
-    read_embeddings,
-    read_embeddings_meta,
-    write_run,
-)
-
-
-@dataclass(frozen=True)
-class IndexPaths:
-    """What the ``index`` stage writes."""
-
-    root: Path
-
-    @property
-    def lucene(self) -> Path:
-        return self.root / "lucene"
-
-    @property
-    def embeddings(self) -> Path:
-        return self.root / "corpus_emb.npy"
-
-    @property
-    def meta(self) -> Path:
-        return self.root / "corpus_emb.json"
-
-    def read_meta(self) -> EmbeddingsMeta:
-        return read_embeddings_meta(self.meta)
-
-    @property
-    def doc_ids(self) -> list[str]:
-        return list(self.read_meta().doc_ids)
-
-    def check(self, corpus: Sequence[Doc], corpus_file: str | Path, faiss_index: str | None = None) -> EmbeddingsMeta:
-        """Check the index against the corpus before any work (:func:`~listdistill.records.read_embeddings`: one
-        finite float32 row per passage, in corpus order), that it has a Lucene folder, and that ``faiss_index``
-        fits its embeddings (:func:`~listdistill.index.dense.check_fits`); return the embeddings' metadata."""
-        if not self.lucene.is_dir():
-            raise FileNotFoundError(f"{self.lucene}: no Lucene index here (rerun the index stage)")
-        meta, _ = read_embeddings(self.meta, self.embeddings, [d.doc_id for d in corpus], f"the corpus {corpus_file}")
-        if faiss_index is not None:
-            dense.check_fits(faiss_index, len(meta.doc_ids), meta.dim)
-        return meta
-
-
-def bm25_run(index: IndexPaths, queries: Sequence[Query], k: int, k1: float, b: float) -> Run:
-    from listdistill.index.lucene import BM25
-
-    return BM25(index.lucene, k1, b).search([q.query_id for q in queries], [q.text for q in queries], k)
-
-
-def dense_run(
-    encoder: Encoder,
-    corpus_emb: np.ndarray,
-    doc_ids: list[str],
-    queries: Sequence[Query],
-    k: int,
-    index_type: str = "Flat",
-) -> Run:
-    index = dense.build_index(corpus_emb, index_type)
-    q_emb = encoder.encode_queries([q.text for q in queries])
-    return dense.search(index, q_emb, [q.query_id for q in queries], doc_ids, k)
-
-
-def zero_shot_run(cfg: EncoderConfig, index: IndexPaths, queries: Sequence[Query], k: int, index_type: str) -> Run:
-    """The zero-shot student, reusing the corpus embeddings from the index stage."""
-    return dense_run(Encoder(cfg), np.load(index.embeddings, mmap_mode="r"), index.doc_ids, queries, k, index_type)
-
-
-def passages_unchanged(student_dir: Path, index: IndexPaths) -> bool:
-    """True when the student was trained on its query tower only (``train.tower: query``) against the passage
-    encoder whose corpus embeddings the index holds, so they can be reused as they are."""
-    training = student_dir / "training.json"
-    if not training.is_file() or not index.meta.is_file():
-        return False
-    passage_model = read_json(training).get("passage_model")
-    return passage_model is not None and passage_model == index.read_meta().model
-
-
-def student_run(
-    cfg: EncoderConfig,
-    docs: Sequence[Doc],
-    queries: Sequence[Query],
-    k: int,
-    index_type: str = "Flat",
-    index: IndexPaths | None = None,
-) -> Run:
-    """A (fine-tuned) student: encode the corpus with its passage tower, then search. A query-tower student
-    reuses the index's corpus embeddings instead (see :func:`passages_unchanged`)."""
-    encoder = Encoder(cfg)
-    if index is not None and encoder.two_towers and passages_unchanged(Path(cfg.model), index):
-        return dense_run(encoder, np.load(index.embeddings, mmap_mode="r"), index.doc_ids, queries, k, index_type)
-    corpus_emb = encoder.encode_passages([d.contents for d in docs], progress="encode corpus (student)")
-    return dense_run(encoder, corpus_emb, [d.doc_id for d in docs], queries, k, index_type)
+from listdistill.io import Qrels, Run, atomic_open
+from listdistill.records import natural_key, write_run
 
 
 def significance(
@@ -117,11 +16,6 @@ def significance(
 ) -> dict[str, float]:
     """Paired randomization p-values of ``system`` vs ``baseline`` per measure (4 decimals)."""
     return {m: round(paired_randomization(pqs[system][m], pqs[baseline][m], seed=seed), 4) for m in measures}
-
-
-def hybrid_run(runs: Sequence[Run], k: int, rrf_k: int) -> Run:
-    fused = rrf(runs, k=rrf_k)
-    return {q: dict(sorted(s.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, s in fused.items()}
 
 
 def score_systems(

@@ -1,4 +1,4 @@
-"""Reciprocal rank fusion (Cormack, Clarke and Buettcher, SIGIR 2009)."""
+"""Reciprocal rank fusion (Cormack, Clarke and Buettcher, SIGIR 2009), and the fused run of several systems."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ def rrf(runs: Sequence[Run], k: int, depth: int | None = None) -> Run:
             for rank, (did, _) in enumerate(ranked(scores, depth), start=1):
                 out[did] = out.get(did, 0.0) + 1.0 / (k + rank)
     return fused
+
+
+def hybrid_run(runs: Sequence[Run], k: int, rrf_k: int) -> Run:
+    fused = rrf(runs, k=rrf_k)
+    return {q: dict(sorted(s.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, s in fused.items()}
