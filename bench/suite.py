@@ -152,15 +152,22 @@ def copy_outputs(source: Path, dest: Path) -> None:
             os.link(src, dst)
 
 
-def repro(run: Run, threads: int, rerun: str = "") -> Run:
-    env = {
+def repro_env(run: Run, threads: int) -> dict[str, str]:
+    """The environment of a project's ``dvc repro``: its own code snapshot first on the path (absolute, since the
+    stages run inside the folder: a relative path would find nothing there and fall back to an installed copy)."""
+    folder = run.folder.resolve()
+    return {
         **os.environ,
-        "PYTHONPATH": str(run.folder / "src"),
+        "PYTHONPATH": str(folder / "src"),
         "OMP_NUM_THREADS": str(threads),
         "DVC_NO_ANALYTICS": "1",
         "LISTDISTILL_MODEL_CACHE": os.environ.get("LISTDISTILL_MODEL_CACHE", str(ROOT / ".cache" / "models")),
-        "DVC_SITE_CACHE_DIR": str(run.folder / ".dvc" / "site-cache"),
+        "DVC_SITE_CACHE_DIR": str(folder / ".dvc" / "site-cache"),
     }
+
+
+def repro(run: Run, threads: int, rerun: str = "") -> Run:
+    env = repro_env(run, threads)
     targets = ("--downstream", rerun) if rerun else ()
     dvc(run.folder, "repro", *targets, env=env, log=run.folder / "repro.log")
     return run

@@ -66,3 +66,15 @@ def test_suite_runs_two_collections_and_seeds_and_reuses_the_index(tmp_path, sha
         assert first["student_zero_shot"] == second["student_zero_shot"]  # the zero-shot student reads no seed
     rebuilt = subprocess.run([*cmd, "--table-only"], cwd=ROOT, capture_output=True, text=True)
     assert rebuilt.returncode == 0 and json.loads((out / "suite.json").read_text()) == table
+
+
+def test_a_project_runs_its_own_code_snapshot_even_from_a_relative_out(tmp_path, monkeypatch):
+    """The stages run inside the project folder, so a relative PYTHONPATH would name nothing there and Python would
+    import the installed listdistill instead of the project's snapshot: the path must be absolute."""
+    from bench.suite import Run, repro_env
+
+    monkeypatch.chdir(tmp_path)
+    env = repro_env(Run("med", 1, tmp_path.relative_to(tmp_path) / "runs" / "med" / "seed1"), threads=1)
+    assert env["PYTHONPATH"] == str(tmp_path / "runs" / "med" / "seed1" / "src")
+    assert env["DVC_SITE_CACHE_DIR"] == str(tmp_path / "runs" / "med" / "seed1" / ".dvc" / "site-cache")
+    assert env["OMP_NUM_THREADS"] == "1"
