@@ -17,31 +17,11 @@ from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
-from listdistill.index.lucene import IndexBuildError, build_index, indexable
-from listdistill.records import Doc, EmbeddingsMeta, read_docs, write_embeddings_meta
+from listdistill.index.build import PART, read_slices, write_index
+from listdistill.index.lucene import IndexBuildError, indexable
+from listdistill.records import read_docs
 from listdistill.shard import Shard
 from stages.options import params_options, read_params, shard_options, shard_run, stage_main
-
-PART = "corpus_emb.npy"
-
-
-def stack_npy(path: Path, parts: list[np.ndarray], rows: int = 65_536) -> None:
-    """Write the row-wise concatenation of ``parts`` (memory-mapped slices) to ``path``, ``rows`` at a time, so a
-    corpus larger than memory can be merged."""
-    n, d = sum(len(p) for p in parts), parts[0].shape[1]
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
-    start = 0
-    for part in parts:
-        for s in range(0, len(part), rows):
-            block = np.asarray(part[s : s + rows], dtype=np.float32)
-            out[start : start + len(block)] = block
-            start += len(block)
-    out.flush()
-    del out
-
-
-def write_meta(out: Path, docs: list[Doc], dim: int, model: str, pooling: str) -> None:
-    write_embeddings_meta(out / "corpus_emb.json", EmbeddingsMeta(tuple(d.doc_id for d in docs), dim, model, pooling))
 
 
 @friendly
@@ -58,15 +38,9 @@ def main(params_path: Path, overrides: tuple[str, ...], corpus: Path, shard: Sha
     run = shard_run(shard, merge, out, stage_settings(p, "index"), corpus)
     if merge:
         parts = run.parts()
-        slices = [np.load(folder / PART, mmap_mode="r") for folder, _ in parts]  # (n_i, d) each, not read yet
-        if sum(len(x) for x in slices) != len(docs):
-            n = sum(len(x) for x in slices)
-            raise click.ClickException(f"the parts of {out} hold {n} embeddings for {len(docs)} passages")
+        slices = read_slices(parts, docs, out)
         with stage_outputs(out) as (tmp,):
-            tmp.mkdir()
-            build_index(docs, tmp / "lucene")
-            stack_npy(tmp / "corpus_emb.npy", slices)
-            write_meta(tmp, docs, int(slices[0].shape[1]), parts[0][1]["model"], parts[0][1]["pooling"])
+            write_index(tmp, docs, slices, parts[0][1]["model"], parts[0][1]["pooling"])
         return
     rows = shard.slice(len(docs))
     encoder = Encoder(p.to_encoder())
@@ -79,10 +53,7 @@ def main(params_path: Path, overrides: tuple[str, ...], corpus: Path, shard: Sha
         click.echo(f"index: shard {shard}: passages {rows.start}..{rows.stop - 1} encoded to {folder}")
         return
     with stage_outputs(out) as (tmp,):  # Lucene index and embeddings together, or the old ones stay
-        tmp.mkdir()
-        build_index(docs, tmp / "lucene")
-        np.save(tmp / "corpus_emb.npy", emb)
-        write_meta(tmp, docs, int(emb.shape[1]), model, pooling)
+        write_index(tmp, docs, emb, model, pooling)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,14 @@ records the pipeline wrote."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
 
 from listdistill.atomic import stage_outputs
-from listdistill.config import Params
 from listdistill.errors import friendly
-from listdistill.evaluate.plots import draw_curves, draw_difference, draw_systems, read_rows
 from listdistill.io import read_json
-from listdistill.report.card import CardInputs, model_card, versions
+from listdistill.report.package import teacher_name, write_report
 from stages.options import params_options, read_params, stage_main
 
 FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -43,54 +40,14 @@ def main(params_path: Path, overrides: tuple[str, ...], student_dir: Path, prepa
     p = read_params(params_path, overrides)
     evaluation = read_json(eval_json)
     training = read_json(student_dir / "training.json")
+    s, t = p.student, p.teacher
     with stage_outputs(out) as (tmp,):
-        shutil.copytree(student_dir, tmp)
-        pictures = draw(tmp / "plots", plots_dir, curve, dev_curve, evaluation.get("evaluation", {}).get("kind", ""))
-        inputs = CardInputs(
-            corpus=p.dataset.name,
-            base_model=p.student.model,
-            dim=dim_of(student_dir),
-            query_max_length=p.student.query_max_length,
-            passage_max_length=p.student.passage_max_length,
-            prepare=read_json(prepare_stats),
-            train=read_json(train_stats),
-            config=training.get("config", {}),
-            evaluation=evaluation,
-            teacher=teacher_name(p),
-            generator=p.generate.model,
-            pictures=pictures,
-            versions=versions(),
-        )
-        (tmp / "README.md").write_text(model_card(inputs), encoding="utf-8")
+        pictures = write_report(tmp, student_dir, evaluation, training, plots_dir=plots_dir, curve=curve,
+                                dev_curve=dev_curve, prepare_stats=prepare_stats, train_stats=train_stats,
+                                corpus=p.dataset.name, base_model=s.model, query_max_length=s.query_max_length,
+                                passage_max_length=s.passage_max_length, generator=p.generate.model,
+                                teacher=teacher_name(t.kind, t.model, t.ensemble, t.normalise))  # fmt: skip
     click.echo(f"report: {out} with its model card and {len(pictures)} pictures")
-
-
-def draw(folder: Path, plots_dir: Path, curve: Path, dev_curve: Path, kind: str) -> list[str]:
-    """The PNGs under ``folder``; returns their names."""
-    folder.mkdir()
-    title = {"label-free": "Label-free (agreement with the teacher)", "judgments": "Judged test queries"}.get(kind, "")
-    systems, difference = read_rows(plots_dir / "systems.tsv"), read_rows(plots_dir / "difference.tsv")
-    if systems:
-        draw_systems(systems, title, folder / "systems.png")
-    if difference:
-        draw_difference(difference, title, folder / "difference.png")
-    draw_curves(read_rows(curve), read_rows(dev_curve), folder / "learning_curves.png")
-    return sorted(p.name for p in folder.glob("*.png"))
-
-
-def teacher_name(p: Params) -> str:
-    t = p.teacher
-    return f"`{t.kind}` ({t.ensemble}; {t.normalise})" if t.kind == "ensemble" else f"`{t.kind}` `{t.model}`"
-
-
-def dim_of(student_dir: Path) -> int:
-    """The output dimension from the sentence-transformers pooling config (first tower when two)."""
-    for config in sorted(student_dir.rglob("1_Pooling/config.json")) + sorted(
-        student_dir.rglob("*Pooling/config.json")
-    ):
-        pooling = read_json(config)  # sentence-transformers 5+ says embedding_dimension, older ones word_...
-        return int(pooling.get("embedding_dimension", pooling.get("word_embedding_dimension", 0)))
-    return 0
 
 
 if __name__ == "__main__":

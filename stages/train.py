@@ -9,7 +9,6 @@ model, metrics and checkpoints.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -19,38 +18,22 @@ from listdistill.atomic import stage_outputs
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
 from listdistill.io import write_json, write_tsv
-from listdistill.models import resolve_model
 from listdistill.records import read_docs
-from listdistill.train import (
-    Checkpoints,
-    calibrate_teacher_temperature,
-    cap,
-    cap_per_type,
-    load_examples,
-    save_student,
-    train,
-)
-from listdistill.train.summary import load_frozen, summarise
+from listdistill.train import Checkpoints, save_student, train
+from listdistill.train.data import load_lists
+from listdistill.train.objective import with_teacher_temperature
+from listdistill.train.summary import counts, load_frozen, summarise, training_record
 from stages.options import params_options, read_params, stage_main
 
 
 @friendly
 @click.command(context_settings={"show_default": True})
 @params_options
-@click.option(
-    "--scored",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    required=True,
-    help="Folder of <type>/{train,dev}.jsonl (the mix stage's).",
-)
+@click.option("--scored", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Folder of <type>/{train,dev}.jsonl (the mix stage's).")  # fmt: skip
 @click.option("--corpus", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
-@click.option(
-    "--index",
-    "index_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="The index stage's folder (train.tower query trains against its embeddings).",
-)
+@click.option("--index", "index_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The index stage's folder (train.tower query trains against its embeddings).")  # fmt: skip
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, help="Steps between checkpoints.")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), required=True, help="Resumable checkpoints.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder to write.")
@@ -61,26 +44,21 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
          checkpoint_every: int, checkpoint_dir: Path, out: Path, metrics: Path, curve: Path,
          dev_curve: Path) -> None:  # fmt: skip
     p = read_params(params_path, overrides)
-    enc = p.to_encoder()
+    enc, t = p.to_encoder(), p.train
     world = distributed.init_from_env(enc.device)
     enc = dataclasses.replace(enc, device=distributed.local_device(enc.device, world))
     cfg = p.to_train(enc.device, checkpoint_every)
     # every input checked against the others before any work (docs/formats.md)
     texts = {d.doc_id: d.contents for d in read_docs(corpus)}
-    t = p.train
-    seen: dict[str, Path] = {}  # a query id in two lists (train and dev) is an error
-    train_ex, stats = load_examples(scored, p.query_mix, "train", t.list_length, set(texts), seen)
-    dev_ex, _ = load_examples(scored, p.query_mix, "dev", t.list_length, set(texts), seen)
-    train_ex = cap(cap_per_type(train_ex, t.max_queries_per_type, p.seed), t.max_train_queries, p.seed)
-    dev_ex = cap(dev_ex, t.max_dev_queries, p.seed)
-
+    train_ex, dev_ex, stats = load_lists(scored, p.query_mix, t.list_length, set(texts), p.seed,
+                                         max_per_type=t.max_queries_per_type, max_train=t.max_train_queries,
+                                         max_dev=t.max_dev_queries)  # fmt: skip
     frozen = load_frozen(index_dir, enc.model, list(texts), corpus) if cfg.tower == "query" else None
     encoder = Encoder(enc)
     if t.passage_max_length > 0:
         encoder.config = dataclasses.replace(enc, passage_max_length=t.passage_max_length)
-    if t.teacher_temperature == "auto":
-        auto = calibrate_teacher_temperature(encoder, train_ex, texts, cfg, frozen)
-        cfg = dataclasses.replace(cfg, losses=dataclasses.replace(cfg.losses, teacher_temperature=auto))
+    auto = t.teacher_temperature == "auto"
+    cfg = with_teacher_temperature(cfg, auto, encoder, train_ex, texts, frozen)
     try:
         state = train(encoder, train_ex, dev_ex, texts, cfg, checkpoint_dir, world=world, frozen=frozen)
     except FloatingPointError as e:
@@ -89,21 +67,9 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
     if not world.is_main:
         distributed.shutdown(world)
         return
-    counts = {
-        "train_queries": len(train_ex),
-        "dev_queries": len(dev_ex),
-        "train_queries_by_type": dict(sorted(Counter(e.query_type for e in train_ex).items())),
-        "positives_added": stats.positive_added,
-        "positives_moved": stats.positive_moved,
-        "skipped_short_lists": stats.skipped_short,
-    }
-    summary = summarise(cfg, state, counts, enc.device, world.size, query_mix=p.query_mix,
-                        list_length=t.list_length, temperature_auto=t.teacher_temperature == "auto")  # fmt: skip
-    training = {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev}  # no times: deterministic
-    passage_dir = None
-    if cfg.tower == "query":
-        training["passage_model"] = enc.model  # evaluate reuses the index's corpus embeddings of this model
-        passage_dir = resolve_model(enc.model).location
+    summary = summarise(cfg, state, counts(train_ex, dev_ex, stats), enc.device, world.size, query_mix=p.query_mix,
+                        list_length=t.list_length, temperature_auto=auto)  # fmt: skip
+    training, passage_dir = training_record(cfg, state, summary, enc.model)
     with stage_outputs(out, metrics, curve, dev_curve) as (tmp_out, tmp_metrics, tmp_curve, tmp_dev):
         save_student(encoder, tmp_out, training, passage_model=passage_dir)
         write_json(tmp_metrics, summary)

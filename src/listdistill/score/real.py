@@ -21,16 +21,21 @@ relevant to a test query. Records: :class:`~listdistill.records.ScoredQuery` wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from listdistill.encoder import EncoderConfig
+from listdistill.index.runs import IndexPaths, bm25_run, zero_shot_run
 from listdistill.io import Qrels, Run, ranked
-from listdistill.records import Doc, Query, ScoredCandidate, ScoredQuery
+from listdistill.mine.candidates import excluded_docs, read_duplicates
+from listdistill.mine.fusion import hybrid_run
+from listdistill.records import Doc, Query, ScoredCandidate, ScoredQuery, read_docs, read_qrels
 from listdistill.score.lists import percentile_normalise
 from listdistill.split import in_dev
-from listdistill.teachers import Candidates, Teacher
+from listdistill.teachers import Candidates, Teacher, TeacherConfig, TeacherResources, build_teacher
 
 LABELS = ("teacher", "qrels")
 QUERY_TYPE = "real"
@@ -66,6 +71,29 @@ def qrels_list(ids: list[str], judged: Mapping[str, int], depth: int) -> tuple[l
     if top not in ids:
         ids = ids[: depth - 1] + [top]
     return ids, [max(judged.get(d, 0), 0) / best for d in ids]
+
+
+def real_lists(prepared: Path, index: IndexPaths, queries: list[Query], config: RealConfig, *, encoder: EncoderConfig,
+               k: int, k1: float, b: float, rrf_k: int, teacher: TeacherConfig,
+               resources: Callable[[list[str]], TeacherResources],
+               ) -> tuple[list[ScoredQuery], list[ScoredQuery]]:  # fmt: skip
+    """(train, dev) lists of the real training ``queries`` of the prepared folder: the first ``k`` of the fused
+    BM25 (``k1``, ``b``) and zero-shot ``encoder`` runs (RRF ``rrf_k``) once the excluded passages are removed,
+    labelled by the ``teacher`` (with ``resources(doc_ids)``) or by their qrels (``config.labels``)."""
+    # every input checked against the others before any work (docs/formats.md)
+    corpus = read_docs(prepared / "corpus.jsonl")
+    known = {d.doc_id for d in corpus}
+    duplicates = read_duplicates(prepared / "duplicates.jsonl", known)
+    excluded = excluded_docs(read_qrels(prepared / "qrels.txt", docs=corpus), duplicates)
+    real_qrels = read_qrels(prepared / "real_qrels.txt", queries, corpus)
+    index.check(corpus, prepared / "corpus.jsonl", "Flat")
+    docs = {d.doc_id: d for d in corpus}
+    deep = k + len(excluded)  # enough to keep k candidates once the excluded passages are removed
+    dense = zero_shot_run(encoder, index, queries, deep, "Flat")
+    fused = hybrid_run([bm25_run(index, queries, deep, k1, b), dense], deep, rrf_k)
+    labeller = build_teacher(teacher, resources(index.doc_ids)) if config.labels == "teacher" else None
+    qrels = real_qrels if config.labels == "qrels" else None
+    return label_lists(queries, fused, config, docs, labeller, qrels, excluded)
 
 
 def label_lists(

@@ -107,6 +107,18 @@ def load_examples(
     return examples, stats
 
 
+def load_lists(scored: Path, query_mix: Sequence[str], list_length: int, doc_ids: set[str], seed: int, *,
+               max_per_type: int, max_train: int,
+               max_dev: int) -> tuple[list[Example], list[Example], ListStats]:  # fmt: skip
+    """The training and dev examples of the mix (:func:`load_examples`; a query id in both is an error), the training
+    ones capped per type then in all, the dev ones in all (seeded samples, :func:`cap`); the training lists' stats."""
+    seen: dict[str, Path] = {}  # a query id in two lists (train and dev) is an error
+    train_ex, stats = load_examples(scored, query_mix, "train", list_length, doc_ids, seen)
+    dev_ex, _ = load_examples(scored, query_mix, "dev", list_length, doc_ids, seen)
+    train_ex = cap(cap_per_type(train_ex, max_per_type, seed), max_train, seed)
+    return train_ex, cap(dev_ex, max_dev, seed), stats
+
+
 def cap(examples: list[Example], limit: int, seed: int) -> list[Example]:
     """A seeded sample of at most ``limit`` examples (0: all), kept in their original order."""
     if limit <= 0 or len(examples) <= limit:

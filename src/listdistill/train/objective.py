@@ -3,6 +3,7 @@ temperature calibrated against the zero-shot student."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -24,6 +25,16 @@ def make_loss(
     """The configured loss as a function of the batch's query (B, d) and passage (U, d) embeddings."""
     fn = get_loss(name or cfg.loss)
     return lambda q, p: fn(batch_scores(q, p, batch, cfg.losses.false_negative_threshold), cfg.losses)
+
+
+def with_teacher_temperature(cfg: TrainConfig, auto: bool, encoder: Encoder, examples: Sequence[Example],
+                             texts: Mapping[str, str], frozen: FrozenPassages | None) -> TrainConfig:  # fmt: skip
+    """``cfg``, with the teacher temperature calibrated on the training lists when ``auto``
+    (:func:`calibrate_teacher_temperature`)."""
+    if not auto:
+        return cfg
+    calibrated = calibrate_teacher_temperature(encoder, examples, texts, cfg, frozen)
+    return dataclasses.replace(cfg, losses=dataclasses.replace(cfg.losses, teacher_temperature=calibrated))
 
 
 @torch.no_grad()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from listdistill.errors import StageError
+from listdistill.models import resolve_model
 from listdistill.records import read_embeddings
 from listdistill.train.config import TrainConfig, TrainState
+from listdistill.train.data import Example, ListStats
 from listdistill.train.towers import FrozenPassages
 
 AGREEMENT = ("dev_teacher_ndcg10", "dev_source_rr10")  # query tower only (listdistill.train.objective.dev_agreement)
@@ -31,6 +35,29 @@ def load_frozen(index_dir: Path | None, model: str, corpus: list[str], corpus_fi
             f"not of the student {model!r}; rerun the index stage"
         )
     return FrozenPassages.load(index_dir / "corpus_emb.npy", meta.doc_ids)
+
+
+def counts(train_ex: list[Example], dev_ex: list[Example], stats: ListStats) -> dict[str, Any]:
+    """What metrics/train.json says of the lists trained on."""
+    return {
+        "train_queries": len(train_ex),
+        "dev_queries": len(dev_ex),
+        "train_queries_by_type": dict(sorted(Counter(e.query_type for e in train_ex).items())),
+        "positives_added": stats.positive_added,
+        "positives_moved": stats.positive_moved,
+        "skipped_short_lists": stats.skipped_short,
+    }
+
+
+def training_record(cfg: TrainConfig, state: TrainState, summary: dict[str, Any],
+                    model: str) -> tuple[dict[str, Any], str | None]:  # fmt: skip
+    """The student's training.json (no times: deterministic) and, for the query tower, the folder of the passage
+    encoder ``model`` (evaluate reuses the index's corpus embeddings of this model)."""
+    training: dict[str, Any] = {"summary": summary, "config": dataclasses.asdict(cfg), "dev": state.dev}
+    if cfg.tower != "query":
+        return training, None
+    training["passage_model"] = model
+    return training, resolve_model(model).location
 
 
 def summarise(cfg: TrainConfig, state: TrainState, counts: dict[str, Any], device: str, processes: int, *,
