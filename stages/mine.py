@@ -47,19 +47,8 @@ PART = "mined.jsonl"
 @shard_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for run.trec, candidates.jsonl.")
 @click.option("--stats", type=click.Path(path_type=Path), required=True, help="Stats JSON (DVC metric).")
-def main(
-    params_path: Path,
-    overrides: tuple[str, ...],
-    queries: Path,
-    prepared: Path,
-    index_dir: Path,
-    cache_dir: Path,
-    queries_per_unit: int,
-    shard: Shard,
-    merge: int,
-    out: Path,
-    stats: Path,
-) -> None:
+def main(params_path: Path, overrides: tuple[str, ...], queries: Path, prepared: Path, index_dir: Path, cache_dir: Path,
+         queries_per_unit: int, shard: Shard, merge: int, out: Path, stats: Path) -> None:  # fmt: skip
     p = read_params(params_path, overrides)
     config, m = p.to_mine(), p.mine
     # every input checked against the corpus before any work (docs/formats.md)

@@ -19,7 +19,16 @@ from listdistill.errors import friendly
 from listdistill.index.runs import IndexPaths
 from listdistill.io import write_json
 from listdistill.records import read_docs, write_scored
-from listdistill.score.lists import finalise, raw_scores, read_mined, read_raw, teacher_lists, write_raw
+from listdistill.score.lists import (
+    finalise,
+    raw_scores,
+    read_mined,
+    read_raw,
+    summary,
+    teacher_label,
+    teacher_lists,
+    write_raw,
+)
 from listdistill.shard import Shard, units
 from listdistill.teachers import build_teacher
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
@@ -30,35 +39,17 @@ PART = "raw.jsonl"
 @friendly
 @click.command(context_settings={"show_default": True})
 @params_options
-@click.option(
-    "--candidates",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    required=True,
-    help="mine's candidates.jsonl for one query type.",
-)
+@click.option("--candidates", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="mine's candidates.jsonl for one query type.")  # fmt: skip
 @click.option("--corpus", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
-@click.option(
-    "--index",
-    "index_dir",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    help="The index stage's folder (needed by the bm25 and dense teachers).",
-)
+@click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="The index stage's folder (needed by the bm25 and dense teachers).")  # fmt: skip
 @queries_per_unit_option("Queries per teacher call")
 @shard_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for train.jsonl and dev.jsonl.")
 @click.option("--stats", type=click.Path(path_type=Path), required=True, help="Stats JSON (DVC metric).")
-def main(
-    params_path: Path,
-    overrides: tuple[str, ...],
-    candidates: Path,
-    corpus: Path,
-    index_dir: Path | None,
-    queries_per_unit: int,
-    shard: Shard,
-    merge: int,
-    out: Path,
-    stats: Path,
-) -> None:
+def main(params_path: Path, overrides: tuple[str, ...], candidates: Path, corpus: Path, index_dir: Path | None,
+         queries_per_unit: int, shard: Shard, merge: int, out: Path, stats: Path) -> None:  # fmt: skip
     p = read_params(params_path, overrides)
     config, tc = p.to_score(), p.to_teacher()
     # every input checked against the corpus before any work (docs/formats.md)
@@ -98,18 +89,12 @@ def main(
     result = finalise(mined, lists, raw, config)
     seconds = time.perf_counter() - start
     t = p.teacher
-    teacher_name = t.kind if t.kind != "ensemble" else f"ensemble({t.ensemble}; {t.normalise})"
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
         write_scored(tmp / "train.jsonl", result.train)
         write_scored(tmp / "dev.jsonl", result.dev)
-        write_json(tmp_stats, {**result.stats, "teacher": teacher_name})
-    pairs = int(result.stats["pairs_scored"])  # type: ignore[call-overload]
-    click.echo(
-        f"score {candidates.parent.name}: {result.stats['kept']}/{result.stats['queries_in']} kept "
-        f"(train {result.stats['train']}, dev {result.stats['dev']}); {pairs} pairs in {seconds:.1f}s"
-        f" ({pairs / max(seconds, 1e-9):.1f} pairs/s)"
-    )
+        write_json(tmp_stats, {**result.stats, "teacher": teacher_label(t.kind, t.ensemble, t.normalise)})
+    click.echo(summary(candidates.parent.name, result.stats, seconds))
 
 
 if __name__ == "__main__":

@@ -221,3 +221,18 @@ def score_stats(
         "norm_high_value": r6(hi),
         "teacher_source_mrr": r6(float(np.mean([1 / r for r in source_ranks]))) if source_ranks else 0.0,
     }
+
+
+def teacher_label(kind: str, ensemble: str, normalise: str) -> str:
+    """The teacher as metrics/score/<type>.json names it."""
+    return kind if kind != "ensemble" else f"ensemble({ensemble}; {normalise})"
+
+
+def summary(name: str, stats: dict[str, object], seconds: float) -> str:
+    """The line the score stage prints for query type ``name``."""
+    pairs = int(stats["pairs_scored"])  # type: ignore[call-overload]
+    return (
+        f"score {name}: {stats['kept']}/{stats['queries_in']} kept "
+        f"(train {stats['train']}, dev {stats['dev']}); {pairs} pairs in {seconds:.1f}s"
+        f" ({pairs / max(seconds, 1e-9):.1f} pairs/s)"
+    )
