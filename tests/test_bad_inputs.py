@@ -777,9 +777,11 @@ def test_prepare_with_injected_enospc_keeps_the_previous_outputs(world: World, t
     def full_disk(path, qrels):
         raise OSError(errno.ENOSPC, "No space left on device")  # no file name, as from f.write()
 
-    monkeypatch.setattr(prepare, "write_docs", recording(prepare.write_docs))
-    monkeypatch.setattr(prepare, "write_queries", recording(prepare.write_queries))
-    monkeypatch.setattr(prepare, "write_qrels", full_disk)
+    import listdistill.data.prepare as writes  # the prepared folder's writers (the stage calls write_prepared)
+
+    monkeypatch.setattr(writes, "write_docs", recording(writes.write_docs))
+    monkeypatch.setattr(writes, "write_queries", recording(writes.write_queries))
+    monkeypatch.setattr(writes, "write_qrels", full_disk)
     result = run_prepare(world, big_beir(tmp_path / "big"), out)
     assert written == ["corpus.jsonl", "queries.jsonl"]  # the failure came in the middle of the stage's writes
     assert_full_disk_refused(result, out, before, f"{out / 'prepared'}, {out / 'prepare.json'}")
