@@ -26,6 +26,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import faiss
@@ -70,9 +71,9 @@ def mixture(n: int, d: int, clusters: int, seed: int) -> np.ndarray:
 
 def bench_collection(
     name: str, emb_path: Path, cfg: IndexConfig, query_sets: dict[str, np.ndarray], judged: tuple | None
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """One row per index type; recall is against Flat, which comes first."""
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     all_q = np.concatenate(list(query_sets.values()))  # (Q, d)
     bounds = np.cumsum([0] + [len(v) for v in query_sets.values()])
     exact = None
@@ -84,7 +85,7 @@ def bench_collection(
         build_s = time.perf_counter() - start
         ids, search_s = top_k(index, all_q)
         exact = ids if exact is None else exact
-        row: dict[str, object] = {
+        row: dict[str, Any] = {
             "collection": name,
             "spec": spec,
             "factory": dense.resolve_spec(c, n, all_q.shape[1]),
@@ -105,7 +106,7 @@ def bench_collection(
     return rows
 
 
-def table(rows: list[dict[str, object]]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table with ratios against the collection's Flat row."""
     cols = ["collection", "index", "faiss factory", "build s", "ms / query", "speed-up", "MiB", "size x"]
     extra = list(dict.fromkeys(k for r in rows for k in r if k.startswith("R@100 vs") or k in ("nDCG@10", "R@100")))

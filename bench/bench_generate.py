@@ -46,6 +46,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,12 @@ def ct2_sampling_temperature(config: GenerateConfig, ct2_temperature: float) -> 
 def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig) -> list[Completion]:
     """The baseline: ``model.generate`` on each whole prompt, one at a time."""
     tok, texts = backend.tokenizer, []
-    sample = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    sample: dict[str, bool | float | int | None] = {
+        "do_sample": False,
+        "temperature": None,
+        "top_p": None,
+        "top_k": None,
+    }
     if config.temperature > 0:
         sample = {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p, "top_k": 0}
     for i, p in enumerate(prompts):
@@ -272,7 +278,10 @@ def main(
                 variant._generator_args["compute_type"] = compute
                 variant.generator = variant._ct2.Generator(str(variant.path), **variant._generator_args)
             ct2_variants[quant, compute] = variant
-    tokenizer = (tf or ct2).tokenizer  # the same folder's tokenizer: the same prompts
+    either = tf or ct2
+    if either is None:
+        raise click.UsageError("no method needs a backend: name at least one with --methods")
+    tokenizer = either.tokenizer  # the same folder's tokenizer: the same prompts
     pool_docs = read_pool(pool)
     docs = select_passages(pool_docs, passages, seed)
     builder = PromptBuilder(tokenizer, load_type(query_type), num_examples, passage_max_tokens, seed)
@@ -303,11 +312,11 @@ def main(
         if match[7]:  # ``-t<temperature>``: this method's own temperature instead of --temperature
             sampled = replace(sampled, temperature=float(match[7]))
         if match[1] == "stage":
-            runners[name] = lambda c=sampled: stage_run(tf, prompts, c, reuse=True)
+            runners[name] = partial(stage_run, tf, prompts, sampled, reuse=True)
         else:
             backend = ct2_variants.get((match[5] or "", match[6] or ""), ct2)
-            runners[name] = lambda c=sampled, b=backend: ct2_run(b, prompts, c, groups=True)
-    results: dict[str, dict[str, float]] = {}
+            runners[name] = partial(ct2_run, backend, prompts, sampled, groups=True)
+    results: dict[str, dict[str, Any]] = {}
     outputs: dict[str, list[list[Completion]]] = {}
     for name in chosen:
         wall, cpu = time.perf_counter(), time.process_time()

@@ -42,7 +42,8 @@ def tiny_cross_encoder(folder: Path, layers: int, hidden: int) -> Path:
     tok = AutoTokenizer.from_pretrained(resolve_model(MINILM).location)
     heads = max(1, hidden // 32)
     config = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=4 * hidden, num_labels=1)  # fmt: skip
+                        num_attention_heads=heads, intermediate_size=4 * hidden,
+                        num_labels=1)  # type: ignore[call-arg]  # fmt: skip  # PretrainedConfig **kwargs, not in the stubs
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -139,7 +140,9 @@ def bench_query_likelihood(
     reuse_only.model = batched.model  # same weights, loaded once
     best, scores = fastest(
         {
-            "from scratch per pair": lambda: [batched.score_pair_from_scratch(q, docs[d].contents) for q, d in pairs],
+            "from scratch per pair": lambda: np.asarray(
+                [batched.score_pair_from_scratch(q, docs[d].contents) for q, d in pairs]
+            ),
             "KV reuse": lambda: np.concatenate(reuse_only.score(lists, docs)),
             f"KV reuse + batch {batch}": lambda: np.concatenate(batched.score(lists, docs)),
         },

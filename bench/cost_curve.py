@@ -88,13 +88,13 @@ def table(runs: list[tuple[int, dict[str, dict[str, float]]]], targets: list[int
         a, b = line(sizes, cpu)
         ra, rb = line(sizes, rss)
         cells = " | ".join(f"{x:.0f} s / {r:.1f} GB" for x, r in zip(cpu, rss, strict=True))
-        ahead = []
+        projected: list[str] = []
         for n in targets:
             est = max(a + b * n, 0.0)
             totals[n] += est
-            ahead.append(fmt_s(est))
+            projected.append(fmt_s(est))
             rss_at[n].append((ra + rb * n, stage))
-        lines.append(f"| {stage} | {cells} | {b * 1000:.2f} | " + " | ".join(ahead) + f" | {rb * 1e6:.2f} |")
+        lines.append(f"| {stage} | {cells} | {b * 1000:.2f} | " + " | ".join(projected) + f" | {rb * 1e6:.2f} |")
     measured = " | ".join(f"{sum(c[s]['cpu_s'] for s in c) / 60:.1f} CPU-min" for _, c in runs)
     lines.append(f"| **total** | {measured} | | " + " | ".join(f"**{fmt_s(totals[n])}**" for n in targets) + " | |")
     notes = ["", f"Extrapolated peak RSS (the largest stage; this machine has {memory_gb:.0f} GB):", ""]

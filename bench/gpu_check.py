@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def call(command: click.Command, args: list[str]) -> None:
+def call(command: click.Command, args: Sequence[object]) -> None:
     command.main([str(a) for a in args], standalone_mode=False)
 
 
@@ -75,7 +76,8 @@ def main(out: Path, mirror: str, device: str, passages: int, generator: str, stu
     print(f"[gpu_check] torch {torch.__version__}, device {device}"
           f" ({torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'})", flush=True)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    p, rows = out / "prepared", []
+    p = out / "prepared"
+    rows: list[dict[str, Any]] = []
     types = ["questions", "keywords"]
     cuda = device.startswith("cuda")
     params = write_params(out / "params.yaml", {
@@ -86,31 +88,31 @@ def main(out: Path, mirror: str, device: str, passages: int, generator: str, stu
         "train.max_steps": train_steps, "train.batch_size": 16, "train.list_length": 8, "train.chunk_size": 64,
         "train.bf16": cuda,
     })  # fmt: skip
-    par = ["--params", params]
+    par: list[object] = ["--params", params]
     timed(rows, "prepare", lambda: lines(p / "corpus.jsonl"), "docs", lambda: call(prepare.main, [
         *par, "--out", p, "--stats", out / "prepare.json"]))  # fmt: skip
     timed(rows, "index (encode corpus)", lambda: lines(p / "corpus.jsonl"), "passages", lambda: call(index.main, [
         *par, "--corpus", p / "corpus.jsonl", "--out", out / "index"]))  # fmt: skip
     for qtype in types:
         gen, mined, scored = out / "gen" / f"{qtype}.jsonl", out / "mined" / qtype, out / "scored" / qtype
-        gen_args = [
+        gen_args: list[object] = [
             *par, "--query-type", qtype, "--pool", p / "pool.jsonl", "--checkpoint-dir", out / "gen-ckpt",
             "--out", gen, "--dropped", out / "gen" / "dropped" / f"{qtype}.jsonl",
             "--stats", out / f"generate-{qtype}.json", "--sample", out / f"{qtype}-sample.tsv",
         ]  # fmt: skip
-        mine_args = [
+        mine_args: list[object] = [
             *par, "--queries", gen, "--prepared", p, "--index", out / "index", "--cache-dir", out / "emb-cache",
             "--out", mined, "--stats", out / f"mine-{qtype}.json",
         ]  # fmt: skip
-        score_args = [
+        score_args: list[object] = [
             *par, "--candidates", mined / "candidates.jsonl", "--corpus", p / "corpus.jsonl",
             "--index", out / "index", "--out", scored, "--stats", out / f"score-{qtype}.json",
         ]  # fmt: skip
-        timed(rows, f"generate@{qtype}", lambda: passages, "passages", lambda a=gen_args: call(generate.main, a))
-        timed(rows, f"mine@{qtype}", lambda g=gen: lines(g), "queries", lambda a=mine_args: call(mine.main, a))
-        timed(rows, f"score@{qtype}", lambda m=mined: lines(m / "candidates.jsonl"), "queries",
-              lambda a=score_args: call(score.main, a))  # fmt: skip
-    train_args = [
+        timed(rows, f"generate@{qtype}", lambda: passages, "passages", partial(call, generate.main, gen_args))
+        timed(rows, f"mine@{qtype}", partial(lines, gen), "queries", partial(call, mine.main, mine_args))
+        timed(rows, f"score@{qtype}", partial(lines, mined / "candidates.jsonl"), "queries",
+              partial(call, score.main, score_args))  # fmt: skip
+    train_args: list[object] = [
         *par, "--scored", out / "scored", "--corpus", p / "corpus.jsonl", "--index", out / "index",
         "--checkpoint-dir", out / "train-ckpt", "--out", out / "student", "--metrics", out / "train.json",
         "--curve", out / "curve.tsv", "--dev-curve", out / "dev.tsv",

@@ -63,7 +63,7 @@ def measure(seq: int, batch: int, repeats: int) -> Rate:
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = BertModel(BertConfig(attn_implementation="sdpa")).eval()
+    model = BertModel(BertConfig(attn_implementation="sdpa")).eval()  # type: ignore[call-arg]  # **kwargs of PretrainedConfig, absent from the stubs
     ids = torch.randint(1000, 30000, (batch, seq))
     mask = torch.ones_like(ids)
 
