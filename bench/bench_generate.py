@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import click
 import torch
@@ -82,8 +82,19 @@ def ct2_sampling_temperature(config: GenerateConfig, ct2_temperature: float) -> 
     return ct2_temperature if ct2_temperature > 0 and config.temperature > 0 else config.temperature
 
 
-def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig) -> list[Completion]:
+B = TypeVar("B")
+
+
+def need(backend: B | None, name: str) -> B:
+    """The backend a method runs on, or a usage error when it was not loaded."""
+    if backend is None:
+        raise click.UsageError(f"a chosen method needs the {name} backend, which was not loaded")
+    return backend
+
+
+def plain_loop(backend: TransformersBackend | None, prompts: list[Prompt], config: GenerateConfig) -> list[Completion]:
     """The baseline: ``model.generate`` on each whole prompt, one at a time."""
+    backend = need(backend, "transformers")
     tok, texts = backend.tokenizer, []
     sample: dict[str, bool | float | int | None] = {
         "do_sample": False,
@@ -113,8 +124,9 @@ def plain_loop(backend: TransformersBackend, prompts: list[Prompt], config: Gene
 
 
 def stage_run(
-    backend: TransformersBackend, prompts: list[Prompt], config: GenerateConfig, reuse: bool
+    backend: TransformersBackend | None, prompts: list[Prompt], config: GenerateConfig, reuse: bool
 ) -> list[list[Completion]]:
+    backend = need(backend, "transformers")
     backend.prefix_cache = reuse
     backend._prefix_kv.clear()  # count every prefix prefill in the timing
     done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
@@ -122,8 +134,9 @@ def stage_run(
 
 
 def ct2_run(
-    backend: CTranslate2Backend, prompts: list[Prompt], config: GenerateConfig, groups: bool
+    backend: CTranslate2Backend | None, prompts: list[Prompt], config: GenerateConfig, groups: bool
 ) -> list[list[Completion]]:
+    backend = need(backend, "ctranslate2")
     backend.prefix_groups = groups
     done = generate_completions(config, backend, prompts, Checkpoint(None), progress=False)
     return [done[p.doc_id] for p in prompts]
@@ -190,7 +203,7 @@ def round_trip(
         if scorer is not None and result.candidates:
             model, docs, score_config, score_queries = scorer
             scored = score_queries(result.candidates, model, docs, score_config)
-            out[name]["teacher_first"] = (len(result.candidates) - scored.stats["inconsistent"]) / len(qs)
+            out[name]["teacher_first"] = (len(result.candidates) - cast(int, scored.stats["inconsistent"])) / len(qs)
             out[name]["score_kept"] = (len(scored.train) + len(scored.dev)) / len(qs)
     return out
 
@@ -314,8 +327,8 @@ def main(
         if match[1] == "stage":
             runners[name] = partial(stage_run, tf, prompts, sampled, reuse=True)
         else:
-            backend = ct2_variants.get((match[5] or "", match[6] or ""), ct2)
-            runners[name] = partial(ct2_run, backend, prompts, sampled, groups=True)
+            ct2_backend = ct2_variants.get((match[5] or "", match[6] or ""), ct2)
+            runners[name] = partial(ct2_run, ct2_backend, prompts, sampled, groups=True)
     results: dict[str, dict[str, Any]] = {}
     outputs: dict[str, list[list[Completion]]] = {}
     for name in chosen:

