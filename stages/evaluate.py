@@ -50,11 +50,11 @@ def main(params_path: Path, overrides: tuple[str, ...], prepared: Path, index_di
     docs = read_docs(prepared / "corpus.jsonl")
     sets = eval_sets(info, prepared, proxy_dir or Path("."), docs)
     index, e, zero_shot = IndexPaths(index_dir), p.evaluate, p.to_encoder()
-    index.check(docs, prepared / "corpus.jsonl", e.faiss_index)
-    runs = system_runs(index, docs, sets, passage_depth(e.depth, index.doc_ids, info.chunked), encoder=zero_shot,
+    doc_ids = list(index.check(docs, prepared / "corpus.jsonl", e.faiss_index).doc_ids)  # the metadata, read once
+    runs = system_runs(index, docs, sets, passage_depth(e.depth, doc_ids, info.chunked), encoder=zero_shot,
                        faiss_index=e.faiss_index, k1=p.bm25.k1, b=p.bm25.b, rrf_k=p.mine.rrf_k,
                        teacher=p.to_teacher() if teacher else None, teacher_depth=p.score.depth,
-                       resources=p.to_resources(index.lucene, index.embeddings, index.doc_ids, zero_shot),
+                       resources=p.to_resources(index.lucene, index.embeddings, doc_ids, zero_shot),
                        student_dir=student_dir)  # fmt: skip
     with stage_outputs(out, metrics, *([plots_dir] if plots_dir else [])) as (tmp, tmp_metrics, *tmp_plots):
         result = write_evaluation(sets, runs, tmp, tmp_metrics, tmp_plots[0] if tmp_plots else None, e.depth, p.seed)
