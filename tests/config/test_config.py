@@ -242,9 +242,3 @@ def test_student_dtype_auto_is_bfloat16_only_where_the_cpu_computes_it_natively(
     assert load_params(PARAMS, ["student.dtype=bfloat16"]).to_encoder().dtype == "bfloat16"
     assert load_params(PARAMS, ["student.dtype=float32"]).to_encoder().dtype == "float32"
     assert not config.native_bf16("mps")
-
-
-def test_docs_params_table_is_generated_from_the_config():
-    """docs/params.md is the config's own description (python -m listdistill.config > docs/params.md)."""
-    assert (ROOT / "docs" / "params.md").read_text(encoding="utf-8") == config.params_markdown()
-    assert all(doc for _, _, doc in config.describe()), "every param has a line of documentation"

@@ -1,5 +1,16 @@
-"""``python -m listdistill.config > docs/params.md``: every param with its default, valid values and doc."""
+"""``python -m listdistill.config > docs/params.md`` and ``python -m listdistill.config params-yaml > params.yaml``:
+the two files written from the config's fields (their defaults, valid values and docs)."""
 
-from listdistill.config.docs import params_markdown
+import click
 
-print(params_markdown(), end="")
+from listdistill.config.docs import params_markdown, params_yaml
+
+
+@click.command()
+@click.argument("what", type=click.Choice(["params-md", "params-yaml"]), default="params-md")
+def main(what: str) -> None:
+    """Print docs/params.md (params-md, the default) or params.yaml (params-yaml)."""
+    click.echo(params_markdown() if what == "params-md" else params_yaml(), nl=False)
+
+
+main()

@@ -39,12 +39,13 @@ from listdistill.config.sections import (
 @dataclass
 class Params:
     seed: int = _p(42, "every random draw (sampling, shuffling, splits)", lo=0, cap=SEED_MAX)
-    loss: str = _p("listwise", "listwise | listwise_in_batch | infonce | listwise+infonce | margin_mse")
+    loss: str = _p("listwise", "listwise | listwise_in_batch | infonce | listwise+infonce | margin_mse (dvc exp run "
+                   "-S loss=infonce)")  # fmt: skip
     query_mix: list[str] = _p(
         ["questions", "claims", "titles", "keywords", "search", "random", "sentences"],
         "query types whose scored lists train the student (real: the real-query arm)",
     )
-    device: str = _p("auto", "auto (a GPU when there is one) | cpu | cuda | cuda:N; every model-running stage")
+    device: str = _p("auto", "every model-running stage: auto (a GPU when there is one) | cpu | cuda | cuda:N")
     dataset: DatasetSection = field(default_factory=DatasetSection)
     prepare: PrepareSection = field(default_factory=PrepareSection)
     proxy: ProxySection = field(default_factory=ProxySection)
