@@ -163,15 +163,8 @@ def round_trip(
     ranks first (the consistency filter), ``score_kept`` the share that ``score`` keeps (consistency and the
     top-score percentile filter, which is relative to the method's own queries)."""
     from listdistill.index.runs import IndexPaths
-    from listdistill.mine.candidates import (
-        GeneratedQuery,
-        build_retrievers,
-        excluded_docs,
-        mine,
-        read_duplicates,
-        retrieve,
-    )
-    from listdistill.records import read_qrels
+    from listdistill.mine.candidates import build_retrievers, excluded_docs, mine, retrieve
+    from listdistill.records import GeneratedQuery, read_duplicates, read_qrels
 
     index = IndexPaths(index_dir)
     doc_ids = index.doc_ids

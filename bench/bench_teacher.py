@@ -29,8 +29,7 @@ import torch
 
 from listdistill.config import Params
 from listdistill.models import resolve_model
-from listdistill.records import Doc, read_docs
-from listdistill.score.lists import read_mined
+from listdistill.records import Doc, read_candidates, read_docs
 from listdistill.teachers import Candidates, build_teacher
 from listdistill.teachers.cross_encoder import CrossEncoderTeacher
 from listdistill.teachers.query_likelihood import QueryLikelihoodTeacher
@@ -123,7 +122,7 @@ def sample_lists(candidates: Path, depth: int, n_passages: int, seed: int = 0) -
     """Real (query, passage) pairs: every query's first ``depth`` candidates, restricted to ``n_passages``
     passages drawn uniformly, each with all the queries that have it as a candidate, so the number of queries a
     passage serves is distributed as in the full lists."""
-    mined = read_mined(candidates)
+    mined = read_candidates(candidates)
     uses = Counter(d for q in mined for d in q.candidates[:depth])
     rng = np.random.default_rng(seed)
     chosen = set(rng.choice(sorted(uses), size=min(n_passages, len(uses)), replace=False).tolist())

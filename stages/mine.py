@@ -14,19 +14,10 @@ import click
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
-from listdistill.index.runs import IndexPaths
 from listdistill.io import write_json
-from listdistill.mine.candidates import (
-    build_retrievers,
-    excluded_docs,
-    merge_parts,
-    mine_units,
-    parse_retrievers,
-    read_duplicates,
-    read_generated,
-    write_part,
-)
-from listdistill.records import read_docs, read_qrels, write_candidates, write_run
+from listdistill.mine.candidates import MineResult, merge_parts, mine_units, parse_retrievers, summary, write_part
+from listdistill.mine.inputs import read_inputs
+from listdistill.records import write_candidates, write_run
 from listdistill.shard import Shard, units
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
 
@@ -51,47 +42,28 @@ def main(params_path: Path, overrides: tuple[str, ...], queries: Path, prepared:
          queries_per_unit: int, shard: Shard, merge: int, out: Path, stats: Path) -> None:  # fmt: skip
     p = read_params(params_path, overrides)
     config, m = p.to_mine(), p.mine
-    # every input checked against the corpus before any work (docs/formats.md)
-    corpus = prepared / "corpus.jsonl"
-    docs = read_docs(corpus)
-    known = {d.doc_id for d in docs}
-    generated = read_generated(queries, known)
-    if not generated:
-        raise click.ClickException(f"{queries}: expected generated queries, got an empty file (generate kept none?)")
-    qrels = read_qrels(prepared / "qrels.txt", docs=docs)
-    duplicates = read_duplicates(prepared / "duplicates.jsonl", known)
-    index = IndexPaths(index_dir)
-    index.check(docs, corpus, m.faiss_index)
-    doc_ids = [d.doc_id for d in docs]
-    excluded = excluded_docs(qrels, duplicates)
-    names = ["fused", *parse_retrievers(m.retrievers)]
-    work = units(len(generated), queries_per_unit)
-    settings = {**stage_settings(p, "mine"), "queries_per_unit": queries_per_unit, "excluded": sorted(excluded)}
+    inputs = read_inputs(queries, prepared, index_dir, m.faiss_index)
+    generated, names = inputs.queries, ["fused", *parse_retrievers(m.retrievers)]
+    settings = {**stage_settings(p, "mine"), "queries_per_unit": queries_per_unit, "excluded": sorted(inputs.excluded)}
     run = shard_run(shard, merge, out, settings, queries, index_dir / "corpus_emb.json")
-    if merge:
-        result = merge_parts([f / PART for f, _ in run.parts()], generated, names, config)
-    else:
-        models = build_retrievers(
-            m.retrievers, index.lucene, index.embeddings, doc_ids, p.to_encoder(), p.bm25.k1, p.bm25.b,
-            m.faiss_index, docs, corpus, cache_dir,
-        )  # fmt: skip
-        own = shard.take(work)
-        result = mine_units(models, generated, config, excluded, len(doc_ids), own)
-        if run.is_part:
-            folder = run.begin()
-            write_part(folder / PART, [q for u in own for q in generated[u.start : u.stop]], result)
-            run.finish(folder, len(work))
-            click.echo(f"mine {queries.name}: shard {shard}: {len(result.ranks['fused'])} queries to {folder}")
-            return
+
+    def compute(own: list[range]) -> MineResult:
+        models = inputs.retrievers(m.retrievers, p.to_encoder(), p.bm25.k1, p.bm25.b, m.faiss_index, cache_dir)
+        return mine_units(models, generated, config, inputs.excluded, len(inputs.docs), own)
+
+    result = run.over_units(
+        units(len(generated), queries_per_unit), PART, compute,
+        merge=lambda parts: merge_parts(parts, generated, names, config),
+        save=lambda path, own, part: write_part(path, [q for u in own for q in generated[u.start : u.stop]], part),
+    )  # fmt: skip
+    if result is None:
+        return
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()
         write_run(tmp / "run.trec", result.run, tag="mine_rrf")
         write_candidates(tmp / "candidates.jsonl", result.candidates)
-        write_json(tmp_stats, {**result.stats, "excluded_passages": len(excluded), "retrievers": m.retrievers})
-    click.echo(
-        f"mine {queries.name}: {result.stats['kept']}/{result.stats['queries_in']} kept; "
-        f"source recall (fused) {result.stats['source_recall_fused']}"
-    )
+        write_json(tmp_stats, {**result.stats, "excluded_passages": len(inputs.excluded), "retrievers": m.retrievers})
+    click.echo(f"mine {queries.name}: {summary(result.stats)}")
 
 
 if __name__ == "__main__":

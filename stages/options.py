@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -14,6 +14,8 @@ from listdistill.config import DEFAULT_PARAMS, ConfigError, Params, load_params
 from listdistill.cost import write_cost
 from listdistill.errors import run
 from listdistill.shard import Shard, begin_part, fingerprint, finish_part, parse_shard, read_manifests
+
+R = TypeVar("R")
 
 _COST: dict[str, Path | None] = {"path": None}
 
@@ -123,6 +125,24 @@ class ShardRun:
     def finish(self, folder: Path, units: int, **info: Any) -> None:
         """Write the manifest last (a part without one is incomplete): ``units`` is the whole run's count."""
         finish_part(folder, self.shard, self.key, units, **info)
+
+    def over_units(self, work: list[range], part: str, compute: Callable[[list[range]], R],
+                   merge: Callable[[list[Path]], R],
+                   save: Callable[[Path, list[range], R], object]) -> R | None:  # fmt: skip
+        """A stage sharded over ``work``: the whole run's result (``compute`` over every unit, or ``merge`` of the
+        N parts' ``part`` files), or None once this shard's part is written (``compute`` over its own units,
+        ``save``d to ``<folder>/<part>``, then the manifest); the stage ends there."""
+        if self.merge:
+            return merge([folder / part for folder, _ in self.parts()])
+        own = self.shard.take(work)
+        result = compute(own)
+        if not self.is_part:
+            return result
+        folder = self.begin()
+        save(folder / part, own, result)
+        self.finish(folder, len(work))
+        click.echo(f"{self.out.name}: shard {self.shard}: {sum(len(u) for u in own)} queries to {folder}")
+        return None
 
 
 def shard_run(shard: Shard, merge: int, out: Path, settings: Any, *files: Path) -> ShardRun:

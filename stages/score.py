@@ -12,23 +12,15 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
 
 from listdistill.atomic import stage_outputs
 from listdistill.config import stage_settings
 from listdistill.errors import friendly
-from listdistill.index.runs import IndexPaths
 from listdistill.io import write_json
-from listdistill.records import read_docs, write_scored
-from listdistill.score.lists import (
-    finalise,
-    raw_scores,
-    read_mined,
-    read_raw,
-    summary,
-    teacher_label,
-    teacher_lists,
-    write_raw,
-)
+from listdistill.records import write_scored
+from listdistill.score.inputs import read_inputs
+from listdistill.score.lists import finalise, read_raw, summary, teacher_label, teacher_lists, write_raw
 from listdistill.shard import Shard, units
 from listdistill.teachers import build_teacher
 from stages.options import params_options, queries_per_unit_option, read_params, shard_options, shard_run, stage_main
@@ -52,42 +44,29 @@ def main(params_path: Path, overrides: tuple[str, ...], candidates: Path, corpus
          queries_per_unit: int, shard: Shard, merge: int, out: Path, stats: Path) -> None:  # fmt: skip
     p = read_params(params_path, overrides)
     config, tc = p.to_score(), p.to_teacher()
-    # every input checked against the corpus before any work (docs/formats.md)
-    corpus_docs = read_docs(corpus)
-    mined = read_mined(candidates, {d.doc_id for d in corpus_docs})
-    index = IndexPaths(index_dir) if index_dir is not None else None
-    if index is not None:
-        index.check(corpus_docs, corpus)
-    if not mined:
-        raise click.ClickException(f"{candidates}: expected mined queries, got an empty file (mine kept none?)")
-    lists = teacher_lists(mined, config.depth)
-    work = units(len(lists), queries_per_unit)
+    inputs = read_inputs(candidates, corpus, index_dir)
+    lists = teacher_lists(inputs.mined, config.depth)
     # what determines the raw scores (a merge may filter, normalise and split them with other score.* values)
     deciding = {k: v for k, v in stage_settings(p, "score").items() if k in ("student", "bm25", "teacher")}
     settings = {**deciding, "depth": config.depth, "queries_per_unit": queries_per_unit, "index": index_dir is not None}
     index_ids = [index_dir / "corpus_emb.json"] if index_dir is not None else []
     run = shard_run(shard, merge, out, settings, candidates, corpus, *index_ids)
-    start = time.perf_counter()
-    if merge:
-        raw = read_raw([folder / PART for folder, _ in run.parts()], lists)
-    else:
-        docs = {d.doc_id: d for d in corpus_docs}
-        resources = p.to_resources(index.lucene, index.embeddings, index.doc_ids) if index else None
-        own = shard.take(work)
-        teacher = build_teacher(tc, resources)
-        try:
-            start = time.perf_counter()
-            raw = raw_scores(lists, teacher, docs, own)
-        except (ValueError, KeyError) as e:
-            raise click.ClickException(f"{candidates}: {e.args[0] if isinstance(e, KeyError) else e}") from e
-        if run.is_part:
-            folder = run.begin()
-            write_raw(folder / PART, [c for u in own for c in lists[u.start : u.stop]], raw)
-            run.finish(folder, len(work))
-            click.echo(f"score {candidates.parent.name}: shard {shard}: {len(raw)} lists to {folder}")
-            return
-    result = finalise(mined, lists, raw, config)
-    seconds = time.perf_counter() - start
+    clock = [time.perf_counter()]
+
+    def compute(own: list[range]) -> list[np.ndarray]:
+        ix = inputs.index
+        teacher = build_teacher(tc, p.to_resources(ix.lucene, ix.embeddings, ix.doc_ids) if ix else None)
+        clock[0] = time.perf_counter()  # the teacher's scoring time, without its loading
+        return inputs.raw_scores(teacher, lists, own)
+
+    raw = run.over_units(
+        units(len(lists), queries_per_unit), PART, compute, merge=lambda parts: read_raw(parts, lists),
+        save=lambda path, own, part: write_raw(path, [c for u in own for c in lists[u.start : u.stop]], part),
+    )  # fmt: skip
+    if raw is None:
+        return
+    result = finalise(inputs.mined, lists, raw, config)
+    seconds = time.perf_counter() - clock[0]
     t = p.teacher
     with stage_outputs(out, stats) as (tmp, tmp_stats):
         tmp.mkdir()

@@ -14,15 +14,13 @@ from pathlib import Path
 import click
 
 from listdistill import distributed
-from listdistill.atomic import stage_outputs
 from listdistill.encoder import Encoder
 from listdistill.errors import friendly
-from listdistill.io import write_json, write_tsv
-from listdistill.records import read_docs
-from listdistill.train import Checkpoints, save_student, train
-from listdistill.train.data import load_lists
+from listdistill.train import Checkpoints, train
+from listdistill.train.export import save_run
+from listdistill.train.inputs import read_inputs
 from listdistill.train.objective import with_teacher_temperature
-from listdistill.train.summary import counts, load_frozen, summarise, training_record
+from listdistill.train.summary import counts, summarise
 from stages.options import params_options, read_params, stage_main
 
 
@@ -48,33 +46,23 @@ def main(params_path: Path, overrides: tuple[str, ...], scored: Path, corpus: Pa
     world = distributed.init_from_env(enc.device)
     enc = dataclasses.replace(enc, device=distributed.local_device(enc.device, world))
     cfg = p.to_train(enc.device, checkpoint_every)
-    # every input checked against the others before any work (docs/formats.md)
-    texts = {d.doc_id: d.contents for d in read_docs(corpus)}
-    train_ex, dev_ex, stats = load_lists(scored, p.query_mix, t.list_length, set(texts), p.seed,
-                                         max_per_type=t.max_queries_per_type, max_train=t.max_train_queries,
-                                         max_dev=t.max_dev_queries)  # fmt: skip
-    frozen = load_frozen(index_dir, enc.model, list(texts), corpus) if cfg.tower == "query" else None
+    data = read_inputs(scored, corpus, index_dir, p.to_lists(), enc.model, cfg.tower)
     encoder = Encoder(enc)
     if t.passage_max_length > 0:
         encoder.config = dataclasses.replace(enc, passage_max_length=t.passage_max_length)
     auto = t.teacher_temperature == "auto"
-    cfg = with_teacher_temperature(cfg, auto, encoder, train_ex, texts, frozen)
+    cfg = with_teacher_temperature(cfg, auto, encoder, data.train, data.texts, data.frozen)
     try:
-        state = train(encoder, train_ex, dev_ex, texts, cfg, checkpoint_dir, world=world, frozen=frozen)
+        state = train(encoder, data.train, data.dev, data.texts, cfg, checkpoint_dir, world=world, frozen=data.frozen)
     except FloatingPointError as e:
         raise click.ClickException(str(e)) from e
     encoder.config = enc
     if not world.is_main:
         distributed.shutdown(world)
         return
-    summary = summarise(cfg, state, counts(train_ex, dev_ex, stats), enc.device, world.size, query_mix=p.query_mix,
-                        list_length=t.list_length, temperature_auto=auto)  # fmt: skip
-    training, passage_dir = training_record(cfg, state, summary, enc.model)
-    with stage_outputs(out, metrics, curve, dev_curve) as (tmp_out, tmp_metrics, tmp_curve, tmp_dev):
-        save_student(encoder, tmp_out, training, passage_model=passage_dir)
-        write_json(tmp_metrics, summary)
-        write_tsv(tmp_curve, state.curve)
-        write_tsv(tmp_dev, state.dev)
+    summary = summarise(cfg, state, counts(data.train, data.dev, data.stats), enc.device, world.size,
+                        query_mix=p.query_mix, list_length=t.list_length, temperature_auto=auto)  # fmt: skip
+    save_run(encoder, cfg, state, summary, enc.model, out, metrics, curve, dev_curve)
     Checkpoints(checkpoint_dir).clear()
     distributed.shutdown(world)
 

@@ -18,6 +18,7 @@ if typing.TYPE_CHECKING:
     from listdistill.score.real import RealConfig
     from listdistill.teachers import TeacherConfig, TeacherResources
     from listdistill.train import TrainConfig
+    from listdistill.train.data import ListSelection
 from listdistill.config.sections import (
     SEED_MAX,
     Bm25Section,
@@ -134,6 +135,14 @@ class Params:
         t = self.train
         return LossConfig(t.student_temperature, teacher_temperature, t.infonce_temperature, t.infonce_weight,
                           t.false_negative_threshold)  # fmt: skip
+
+    def to_lists(self) -> ListSelection:
+        """Which scored lists train: the query mix, the list length and the seeded caps."""
+        from listdistill.train.data import ListSelection
+
+        t = self.train
+        return ListSelection(tuple(self.query_mix), t.list_length, self.seed, t.max_queries_per_type,
+                             t.max_train_queries, t.max_dev_queries)  # fmt: skip
 
     def to_train(self, device: str, checkpoint_every: int) -> TrainConfig:
         """The optimisation on ``device`` (bf16 ``auto`` resolved for it); the teacher temperature is 0 when ``auto``

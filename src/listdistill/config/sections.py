@@ -237,8 +237,9 @@ class TrainSection:
     select_by: str = _p("dev_loss", "dev measure keeping the best weights and stopping early: dev_loss | (query "
                         "tower, full corpus, teacher's labels of the dev lists) dev_teacher_ndcg10 | dev_source_rr10",
                         choices=("dev_loss", "dev_teacher_ndcg10", "dev_source_rr10"))  # fmt: skip
-    bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (AMX or AVX512-BF16 "
-                          "CPUs, bf16 GPUs) | true | false; 1.4x per step here, the same losses to 3 decimals")  # fmt: skip
+    bf16: bool | str = _p("auto", "auto: bf16 autocast where the device computes bf16 natively (AMX or "
+                          "AVX512-BF16 CPUs, bf16 GPUs) | true | false; 1.4x per step here, the same losses to 3 "
+                          "decimals")  # fmt: skip
     gradient_checkpointing: bool = _p(False, "recompute activations in the backward pass (less memory, more time)")
     max_train_queries: int = _p(0, "seeded sample of the mix's training queries; 0 keeps all", lo=0, cap=COUNT_MAX)
     max_queries_per_type: int = _p(250, "seeded cap on each type's training queries (before max_train_queries); 0 "

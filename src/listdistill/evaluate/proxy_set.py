@@ -13,11 +13,12 @@ from listdistill.evaluate.proxy import ProxyConfig, ProxySet, label
 from listdistill.generate import GenerateConfig, generate_queries
 from listdistill.index.runs import IndexPaths
 from listdistill.io import write_json
-from listdistill.mine.candidates import MineConfig, build_retrievers, excluded_docs, mine_units, read_duplicates
+from listdistill.mine.candidates import MineConfig, build_retrievers, excluded_docs, mine_units
 from listdistill.records import (
     GeneratedQuery,
     check_known,
     read_docs,
+    read_duplicates,
     read_qrels,
     write_generated,
     write_qrels,

@@ -34,8 +34,6 @@ from listdistill.io import FormatError, Qrels, Run, ranked
 from listdistill.mine.fusion import rrf
 from listdistill.models import dense_member_config, dense_member_ref
 from listdistill.records import Doc, Duplicate, GeneratedQuery, MinedQuery, numbered_jsonl, write_jsonl
-from listdistill.records import read_duplicates as read_duplicates  # the stages import it from here
-from listdistill.records import read_generated as read_generated  # the stages import it from here
 from listdistill.shard import ShardError
 
 ROUND_TRIP_RULES = ("fused", "any")
@@ -341,6 +339,11 @@ def mine_stats(
     for name, rs in ranks.items():
         stats[f"source_recall_{name}"] = {f"R@{c}": recall_at(rs, c) for c in cutoffs}
     return stats
+
+
+def summary(stats: Mapping[str, object]) -> str:
+    """The stage's line for a person: queries kept of those in, and the fused list's source recall."""
+    return f"{stats['kept']}/{stats['queries_in']} kept; source recall (fused) {stats['source_recall_fused']}"
 
 
 def merge_parts(

@@ -34,15 +34,12 @@ from listdistill.records import (
     ScoredCandidate,
     ScoredQuery,
     numbered_jsonl,
-    read_candidates,
     write_jsonl,
 )
 from listdistill.records import MinedQuery as MinedQuery  # tests and bench import it from here
 from listdistill.shard import ShardError
 from listdistill.split import in_dev
 from listdistill.teachers import Candidates, Teacher
-
-read_mined = read_candidates  # the old name: stages/score.py imports it from here
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ import numpy as np
 from listdistill.encoder import EncoderConfig
 from listdistill.index.runs import IndexPaths, bm25_run, zero_shot_run
 from listdistill.io import Qrels, Run, ranked
-from listdistill.mine.candidates import excluded_docs, read_duplicates
+from listdistill.mine.candidates import excluded_docs
 from listdistill.mine.fusion import hybrid_run
-from listdistill.records import Doc, Query, ScoredCandidate, ScoredQuery, read_docs, read_qrels
+from listdistill.records import Doc, Query, ScoredCandidate, ScoredQuery, read_docs, read_duplicates, read_qrels
 from listdistill.score.lists import percentile_normalise
 from listdistill.split import in_dev
 from listdistill.teachers import Candidates, Teacher, TeacherConfig, TeacherResources, build_teacher

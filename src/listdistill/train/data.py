@@ -107,16 +107,29 @@ def load_examples(
     return examples, stats
 
 
-def load_lists(scored: Path, query_mix: Sequence[str], list_length: int, doc_ids: set[str], seed: int, *,
-               max_per_type: int, max_train: int,
-               max_dev: int) -> tuple[list[Example], list[Example], ListStats]:  # fmt: skip
+@dataclass(frozen=True)
+class ListSelection:
+    """Which scored lists train, how long and how many (``Params.to_lists`` builds it from ``seed``, ``query_mix``
+    and ``train``); every cap is a seeded sample, 0 keeps all."""
+
+    query_mix: tuple[str, ...]
+    list_length: int  # passages per list, positive included
+    seed: int
+    max_per_type: int  # training queries per query type
+    max_train: int  # training queries in all, after the per-type cap
+    max_dev: int  # dev queries in all
+
+
+def load_lists(scored: Path, selection: ListSelection,
+               doc_ids: set[str]) -> tuple[list[Example], list[Example], ListStats]:  # fmt: skip
     """The training and dev examples of the mix (:func:`load_examples`; a query id in both is an error), the training
     ones capped per type then in all, the dev ones in all (seeded samples, :func:`cap`); the training lists' stats."""
+    s = selection
     seen: dict[str, Path] = {}  # a query id in two lists (train and dev) is an error
-    train_ex, stats = load_examples(scored, query_mix, "train", list_length, doc_ids, seen)
-    dev_ex, _ = load_examples(scored, query_mix, "dev", list_length, doc_ids, seen)
-    train_ex = cap(cap_per_type(train_ex, max_per_type, seed), max_train, seed)
-    return train_ex, cap(dev_ex, max_dev, seed), stats
+    train_ex, stats = load_examples(scored, s.query_mix, "train", s.list_length, doc_ids, seen)
+    dev_ex, _ = load_examples(scored, s.query_mix, "dev", s.list_length, doc_ids, seen)
+    train_ex = cap(cap_per_type(train_ex, s.max_per_type, s.seed), s.max_train, s.seed)
+    return train_ex, cap(dev_ex, s.max_dev, s.seed), stats
 
 
 def cap(examples: list[Example], limit: int, seed: int) -> list[Example]:

@@ -8,8 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from listdistill.atomic import stage_outputs
 from listdistill.encoder import Encoder
-from listdistill.io import write_json
+from listdistill.io import write_json, write_tsv
+from listdistill.train.config import TrainConfig, TrainState
+from listdistill.train.summary import training_record
 
 
 def sentence_transformers_files(encoder: Encoder) -> dict[str, Any]:
@@ -102,3 +105,16 @@ def _save_router(encoder: Encoder, passage_model: str, folder: Path) -> None:
     )
     st.save(str(folder))
     shutil.rmtree(query_dir, ignore_errors=True)
+
+
+def save_run(encoder: Encoder, cfg: TrainConfig, state: TrainState, summary: dict[str, Any], model: str, out: Path,
+             metrics: Path, curve: Path, dev_curve: Path) -> None:  # fmt: skip
+    """The train stage's outputs, all or none (:func:`~listdistill.atomic.stage_outputs`): the student folder
+    (``model``'s passage encoder beside it for the query tower), ``summary`` as the metrics, and the per-step and
+    per-evaluation curves."""
+    training, passage_dir = training_record(cfg, state, summary, model)
+    with stage_outputs(out, metrics, curve, dev_curve) as (tmp_out, tmp_metrics, tmp_curve, tmp_dev):
+        save_student(encoder, tmp_out, training, passage_model=passage_dir)
+        write_json(tmp_metrics, summary)
+        write_tsv(tmp_curve, state.curve)
+        write_tsv(tmp_dev, state.dev)

@@ -1,18 +1,14 @@
-"""What a training run reports (``metrics/train.json``), and the index embeddings the query tower trains against."""
+"""What a training run reports (``metrics/train.json``) and the student's ``training.json``."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from listdistill.errors import StageError
 from listdistill.models import resolve_model
-from listdistill.records import read_embeddings
 from listdistill.train.config import TrainConfig, TrainState
 from listdistill.train.data import Example, ListStats
-from listdistill.train.towers import FrozenPassages
 
 AGREEMENT = ("dev_teacher_ndcg10", "dev_source_rr10")  # query tower only (listdistill.train.objective.dev_agreement)
 
@@ -21,20 +17,6 @@ def by_type(dev: list[dict[str, Any]], step: int) -> dict[str, float]:
     """The configured loss by query type on the dev set at ``step`` (0: the zero-shot model)."""
     row = next((r for r in dev if r["step"] == step), {})
     return {k.split("@", 1)[1]: v for k, v in sorted(row.items()) if k.startswith("dev_loss@")}
-
-
-def load_frozen(index_dir: Path | None, model: str, corpus: list[str], corpus_file: Path) -> FrozenPassages:
-    """The index stage's corpus embeddings, checked against the corpus (:func:`~listdistill.records.read_embeddings`)
-    and to come from the student being trained."""
-    if index_dir is None:
-        raise StageError("train.tower query trains against the index's corpus embeddings: give --index")
-    meta, _ = read_embeddings(index_dir / "corpus_emb.json", index_dir / "corpus_emb.npy", corpus, str(corpus_file))
-    if meta.model != model:
-        raise StageError(
-            f"{index_dir / 'corpus_emb.json'}: the corpus embeddings are of model {meta.model!r}, "
-            f"not of the student {model!r}; rerun the index stage"
-        )
-    return FrozenPassages.load(index_dir / "corpus_emb.npy", meta.doc_ids)
 
 
 def counts(train_ex: list[Example], dev_ex: list[Example], stats: ListStats) -> dict[str, Any]:
