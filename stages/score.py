@@ -54,8 +54,8 @@ def main(params_path: Path, overrides: tuple[str, ...], candidates: Path, corpus
     clock = [time.perf_counter()]
 
     def compute(own: list[range]) -> list[np.ndarray]:
-        ix = inputs.index
-        teacher = build_teacher(tc, p.to_resources(ix.lucene, ix.embeddings, ix.doc_ids) if ix else None)
+        ix = inputs.index  # checked against the corpus: its doc ids are the corpus's, in order
+        teacher = build_teacher(tc, p.to_resources(ix.lucene, ix.embeddings, list(inputs.docs)) if ix else None)
         clock[0] = time.perf_counter()  # the teacher's scoring time, without its loading
         return inputs.raw_scores(teacher, lists, own)
 

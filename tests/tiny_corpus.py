@@ -26,3 +26,25 @@ def write_prepared(prepared: Path, corpus: list[tuple[str, str, str]]) -> Path:
     (prepared / "qrels.txt").write_text("t1 0 6 1\nt1 0 3 0\n")
     (prepared / "duplicates.jsonl").write_text(json.dumps({"doc_id": "7", "duplicate_of": "6", "reason": "exact"}))
     return prepared
+
+
+def prepared_with_index(root: Path) -> tuple[Path, Path]:
+    """:func:`write_prepared` of :data:`CORPUS` under ``root`` and the index stage's outputs for it (the default
+    params): the prepared folder and the index folder."""
+    from click.testing import CliRunner
+    from conftest import write_params
+
+    from stages import index
+
+    prepared = write_prepared(root / "prepared", CORPUS)
+    argv = [
+        "--params",
+        str(write_params(root)),
+        "--corpus",
+        str(prepared / "corpus.jsonl"),
+        "--out",
+        str(root / "index"),
+    ]
+    r = CliRunner().invoke(index.main, argv)
+    assert r.exit_code == 0, r.output
+    return prepared, root / "index"

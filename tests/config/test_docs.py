@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -88,3 +89,13 @@ def test_module_cli_writes_both_files():
     run = [sys.executable, "-m", "listdistill.config"]
     assert subprocess.run([*run, "params-yaml"], capture_output=True, text=True, check=True).stdout == params_yaml()
     assert subprocess.run(run, capture_output=True, text=True, check=True).stdout == config.params_markdown()
+
+
+def test_every_section_has_its_own_docstring_above_its_key():
+    """A section without a docstring would print the dataclass's generated signature above its key."""
+    sections = [f for f in Params.__dataclass_fields__.values() if dataclasses.is_dataclass(f.default_factory)]
+    assert len(sections) == 12
+    text = params_yaml()
+    for f in sections:
+        assert not f.default_factory.__doc__.startswith(f.default_factory.__name__ + "("), f.name
+        assert f"\n{f.name}:\n" in text

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_params
 from factories import encoder_config, mine_config
-from tiny_corpus import CORPUS, write_prepared
+from tiny_corpus import CORPUS, prepared_with_index
 
 from listdistill.io import FormatError, Run
 from listdistill.mine.candidates import (
@@ -146,15 +146,7 @@ def test_read_generated_errors(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_prepared(tmp_path_factory):
     """prepare-style folder (corpus, qrels, duplicates) and the index stage's outputs on a tiny corpus."""
-    from stages import index
-
-    root = tmp_path_factory.mktemp("tiny")
-    prepared = write_prepared(root / "prepared", CORPUS)
-    params = write_params(root)
-    argv = ["--params", str(params), "--corpus", str(prepared / "corpus.jsonl"), "--out", str(root / "index")]
-    r = CliRunner().invoke(index.main, argv)
-    assert r.exit_code == 0, r.output
-    return prepared, root / "index"
+    return prepared_with_index(tmp_path_factory.mktemp("tiny"))
 
 
 def write_generated(path, rows):

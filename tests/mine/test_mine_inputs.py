@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from conftest import write_params
 from factories import encoder_config
-from tiny_corpus import CORPUS, write_prepared
+from tiny_corpus import CORPUS, prepared_with_index
 
 from listdistill.errors import StageError
 from listdistill.mine.inputs import read_inputs
@@ -16,14 +14,7 @@ from listdistill.mine.inputs import read_inputs
 
 @pytest.fixture(scope="module")
 def prepared_and_index(tmp_path_factory):
-    from stages import index
-
-    root = tmp_path_factory.mktemp("tiny")
-    prepared = write_prepared(root / "prepared", CORPUS)
-    argv = ["--params", str(write_params(root)), "--corpus", str(prepared / "corpus.jsonl"), "--out", str(root / "ix")]
-    r = CliRunner().invoke(index.main, argv)
-    assert r.exit_code == 0, r.output
-    return prepared, root / "ix"
+    return prepared_with_index(tmp_path_factory.mktemp("tiny"))
 
 
 def test_read_inputs_excludes_judged_passages_and_their_duplicates(prepared_and_index, tmp_path):

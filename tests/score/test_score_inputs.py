@@ -50,6 +50,6 @@ def test_read_inputs_errors(tmp_path):
     corpus, cands = write(tmp_path, [])
     with pytest.raises(StageError, match=rf"{cands}: expected mined queries, got an empty file \(mine kept none\?\)"):
         read_inputs(cands, corpus, None)
+    write(tmp_path, [("g1", "1", ["1"])])
     with pytest.raises(FileNotFoundError, match="no Lucene index here"):
-        write(tmp_path, [("g1", "1", ["1"])])
         read_inputs(cands, corpus, tmp_path / "no-index")
