@@ -97,8 +97,7 @@ def main(out: Path, mirror: str, device: str, passages: int, generator: str, stu
         gen, mined, scored = out / "gen" / f"{qtype}.jsonl", out / "mined" / qtype, out / "scored" / qtype
         gen_args: list[object] = [
             *par, "--query-type", qtype, "--pool", p / "pool.jsonl", "--checkpoint-dir", out / "gen-ckpt",
-            "--out", gen, "--dropped", out / "gen" / "dropped" / f"{qtype}.jsonl",
-            "--stats", out / f"generate-{qtype}.json", "--sample", out / f"{qtype}-sample.tsv",
+            "--out", out / "gen", "--stats", out / "generate-stats", "--samples", out / "generate-samples",
         ]  # fmt: skip
         mine_args: list[object] = [
             *par, "--queries", gen, "--prepared", p, "--index", out / "index", "--cache-dir", out / "emb-cache",

@@ -238,13 +238,12 @@ def generate_args(*sets: str, pool: str | None = None, query_type: str = "questi
     def make(w: World, tmp: Path) -> list[object]:
         p = tmp / pool if pool else w.prepared / "pool.jsonl"
         return [*params(w, *sets), "--query-type", query_type, "--pool", p, "--checkpoint-dir", tmp / "gen-ckpt",
-                "--out", tmp / "generated.jsonl", "--stats", tmp / "generate.json",
-                "--dropped", tmp / "dropped.jsonl"]  # fmt: skip
+                "--out", tmp / "generated", "--stats", tmp / "gen-stats"]  # fmt: skip
 
     return make
 
 
-GENERATE_OUTS = ("generated.jsonl", "generate.json", "dropped.jsonl", "gen-ckpt/")
+GENERATE_OUTS = ("generated/", "gen-stats/", "gen-ckpt/")
 
 
 def mix_args(*sets: str, scored: str | None = None):

@@ -79,7 +79,7 @@ STAGES = [
         lambda i, o: ["--out", o / "prepared", "--stats", o / "prepare.json"]
     ),
     _stage("index", ("index",))(lambda i, o: ["--corpus", i / "prepared/corpus.jsonl", "--out", o / "index"]),
-    _stage("generate", ("generated/sentences.jsonl", "generated/dropped/sentences.jsonl", "generate.json"))(
+    _stage("generate", ("generated/sentences.jsonl", "generated/dropped/sentences.jsonl", "gen-stats/sentences.json"))(
         lambda i, o: [
             "--query-type",
             "sentences",
@@ -88,11 +88,9 @@ STAGES = [
             "--checkpoint-dir",
             o / "gen-ckpt",
             "--out",
-            o / "generated/sentences.jsonl",
-            "--dropped",
-            o / "generated/dropped/sentences.jsonl",
+            o / "generated",
             "--stats",
-            o / "generate.json",
+            o / "gen-stats",
         ]  # fmt: skip
     ),
     _stage("mine", ("mined/sentences", "mine.json"))(

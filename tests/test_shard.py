@@ -186,16 +186,15 @@ def test_generate_shards_merge_into_the_whole_run(tmp_path, single_thread):
             "generate.samples_per_passage": 1}  # fmt: skip
     args = ["--params", write_params(tmp_path, sets), "--query-type", "questions", "--pool", pool,
             "--checkpoint-dir", tmp_path / "ckpt"]  # fmt: skip
-    outs = {
-        name: ["--out", tmp_path / name / "q.jsonl", "--stats", tmp_path / name / "q.json", "--dropped",
-               tmp_path / name / "dropped.jsonl", "--sample", tmp_path / name / "sample.tsv"]
-        for name in ("whole", "merged")
-    }  # fmt: skip
+    outs = {name: ["--out", tmp_path / name, "--stats", tmp_path / name / "stats", "--samples",
+                   tmp_path / name / "samples"] for name in ("whole", "merged")}  # fmt: skip
     invoke(generate.main, [*args, *outs["whole"]])
     sharded(generate.main, [*args, *outs["merged"]])
-    same_files(tmp_path / "whole", tmp_path / "merged", ["q.jsonl", "q.json", "dropped.jsonl", "sample.tsv"])
-    assert json.loads((tmp_path / "merged" / "q.json").read_text())["generated"] == 5
-    parts = [json.loads(line) for line in (tmp_path / "merged" / "q.jsonl.shards" / "1-of-3" / "completions.jsonl")
-             .read_text().splitlines()]  # fmt: skip
+    files = ["questions.jsonl", "stats/questions.json", "dropped/questions.jsonl", "samples/questions.tsv"]
+    same_files(tmp_path / "whole", tmp_path / "merged", files)
+    assert json.loads((tmp_path / "merged" / "stats" / "questions.json").read_text())["generated"] == 5
+    shards = tmp_path / "merged" / "questions.jsonl.shards"
+    parts = [json.loads(line) for line in (shards / "1-of-3" / "completions.jsonl").read_text().splitlines()]
     assert len(parts) == 2  # the middle batch
-    assert not list((tmp_path / "ckpt").iterdir())  # every shard removed its own checkpoint
+    # every shard removed its own checkpoint; the whole run keeps its batches (the stage's cache)
+    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["questions.jsonl"]

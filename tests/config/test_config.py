@@ -206,7 +206,7 @@ def test_every_number_has_an_upper_bound():
         return out
 
     params = numeric(Params)
-    assert len(params) == 55
+    assert len(params) == 56
     unbounded = [k for k, meta in params if meta.get("hi") is None and meta.get("cap") is None]
     assert unbounded == []
 

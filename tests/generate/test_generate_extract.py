@@ -63,14 +63,15 @@ def test_generate_stage_writes_extracted_queries_without_a_model(tmp_path: Path)
         tmp_path / "pool.jsonl",
         [{"doc_id": str(i), "title": "", "text": PUNCTUATED + f" Case {i} of many variants"} for i in range(5)],
     )
-    out, stats = tmp_path / "q.jsonl", tmp_path / "s.json"
+    out, stats = tmp_path / "out", tmp_path / "stats"
     params = write_params(tmp_path, {"generate.passages_per_type": 3, "generate.model": "no/such-model"})
     argv = ["--params", str(params), "--query-type", "sentences", "--pool", str(tmp_path / "pool.jsonl")]
     r = CliRunner().invoke(main, [*argv, "--out", str(out), "--stats", str(stats)])
     assert r.exit_code == 0, r.output  # no model is loaded for an extract type
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "sentences.jsonl").read_text().splitlines()]
     # the type's own 1000, not generate.passages_per_type
     assert {r["source_doc_id"] for r in rows} == {str(i) for i in range(5)}
-    assert len({r["query_id"] for r in rows}) == len(rows) and json.loads(stats.read_text())["passages"] == 5
+    assert len({r["query_id"] for r in rows}) == len(rows)
+    assert json.loads((stats / "sentences.json").read_text())["passages"] == 5
     r = CliRunner().invoke(main, [*argv, "--out", str(out), "--stats", str(stats), "--shard", "0/2"])
     assert r.exit_code != 0 and "run it whole" in r.output

@@ -1,4 +1,4 @@
-"""The generate stage: its foreach wiring in dvc.yaml, its CLI errors, and one real generation with the packaged
+"""The generate stage: its wiring in dvc.yaml, its CLI errors, and one real generation with the packaged
 SmolLM2 model (slow)."""
 
 from __future__ import annotations
@@ -28,45 +28,36 @@ def render(text: str) -> str:
     return re.sub(r"\$\{(\w+)\}", lambda m: str(VARS.get(m.group(1), m.group(0))), text)
 
 
-def test_stage_is_a_foreach_over_the_types_param():
-    assert STAGE["foreach"] == "${generate.types}"
+def test_one_stage_generates_every_type_of_the_params():
+    assert "foreach" not in STAGE and "--query-type" not in STAGE["cmd"]
     types = PARAMS["generate"]["types"]
     assert set(types) >= {"questions", "claims", "titles", "keywords", "search", "random"}
     assert set(types) <= set(available_types())  # every configured type has a catalog file
-    assert "--query-type ${item}" in STAGE["do"]["cmd"]
 
 
-def test_each_type_stage_depends_only_on_what_it_reads():
-    do = STAGE["do"]
-    params = set(do["params"])
-    # Adding a type must not rerun the others: neither the types list nor the whole block is a dependency.
-    assert "generate.types" not in params and "generate" not in params
-    assert params == set(STAGE_PARAMS["generate"])  # exactly what the stage reads (config.GENERATE_KEYS, seed, device)
-    deps = {render(d) for d in do["deps"]}
-    assert "src/listdistill/generate/types/${item}.yaml" in deps and "data/prepared/pool.jsonl" in deps
-    assert not any(d.rstrip("/") in ("src/listdistill/generate", "src/listdistill/generate/types") for d in deps)
+def test_stage_depends_on_what_it_reads():
+    # the whole section: a type added (or generate.workers changed) reruns the stage, whose batch cache then
+    # generates only what changed (tests/generate/test_parallel.py)
+    assert STAGE["params"] == list(STAGE_PARAMS["generate"]) == ["seed", "device", "generate"]
+    deps = {render(d) for d in STAGE["deps"]}
+    assert "src/listdistill/generate/types" in deps and "data/prepared/pool.jsonl" in deps
     code = {str(p.relative_to(ROOT)) for p in (ROOT / "src/listdistill/generate").glob("*.py")}
     assert code <= deps, f"code not tracked: {sorted(code - deps)}"
 
 
-def test_outputs_per_type_and_metrics_uncached():
-    do = STAGE["do"]
-    outs = [next(iter(o)) if isinstance(o, dict) else o for o in do["outs"]]
-    assert "data/generated/${item}.jsonl" in outs
-    for path in outs:
-        assert "${item}" in path  # no two type stages write the same file
-    metrics = {next(iter(m)): m[next(iter(m))] for m in do["metrics"]}
-    assert metrics == {
-        "metrics/generate/${item}.json": {"cache": False},
-        "metrics/cost/generate/${item}.json": {"cache": False},
-    }
-    cmd_paths = set(re.findall(r"--(?:out|dropped|stats|sample|cost) (\S+)", render(do["cmd"])))
+def test_outputs_are_folders_and_metrics_uncached():
+    outs = {next(iter(o)) if isinstance(o, dict) else o: o for o in STAGE["outs"]}
+    assert set(outs) == {"data/generated", "metrics/generate-samples"}
+    assert outs["metrics/generate-samples"] == {"metrics/generate-samples": {"cache": False}}
+    metrics = {next(iter(m)): m[next(iter(m))] for m in STAGE["metrics"]}
+    assert metrics == {"metrics/generate": {"cache": False}, "metrics/cost/generate.json": {"cache": False}}
+    cmd_paths = set(re.findall(r"--(?:out|stats|samples|cost) (\S+)", render(STAGE["cmd"])))
     assert cmd_paths == set(outs) | set(metrics)
 
 
 def test_cmd_options_exist_in_the_cli():
     known = {opt for p in main.params for opt in p.opts}
-    used = set(re.findall(r"(--[a-z-]+)", render(STAGE["do"]["cmd"])))
+    used = set(re.findall(r"(--[a-z-]+)", render(STAGE["cmd"])))
     assert used <= known, sorted(used - known)
 
 
@@ -79,7 +70,7 @@ def _pool(tmp_path: Path, records: list[dict], name: str = "pool.jsonl") -> Path
 def _run(tmp_path: Path, *args: str, sets: dict[str, object] | None = None):
     """The stage with a params file in ``tmp_path``: the repo's, on the CPU, with ``sets`` applied."""
     params = write_params(tmp_path, sets)
-    outs = ["--out", str(tmp_path / "q.jsonl"), "--stats", str(tmp_path / "q.json")]
+    outs = ["--out", str(tmp_path / "out"), "--stats", str(tmp_path / "stats")]
     return CliRunner().invoke(main, ["--params", str(params), *args, *outs, "--checkpoint-dir", str(tmp_path / "ckpt")])
 
 
@@ -103,7 +94,9 @@ def test_cli_errors_are_clear(tmp_path):
     ]:
         r = _run(tmp_path, *args, sets={key: value})
         assert r.exit_code == 1 and message in r.output, r.output
-    assert not (tmp_path / "q.jsonl").exists()
+    assert not any((tmp_path / "out").rglob("*.jsonl"))  # nothing half-written
+    r = _run(tmp_path, *args, "--query-type", "claims", "--shard", "0/2")
+    assert r.exit_code == 2 and "--shard and --merge run one type: give --query-type once" in r.output
 
 
 def test_vllm_is_imported_only_when_selected():
@@ -141,13 +134,13 @@ def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, singl
         ],
     )
     args = ["--query-type", "questions", "--pool", str(pool)]
-    extra = ["--dropped", str(tmp_path / "dropped.jsonl"), "--sample", str(tmp_path / "sample.tsv")]
+    extra = ["--samples", str(tmp_path / "samples")]
     # the stage's settings before the params file: the transformers backend, passages cut at 160 tokens
     sets = {"generate.passages_per_type": 2, "generate.backend": "transformers", "generate.passage_max_tokens": 160,
             "generate.samples_per_passage": 1, "generate.top_k": 0, "generate.temperature": 0.7}  # fmt: skip
     r = _run(tmp_path, *args, *extra, sets=sets)
     assert r.exit_code == 0, r.output
-    stats = json.loads((tmp_path / "q.json").read_text())
+    stats = json.loads((tmp_path / "stats" / "questions.json").read_text())
     assert stats["generated"] == 2 == stats["kept"] + stats["dropped_total"]
     assert set(stats["dropped"]) == {
         "empty",
@@ -157,14 +150,14 @@ def test_real_generation_with_the_packaged_model_on_two_passages(tmp_path, singl
         "copies_passage",
         "duplicate",
     }
-    kept = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
-    dropped = [json.loads(line) for line in (tmp_path / "dropped.jsonl").read_text().splitlines()]
+    kept = [json.loads(line) for line in (tmp_path / "out" / "questions.jsonl").read_text().splitlines()]
+    dropped = [json.loads(line) for line in (tmp_path / "out" / "dropped" / "questions.jsonl").read_text().splitlines()]
     assert sorted([q["source_doc_id"] for q in kept] + [d["source_doc_id"] for d in dropped]) == ["12", "7"]
     for q in kept:
         assert q["query_id"] == f"questions-{q['source_doc_id']}" and q["query_type"] == "questions"
         assert q["text"] and "\n" not in q["text"]
-    assert len((tmp_path / "sample.tsv").read_text().splitlines()) == 3
-    assert not (tmp_path / "ckpt" / "questions.jsonl").exists()
+    assert len((tmp_path / "samples" / "questions.tsv").read_text().splitlines()) == 3
+    assert len((tmp_path / "ckpt" / "questions.jsonl").read_text().splitlines()) == 1  # the batch, kept
 
 
 def test_tensor_parallelism_needs_vllm():

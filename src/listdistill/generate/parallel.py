@@ -1,0 +1,154 @@
+"""Every configured query type in one run, the model-written types generated at once on a CPU.
+
+The DVC stage ``generate`` runs all of ``generate.types`` (:func:`generate_types`). A model-written type's
+generation is one process's work: on a CPU, its decoding of a few hundred short queries from a 135M model scales
+poorly over threads (1.44x on 2), so the types run side by side instead, ``workers`` processes with
+``threads`` CPU threads each (:func:`worker_plan`: by default one worker per thread torch may use, which follows
+``OMP_NUM_THREADS``). Each type still loads its own model and draws its own seeded batches, exactly as a run of
+that type alone does, so its outputs do not depend on the number of workers, on the order the types finish or on
+which types run beside it. Types cut from the passages (no model) run in this process.
+
+Every batch's completions are kept in ``<checkpoint_dir>/<type>.jsonl``, keyed by everything that determines them
+(:func:`~listdistill.generate.batches.batch_key`): a run killed part way resumes, and a rerun whose settings leave a
+type's batches unchanged (another type added to ``generate.types``, a cleaning rule changed) generates nothing
+for that type. The outputs of all the types are moved into place together when every type has succeeded
+(:func:`listdistill.atomic.stage_outputs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import itertools
+import multiprocessing
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from listdistill.atomic import stage_outputs
+from listdistill.generate.batches import read_pool
+from listdistill.generate.catalog import load_type
+from listdistill.generate.config import GenerateConfig
+from listdistill.generate.run import generate_queries, write_outputs
+
+
+@dataclass(frozen=True)
+class TypeOutputs:
+    """Where a type's outputs go: ``<out>/<type>.jsonl`` (kept), ``<out>/dropped/<type>.jsonl``,
+    ``<stats>/<type>.json`` and, with ``samples``, ``<samples>/<type>.tsv``."""
+
+    out: Path
+    stats: Path
+    samples: Path | None = None
+
+    def files(self, query_type: str) -> list[Path]:
+        """The type's output files: kept, stats, dropped and (with ``samples``) the sample table."""
+        files = [self.out / f"{query_type}.jsonl", self.stats / f"{query_type}.json"]
+        files.append(self.out / "dropped" / f"{query_type}.jsonl")
+        if self.samples is not None:
+            files.append(self.samples / f"{query_type}.tsv")
+        return files
+
+
+def worker_plan(requested: int, model_types: int, device: str, threads: int) -> tuple[int, int]:
+    """``(workers, threads per worker)`` for ``model_types`` model-written types given ``threads`` CPU threads.
+
+    ``requested`` 0: one worker per thread, at most one per type; a GPU (``device`` not ``cpu``) runs one type at
+    a time, as does a single thread or a single type. The threads are shared out evenly (at least one each)."""
+    if device != "cpu":
+        return 1, threads
+    workers = max(1, min(requested or threads, model_types))
+    return workers, max(1, threads // workers)
+
+
+@dataclass(frozen=True)
+class _Job:
+    config: GenerateConfig
+    pool: Path
+    checkpoint_dir: Path | None
+    files: list[Path]  # the staged output files: kept, stats, dropped, sample?
+    progress: bool
+
+
+def _run_job(job: _Job) -> tuple[str, dict[str, Any], float, float]:
+    """Generate one type and write its staged outputs; return its type, stats, CPU seconds and wall seconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = generate_queries(job.config, job.pool, job.checkpoint_dir, progress=job.progress)
+    result = dataclasses.replace(result, checkpoint=None)  # kept: the cache of finished batches
+    out, stats, dropped, *sample = job.files
+    write_outputs(result, out, stats, sample=sample[0] if sample else None, dropped=dropped)
+    gc.collect()  # this worker's model, before it loads the next type's
+    return job.config.query_type, result.stats, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_jobs(jobs: Sequence[_Job], workers: int, threads: int) -> Iterator[tuple[str, dict[str, Any], float, float]]:
+    """Each job's result as it finishes: in this process one after another, or ``workers`` processes at once
+    (started with ``spawn``: a forked copy of a process that has started torch's or Java's threads can hang)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _run_job(job)
+        return
+    pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (threads,))
+    try:
+        # the longest types first would balance best, but their cost is not known before they run
+        yield from pool.imap_unordered(_run_job, jobs)
+        pool.close()
+    except BaseException:
+        pool.terminate()  # a failed type (or Ctrl-C) stops the others: the stage fails as a whole
+        raise
+    finally:
+        pool.join()
+
+
+def generate_types(
+    configs: Sequence[GenerateConfig],
+    pool: str | Path,
+    outputs: TypeOutputs,
+    checkpoint_dir: str | Path | None = None,
+    workers: int = 0,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Generate every type of ``configs`` (one config per type, the same settings) and write their outputs
+    (:class:`TypeOutputs`), all moved into place together at the end; return each type's stats plus its
+    ``cpu_s`` and ``wall_s`` (of the process that ran it; not written). ``threads``: the CPU threads to share
+    among the workers (default: torch's count)."""
+    import torch
+
+    names = [c.query_type for c in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"generate.types: a type is listed twice: {names}")
+    kinds = {c.query_type: load_type(c.query_type).kind for c in configs}  # an unknown type fails here, first
+    read_pool(pool)  # a bad pool fails here, named, before any worker starts
+    model = [c for c in configs if kinds[c.query_type] != "extract"]
+    device = configs[0].device if configs else "cpu"
+    n_workers, per_worker = worker_plan(workers, len(model), device, threads or torch.get_num_threads())
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    files = {c.query_type: outputs.files(c.query_type) for c in configs}
+    results: dict[str, dict[str, Any]] = {}
+    with stage_outputs(*(f for c in configs for f in files[c.query_type])) as staged:
+        it = iter(staged)
+        tmp = {c.query_type: [next(it) for _ in files[c.query_type]] for c in configs}
+        for t in tmp.values():
+            for path in t:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        alone = n_workers <= 1
+        jobs = [_Job(c, Path(pool), ckpt, tmp[c.query_type], progress and alone) for c in model]
+        extract = [_Job(c, Path(pool), ckpt, tmp[c.query_type], False) for c in configs if c not in model]
+        done = itertools.chain(_run_jobs(extract, 1, 1), _run_jobs(jobs, n_workers, per_worker))
+        desc = f"generate ({n_workers} at once)"
+        with tqdm(total=len(configs), desc=desc, unit="type", disable=not progress) as bar:  # ends its line on errors
+            for name, stats, cpu_s, wall_s in done:
+                results[name] = {**stats, "cpu_s": round(cpu_s, 1), "wall_s": round(wall_s, 1)}
+                bar.update(1)
+    return {name: results[name] for name in names}

@@ -1,0 +1,105 @@
+"""Every type in one run (listdistill.generate.parallel): how the CPU is shared out, the same outputs whatever the
+number of workers, the batch cache that spares a rerun the unchanged types, and errors raised before any worker
+starts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import write_params
+
+from listdistill.config import load_params
+from listdistill.generate.catalog import UnknownQueryTypeError
+from listdistill.generate.parallel import TypeOutputs, generate_types, worker_plan
+
+POOL = [
+    ("7", "flutter of swept wings", "wind tunnel tests of swept wings show that flutter speed falls as sweep grows."),
+    ("12", "heat transfer to a rotating disk", "the heat transfer from a rotating disk to the air is computed."),
+    ("31", "boundary layer suction", "suction through a porous wall delays transition of the boundary layer."),
+]
+# the default backend (ctranslate2, int8) on three passages, a few tokens each
+SETS = {"generate.passages_per_type": 3, "generate.max_new_tokens": 8, "generate.samples_per_passage": 2,
+        "generate.batch_size": 2, "generate.passage_max_tokens": 48, "generate.num_examples": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("requested", "types", "device", "threads", "plan"),
+    [
+        (0, 6, "cpu", 2, (2, 1)),  # one worker per thread
+        (0, 6, "cpu", 16, (6, 2)),  # at most one per type; the threads shared out
+        (0, 6, "cpu", 1, (1, 1)),  # OMP_NUM_THREADS=1: one type at a time
+        (0, 1, "cpu", 4, (1, 4)),  # one type: all the threads
+        (3, 6, "cpu", 2, (3, 1)),  # asked for: at least one thread each
+        (1, 6, "cpu", 8, (1, 8)),
+        (0, 6, "cuda", 8, (1, 8)),  # one GPU: one type at a time
+        (0, 0, "cpu", 2, (1, 2)),  # only types cut from the passages
+    ],
+)
+def test_worker_plan(requested, types, device, threads, plan):
+    assert worker_plan(requested, types, device, threads) == plan
+
+
+def _pool(tmp_path: Path) -> Path:
+    path = tmp_path / "pool.jsonl"
+    path.write_text("".join(json.dumps({"doc_id": d, "title": t, "text": x}) + "\n" for d, t, x in POOL))
+    return path
+
+
+def _configs(tmp_path: Path, types: list[str]):
+    params = load_params(write_params(tmp_path, SETS))
+    return [params.to_generate(t) for t in types]
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_two_workers_write_what_one_writes_and_the_cache_spares_unchanged_types(tmp_path):
+    pool = _pool(tmp_path)
+    types = ["questions", "keywords", "sentences"]
+    runs = {}
+    for workers in (1, 2):
+        root = tmp_path / f"w{workers}"
+        outputs = TypeOutputs(root / "out", root / "stats", root / "samples")
+        stats = generate_types(_configs(tmp_path, types), pool, outputs, root / "ckpt", workers, threads=2,
+                               progress=False)  # fmt: skip
+        assert list(stats) == types and stats["questions"]["generated"] == 6  # 3 passages x 2 samples
+        runs[workers] = _files(root / "out") | _files(root / "stats") | _files(root / "samples")
+    assert runs[1] == runs[2] and "dropped/keywords.jsonl" in runs[1] and "sentences.tsv" in runs[1]
+    ckpt = tmp_path / "w1" / "ckpt"
+    lines = {t: (ckpt / f"{t}.jsonl").read_text() for t in ("questions", "keywords")}
+    assert all(len(v.splitlines()) == 2 for v in lines.values())  # 2 batches each, kept as the cache
+    # a type added: the others' batches come from the cache, their outputs are the same
+    root = tmp_path / "w1"
+    outputs = TypeOutputs(root / "again", root / "stats2")
+    generate_types(_configs(tmp_path, [*types, "titles"]), pool, outputs, ckpt, 2, threads=2, progress=False)
+    assert {t: (ckpt / f"{t}.jsonl").read_text() for t in lines} == lines  # nothing generated again
+    assert (root / "again" / "questions.jsonl").read_bytes() == (root / "out" / "questions.jsonl").read_bytes()
+    assert len((ckpt / "titles.jsonl").read_text().splitlines()) == 2
+
+
+def test_bad_types_and_pools_fail_before_any_worker_starts(tmp_path):
+    pool = _pool(tmp_path)
+    outputs = TypeOutputs(tmp_path / "out", tmp_path / "stats")
+    with pytest.raises(UnknownQueryTypeError, match="unknown query type 'faqs'"):
+        generate_types(_configs(tmp_path, ["questions", "faqs"]), pool, outputs, workers=2, progress=False)
+    with pytest.raises(ValueError, match=r"a type is listed twice: \['claims', 'claims'\]"):
+        generate_types(_configs(tmp_path, ["claims", "claims"]), pool, outputs, workers=2, progress=False)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty.jsonl: expected at least one passage"):
+        generate_types(_configs(tmp_path, ["questions"]), empty, outputs, workers=2, progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "stats").exists()  # failed before staging
+
+
+def test_a_failing_worker_fails_the_run_and_writes_nothing(tmp_path):
+    pool = _pool(tmp_path)
+    params = load_params(write_params(tmp_path, {**SETS, "generate.model": str(tmp_path / "absent.gguf")}))
+    configs = [params.to_generate(t) for t in ("questions", "claims", "sentences")]
+    outputs = TypeOutputs(tmp_path / "out", tmp_path / "stats")
+    with pytest.raises(FileNotFoundError, match="absent.gguf"):
+        generate_types(configs, pool, outputs, workers=2, threads=2, progress=False)
+    assert not any((tmp_path / "out").rglob("*.jsonl")) and not any((tmp_path / "stats").rglob("*.json"))
