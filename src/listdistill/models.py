@@ -17,9 +17,12 @@ saved once as an ordinary model folder under the cache so later loads take about
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +110,20 @@ def _gguf_cache_folder(model: ResolvedModel) -> Path:
     return model_cache_dir() / f"{gguf.stem}-{key}"
 
 
+@contextlib.contextmanager
+def cache_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<folder>.lock`` (a sibling file, kept): a conversion into the model cache
+    checks for its result and writes it under this lock, so processes converting the same model at once (the
+    generate stage's workers on an empty cache) wait for the first and then reuse its folder."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def materialise(model: ResolvedModel) -> ResolvedModel:
     """Return a reference loadable with plain ``from_pretrained``: GGUF weights are converted once into an
     ordinary folder under the model cache (``save_pretrained`` refuses a GGUF-loaded model, so the weights are
@@ -116,6 +133,13 @@ def materialise(model: ResolvedModel) -> ResolvedModel:
     folder = _gguf_cache_folder(model)
     if (folder / "config.json").is_file():
         return ResolvedModel(ref=model.ref, location=str(folder))
+    with cache_lock(folder):
+        if not (folder / "config.json").is_file():  # another process may have converted it meanwhile
+            _convert_gguf(model, folder)
+    return ResolvedModel(ref=model.ref, location=str(folder))
+
+
+def _convert_gguf(model: ResolvedModel, folder: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kw: dict[str, Any] = {"gguf_file": model.gguf_file}
@@ -129,7 +153,6 @@ def materialise(model: ResolvedModel) -> ResolvedModel:
     tok.save_pretrained(tmp)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.replace(folder)
-    return ResolvedModel(ref=model.ref, location=str(folder))
 
 
 # --- checked loading ------------------------------------------------------------------------------------------

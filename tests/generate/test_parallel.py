@@ -103,3 +103,16 @@ def test_a_failing_worker_fails_the_run_and_writes_nothing(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.gguf"):
         generate_types(configs, pool, outputs, workers=2, threads=2, progress=False)
     assert not any((tmp_path / "out").rglob("*.jsonl")) and not any((tmp_path / "stats").rglob("*.json"))
+
+
+@pytest.mark.slow
+def test_workers_on_an_empty_model_cache_convert_the_generator_once(tmp_path, monkeypatch):
+    """A fresh machine: both workers need the GGUF materialised and converted to CTranslate2 at the same time."""
+    cache = tmp_path / "models"
+    monkeypatch.setenv("LISTDISTILL_MODEL_CACHE", str(cache))  # the spawned workers inherit it
+    outputs = TypeOutputs(tmp_path / "out", tmp_path / "stats")
+    configs = _configs(tmp_path, ["questions", "claims"])
+    stats = generate_types(configs, _pool(tmp_path), outputs, workers=2, threads=2, progress=False)
+    assert [s["generated"] for s in stats.values()] == [6, 6]
+    folders = sorted("ct2" if "-ct2-" in p.name else "gguf" for p in cache.iterdir() if p.is_dir())
+    assert folders == ["ct2", "gguf"]  # one materialised folder, one conversion; no temporary folder left

@@ -1,8 +1,9 @@
 """Synthetic query generation: one query (or ``samples_per_passage`` of them) of one type for each sampled
 passage of the generation pool.
 
-Entry point: :func:`generate_queries` (one query type per call, as the DVC stage runs one type per stage),
-then :func:`write_outputs`. Steps:
+Entry point: :func:`generate_queries` (one query type per call), then :func:`write_outputs`; the DVC stage runs
+every type through :func:`listdistill.generate.parallel.generate_types` (types side by side on a CPU, each as
+this call runs it alone). Steps:
 
 1. read the pool (``{"doc_id", "title"?, "text"}`` JSONL) and take a seeded sample of ``passages`` of it;
    the sample depends on the seed only, so every type sees the same passages;
@@ -11,7 +12,8 @@ then :func:`write_outputs`. Steps:
 3. sort prompts by the length of their passage part and cut them into batches of ``batch_size`` (the
    backend reuses each few-shot prefix's KV cache across batches); each batch is generated once, with a
    seed derived from ``(seed, type, first doc id)``, and its completions are appended to a checkpoint file
-   (a rerun with the same params skips finished batches; the file is removed once the outputs are written);
+   (a rerun with the same params skips finished batches; :func:`write_outputs` removes the file, the stage
+   keeps it as its cache of batches);
    with ``samples_per_passage`` k > 1, each prompt is prefilled once and k independent samples are drawn
    from it (sampling only; see :mod:`.backends`);
 4. clean every completion and drop the bad ones with a recorded reason (:mod:`.clean`), in doc-id order

@@ -3,8 +3,9 @@
 Each file holds the type's instruction (the system message), a short per-passage request, the labels a model
 tends to prefix its answer with (stripped when cleaning), optional post-processing (lower-casing, a cap on the
 number of comma-separated items) and a handful of few-shot examples (short domain-neutral passages with the
-output we want). One file per type keeps the DVC stages independent: ``generate@<type>`` depends on its own
-file only, so adding or editing a type reruns that type alone.
+output we want). One file per type keeps the types independent: a type's batches are keyed by its own
+prompts, so editing one file regenerates that type alone (the other types' batches come from the stage's
+cache, :mod:`.parallel`), and the ``mine@<type>`` and ``score@<type>`` stages of the others do not rerun.
 
 A type with ``kind: extract`` needs no language model: its queries are sentences or word spans of the passage
 itself (:mod:`.extract`; the inverse cloze task), set by ``per_passage``, ``min_words`` and ``max_words``.

@@ -15,8 +15,8 @@ Examples are drawn without replacement from the type's catalog by a generator se
 ``(seed, type, doc_id)`` and kept in catalog order, so with 5 examples and 2 per prompt there are at most 10
 distinct prefixes per type, and a passage draws the same examples whatever else is in the pool.
 
-The passage goes last rather than first: the stage runs one query type per process (one DVC stage per type),
-so a passage-first layout would share nothing within a run, while the few-shot prefix is shared by every
+The passage goes last rather than first: one query type runs per process (:mod:`.parallel`), so a
+passage-first layout would share nothing within a run, while the few-shot prefix is shared by every
 passage of the run.
 """
 

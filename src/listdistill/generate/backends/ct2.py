@@ -45,7 +45,7 @@ from listdistill.generate.backends.common import (
     _load_tokenizer,
 )
 from listdistill.generate.prompts import Prompt
-from listdistill.models import ResolvedModel, materialise, resolve_model
+from listdistill.models import ResolvedModel, cache_lock, materialise, resolve_model
 from listdistill.packaged import model_cache_dir
 
 CT2_QUANTIZATION = "int8"  # weights; activations follow the compute type (float32 on CPU)
@@ -79,7 +79,7 @@ def ctranslate2_model(resolved: ResolvedModel, quantization: str = CT2_QUANTIZAT
     """The CTranslate2 conversion of a materialised model (a Hugging Face folder or hub id), made once and
     cached under the model cache, keyed by the source's files (name, size, mtime), the quantization and
     CTranslate2's version. Written to a temporary folder and renamed, so a killed conversion leaves nothing
-    that looks finished, and concurrent conversions do not clash."""
+    that looks finished; concurrent conversions wait for the first (:func:`~listdistill.models.cache_lock`)."""
     import ctranslate2
 
     src = Path(resolved.location)
@@ -91,18 +91,20 @@ def ctranslate2_model(resolved: ResolvedModel, quantization: str = CT2_QUANTIZAT
     folder = model_cache_dir() / f"{src.name}-ct2-{quantization}-{key}"
     if (folder / "model.bin").is_file():
         return folder
-    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        source = _ct2_source(resolved, tmp / "source")
-        converter = ctranslate2.converters.TransformersConverter(source)
-        converter.convert(str(tmp / "model"), quantization=quantization, force=True)
-        if not (folder / "model.bin").is_file():  # another process may have finished first
+    with cache_lock(folder):
+        if (folder / "model.bin").is_file():  # converted by another process meanwhile
+            return folder
+        tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            source = _ct2_source(resolved, tmp / "source")
+            converter = ctranslate2.converters.TransformersConverter(source)
+            converter.convert(str(tmp / "model"), quantization=quantization, force=True)
             shutil.rmtree(folder, ignore_errors=True)
             (tmp / "model").replace(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
