@@ -5,6 +5,7 @@ starts."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from conftest import write_params
 
 from listdistill.config import load_params
 from listdistill.generate.catalog import UnknownQueryTypeError
-from listdistill.generate.parallel import TypeOutputs, generate_types, worker_plan
+from listdistill.generate.parallel import MALLOC_TUNABLES, TypeOutputs, generate_types, run_in_workers, worker_plan
 
 POOL = [
     ("7", "flutter of swept wings", "wind tunnel tests of swept wings show that flutter speed falls as sweep grows."),
@@ -116,3 +117,19 @@ def test_workers_on_an_empty_model_cache_convert_the_generator_once(tmp_path, mo
     assert [s["generated"] for s in stats.values()] == [6, 6]
     folders = sorted("ct2" if "-ct2-" in p.name else "gguf" for p in cache.iterdir() if p.is_dir())
     assert folders == ["ct2", "gguf"]  # one materialised folder, one conversion; no temporary folder left
+
+
+def _worker_view(name: str) -> tuple[str, str | None, int]:
+    import torch
+
+    return name, os.environ.get("GLIBC_TUNABLES"), torch.get_num_threads()
+
+
+def test_workers_start_with_the_malloc_settings_and_their_threads(monkeypatch):
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")  # a user's own: kept, after ours
+    seen = sorted(run_in_workers(_worker_view, ["a", "b", "c"], workers=2, threads=1))
+    assert seen == [(n, f"{MALLOC_TUNABLES}:glibc.malloc.tcache_count=0", 1) for n in "abc"]
+    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.tcache_count=0"  # this process's own, as it was
+    monkeypatch.delenv("GLIBC_TUNABLES")
+    assert [v for _, v, _ in run_in_workers(_worker_view, ["d"], workers=1, threads=2)] == [MALLOC_TUNABLES]
+    assert "GLIBC_TUNABLES" not in os.environ

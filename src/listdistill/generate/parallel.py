@@ -8,6 +8,12 @@ poorly over threads (1.44x on 2), so the types run side by side instead, ``worke
 that type alone does, so its outputs do not depend on the number of workers, on the order the types finish or on
 which types run beside it. Types cut from the passages (no model) run in this process.
 
+The generation always runs in worker processes (one when ``workers`` is 1), started with glibc's malloc settings
+:data:`MALLOC_TUNABLES`: CTranslate2's decoding allocates and frees buffers of a few MB to a few tens of MB at
+every step, and from fresh worker threads at every batch; by default glibc hands them back to the kernel and takes
+them again page by page (Cranfield's ``random`` type: 3.5M page faults, 12% of its CPU time in the kernel). Kept
+in the process instead, the same outputs cost 12% less CPU time (docs/results.md, the cost of the default).
+
 Every batch's completions are kept in ``<checkpoint_dir>/<type>.jsonl``, keyed by everything that determines them
 (:func:`~listdistill.generate.batches.batch_key`): a run killed part way resumes, and a rerun whose settings leave a
 type's batches unchanged (another type added to ``generate.types``, a cleaning rule changed) generates nothing
@@ -21,11 +27,12 @@ import dataclasses
 import gc
 import itertools
 import multiprocessing
+import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -34,6 +41,12 @@ from listdistill.generate.batches import read_pool
 from listdistill.generate.catalog import load_type
 from listdistill.generate.config import GenerateConfig
 from listdistill.generate.run import generate_queries, write_outputs
+
+# One malloc arena, nothing mmapped up to 32 MB, no trimming below 2 GB (glibc >= 2.26 reads them at start; other C
+# libraries ignore the variable). A user's own GLIBC_TUNABLES come after these, so theirs win.
+J = TypeVar("J")
+R = TypeVar("R")
+MALLOC_TUNABLES = "glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483648"
 
 
 @dataclass(frozen=True)
@@ -91,17 +104,24 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _run_jobs(jobs: Sequence[_Job], workers: int, threads: int) -> Iterator[tuple[str, dict[str, Any], float, float]]:
-    """Each job's result as it finishes: in this process one after another, or ``workers`` processes at once
-    (started with ``spawn``: a forked copy of a process that has started torch's or Java's threads can hang)."""
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield _run_job(job)
+def run_in_workers(run: Callable[[J], R], jobs: Sequence[J], workers: int, threads: int) -> Iterator[R]:
+    """``run`` of each job, yielded as it finishes, in ``workers`` processes of ``threads`` torch threads each,
+    started with :data:`MALLOC_TUNABLES` and with ``spawn`` (a forked copy of a process that has started torch's or
+    Java's threads can hang); ``run`` must be importable by name (a module-level function)."""
+    if not jobs:
         return
-    pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (threads,))
+    own = os.environ.get("GLIBC_TUNABLES")
+    os.environ["GLIBC_TUNABLES"] = f"{MALLOC_TUNABLES}:{own}" if own else MALLOC_TUNABLES  # read as workers start
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker, (threads,))
+    finally:
+        if own is None:
+            del os.environ["GLIBC_TUNABLES"]
+        else:
+            os.environ["GLIBC_TUNABLES"] = own
     try:
         # the longest types first would balance best, but their cost is not known before they run
-        yield from pool.imap_unordered(_run_job, jobs)
+        yield from pool.imap_unordered(run, jobs)
         pool.close()
     except BaseException:
         pool.terminate()  # a failed type (or Ctrl-C) stops the others: the stage fails as a whole
@@ -145,7 +165,7 @@ def generate_types(
         alone = n_workers <= 1
         jobs = [_Job(c, Path(pool), ckpt, tmp[c.query_type], progress and alone) for c in model]
         extract = [_Job(c, Path(pool), ckpt, tmp[c.query_type], False) for c in configs if c not in model]
-        done = itertools.chain(_run_jobs(extract, 1, 1), _run_jobs(jobs, n_workers, per_worker))
+        done = itertools.chain(map(_run_job, extract), run_in_workers(_run_job, jobs, n_workers, per_worker))
         desc = f"generate ({n_workers} at once)"
         with tqdm(total=len(configs), desc=desc, unit="type", disable=not progress) as bar:  # ends its line on errors
             for name, stats, cpu_s, wall_s in done:
