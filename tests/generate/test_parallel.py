@@ -26,20 +26,22 @@ SETS = {"generate.passages_per_type": 3, "generate.max_new_tokens": 8, "generate
 
 
 @pytest.mark.parametrize(
-    ("requested", "types", "device", "threads", "plan"),
+    ("requested", "types", "device", "threads", "memory_gb", "plan"),
     [
-        (0, 6, "cpu", 2, (2, 1)),  # one worker per thread
-        (0, 6, "cpu", 16, (6, 2)),  # at most one per type; the threads shared out
-        (0, 6, "cpu", 1, (1, 1)),  # OMP_NUM_THREADS=1: one type at a time
-        (0, 1, "cpu", 4, (1, 4)),  # one type: all the threads
-        (3, 6, "cpu", 2, (3, 1)),  # asked for: at least one thread each
-        (1, 6, "cpu", 8, (1, 8)),
-        (0, 6, "cuda", 8, (1, 8)),  # one GPU: one type at a time
-        (0, 0, "cpu", 2, (1, 2)),  # only types cut from the passages
+        (0, 6, "cpu", 2, 20, (2, 1)),  # one worker per thread
+        (0, 6, "cpu", 16, 64, (6, 2)),  # at most one per type; the threads shared out
+        (0, 6, "cpu", 16, 10, (3, 5)),  # at most one per 3 GB of memory
+        (0, 6, "cpu", 2, 5, (1, 2)),  # too little memory for two
+        (0, 6, "cpu", 1, 20, (1, 1)),  # OMP_NUM_THREADS=1: one type at a time
+        (0, 1, "cpu", 4, 20, (1, 4)),  # one type: all the threads
+        (3, 6, "cpu", 2, 1, (3, 1)),  # asked for: granted, at least one thread each
+        (1, 6, "cpu", 8, 20, (1, 8)),
+        (0, 6, "cuda", 8, 20, (1, 8)),  # one GPU: one type at a time
+        (0, 0, "cpu", 2, 20, (1, 2)),  # only types cut from the passages
     ],
 )
-def test_worker_plan(requested, types, device, threads, plan):
-    assert worker_plan(requested, types, device, threads) == plan
+def test_worker_plan(requested, types, device, threads, memory_gb, plan):
+    assert worker_plan(requested, types, device, threads, memory_gb) == plan
 
 
 def _pool(tmp_path: Path) -> Path:

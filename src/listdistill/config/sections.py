@@ -111,8 +111,8 @@ class GenerateSection:
         "query types generated; sentences: cut from the passage, no model",
     )
     workers: int = _p(0, "model-written types generated at once, one process each (CPU): 0 = one per CPU thread "
-                      "(OMP_NUM_THREADS); 1 = one after another. Outputs do not depend on it", lo=0,
-                      cap=1024)  # fmt: skip
+                      "(OMP_NUM_THREADS) and per 3 GB of free memory; 1 = one after another. Outputs do not depend "
+                      "on it", lo=0, cap=1024)  # fmt: skip
     passages_per_type: int = _p(50, "seeded sample of the pool, the same passages for every generated type; 0 = the "
                                 "whole pool (sentences samples its own: types/sentences.yaml, 1000)", lo=0,
                                 cap=COUNT_MAX)  # fmt: skip

@@ -44,6 +44,9 @@ from listdistill.generate.run import generate_queries, write_outputs
 
 # One malloc arena, nothing mmapped up to 32 MB, no trimming below 2 GB (glibc >= 2.26 reads them at start; other C
 # libraries ignore the variable). A user's own GLIBC_TUNABLES come after these, so theirs win.
+# Peak memory of one worker running the default generator on Cranfield (2.8 GB measured, with its malloc settings);
+# larger generators need more: set generate.workers yourself.
+WORKER_MEMORY_GB = 3.0
 J = TypeVar("J")
 R = TypeVar("R")
 MALLOC_TUNABLES = "glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483648"
@@ -67,14 +70,17 @@ class TypeOutputs:
         return files
 
 
-def worker_plan(requested: int, model_types: int, device: str, threads: int) -> tuple[int, int]:
-    """``(workers, threads per worker)`` for ``model_types`` model-written types given ``threads`` CPU threads.
+def worker_plan(requested: int, model_types: int, device: str, threads: int, memory_gb: float) -> tuple[int, int]:
+    """``(workers, threads per worker)`` for ``model_types`` model-written types, ``threads`` CPU threads and
+    ``memory_gb`` of available memory.
 
-    ``requested`` 0: one worker per thread, at most one per type; a GPU (``device`` not ``cpu``) runs one type at
-    a time, as does a single thread or a single type. The threads are shared out evenly (at least one each)."""
+    ``requested`` 0: one worker per thread, at most one per type and one per :data:`WORKER_MEMORY_GB` of memory; a
+    GPU (``device`` not ``cpu``) runs one type at a time, as does a single thread or a single type. The threads are
+    shared out evenly (at least one each)."""
     if device != "cpu":
         return 1, threads
-    workers = max(1, min(requested or threads, model_types))
+    workers = requested or min(threads, int(memory_gb // WORKER_MEMORY_GB))
+    workers = max(1, min(workers, model_types))
     return workers, max(1, threads // workers)
 
 
@@ -143,6 +149,7 @@ def generate_types(
     (:class:`TypeOutputs`), all moved into place together at the end; return each type's stats plus its
     ``cpu_s`` and ``wall_s`` (of the process that ran it; not written). ``threads``: the CPU threads to share
     among the workers (default: torch's count)."""
+    import psutil
     import torch
 
     names = [c.query_type for c in configs]
@@ -152,7 +159,8 @@ def generate_types(
     read_pool(pool)  # a bad pool fails here, named, before any worker starts
     model = [c for c in configs if kinds[c.query_type] != "extract"]
     device = configs[0].device if configs else "cpu"
-    n_workers, per_worker = worker_plan(workers, len(model), device, threads or torch.get_num_threads())
+    memory_gb = psutil.virtual_memory().available / 2**30
+    n_workers, per_worker = worker_plan(workers, len(model), device, threads or torch.get_num_threads(), memory_gb)
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     files = {c.query_type: outputs.files(c.query_type) for c in configs}
     results: dict[str, dict[str, Any]] = {}
