@@ -12,6 +12,7 @@ import pytest
 from conftest import write_params
 
 from listdistill.config import load_params
+from listdistill.errors import StageError
 from listdistill.generate.catalog import UnknownQueryTypeError
 from listdistill.generate.parallel import MALLOC_TUNABLES, TypeOutputs, generate_types, run_in_workers, worker_plan
 
@@ -135,3 +136,33 @@ def test_workers_start_with_the_malloc_settings_and_their_threads(monkeypatch):
     monkeypatch.delenv("GLIBC_TUNABLES")
     assert [v for _, v, _ in run_in_workers(_worker_view, ["d"], workers=1, threads=2)] == [MALLOC_TUNABLES]
     assert "GLIBC_TUNABLES" not in os.environ
+
+
+def _die_or_wait(name: str) -> str:
+    import signal
+    import time
+
+    if name == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    time.sleep(60 if name == "slow" else 0)
+    return name
+
+
+def test_a_worker_killed_from_outside_fails_the_run_at_once_with_a_clear_error():
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(StageError, match=r"a worker process died while generating .* set generate.workers lower"):
+        list(run_in_workers(_die_or_wait, ["killed", "slow"], workers=2, threads=1))
+    assert time.monotonic() - start < 30  # neither a hang nor a wait for the slow job
+
+
+def _fail(name: str) -> str:
+    if name == "bad":
+        raise FileNotFoundError(f"{name}: no such local path")
+    return name
+
+
+def test_a_failing_job_raises_its_own_error():
+    with pytest.raises(FileNotFoundError, match="bad: no such local path"):
+        list(run_in_workers(_fail, ["good", "bad", "fine"], workers=2, threads=1))

@@ -30,6 +30,8 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +39,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from listdistill.atomic import stage_outputs
+from listdistill.errors import StageError
 from listdistill.generate.batches import read_pool
 from listdistill.generate.catalog import load_type
 from listdistill.generate.config import GenerateConfig
@@ -113,13 +116,17 @@ def _init_worker(threads: int) -> None:
 def run_in_workers(run: Callable[[J], R], jobs: Sequence[J], workers: int, threads: int) -> Iterator[R]:
     """``run`` of each job, yielded as it finishes, in ``workers`` processes of ``threads`` torch threads each,
     started with :data:`MALLOC_TUNABLES` and with ``spawn`` (a forked copy of a process that has started torch's or
-    Java's threads can hang); ``run`` must be importable by name (a module-level function)."""
+    Java's threads can hang); ``run`` must be importable by name (a module-level function). A failed job, or a
+    worker killed from outside (the kernel's out-of-memory killer), stops the others and raises."""
     if not jobs:
         return
+    context = multiprocessing.get_context("spawn")
+    n = min(workers, len(jobs))
+    executor = ProcessPoolExecutor(n, mp_context=context, initializer=_init_worker, initargs=(threads,))
     own = os.environ.get("GLIBC_TUNABLES")
     os.environ["GLIBC_TUNABLES"] = f"{MALLOC_TUNABLES}:{own}" if own else MALLOC_TUNABLES  # read as workers start
     try:
-        pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker, (threads,))
+        futures = [executor.submit(run, job) for job in jobs]  # the workers start here, with the variable
     finally:
         if own is None:
             del os.environ["GLIBC_TUNABLES"]
@@ -127,13 +134,35 @@ def run_in_workers(run: Callable[[J], R], jobs: Sequence[J], workers: int, threa
             os.environ["GLIBC_TUNABLES"] = own
     try:
         # the longest types first would balance best, but their cost is not known before they run
-        yield from pool.imap_unordered(run, jobs)
-        pool.close()
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+            if pending and _worker_died(executor):  # concurrent.futures may notice only when the others end
+                raise BrokenProcessPool("a worker process ended while jobs were left")
+    except BrokenProcessPool as e:
+        _stop(executor)
+        raise StageError(
+            f"a worker process died while generating (killed from outside, e.g. out of memory: {n} ran at once; "
+            "set generate.workers lower)"
+        ) from e
     except BaseException:
-        pool.terminate()  # a failed type (or Ctrl-C) stops the others: the stage fails as a whole
+        _stop(executor)  # a failed type (or Ctrl-C) stops the others: the stage fails as a whole
         raise
-    finally:
-        pool.join()
+    executor.shutdown(wait=True)
+
+
+def _worker_died(executor: ProcessPoolExecutor) -> bool:
+    processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
+    return any(p.exitcode not in (None, 0) for p in list(processes.values()))
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """End the workers now, running jobs included (concurrent.futures has no public way before Python 3.14)."""
+    processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 def generate_types(
