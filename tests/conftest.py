@@ -2,12 +2,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from factories import encoder_config
+
+# A test run started in the background of a shell (`cmd &`, nohup) inherits SIGINT ignored, and so would every
+# stage the tests start: the Ctrl-C tests (test_errors, test_faults) then see no interrupt. Give them the default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = Path(os.environ.get("LISTDISTILL_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
